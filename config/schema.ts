@@ -1,0 +1,234 @@
+// The one schema for the whole pipeline. Pure zod: no I/O here (loading lives in config/load.ts).
+// Every section has defaults, so `{}` is a valid config: the embedded default (local dev server,
+// simulator LLM, synthetic data).
+import { z } from 'zod';
+import { BACKBONES, QUEUE_KINDS, VARIANTS } from './names';
+
+const positiveInt = z.number().int().positive();
+const rate = z.number().min(0).max(1);
+
+export const TemporalSchema = z
+  .object({
+    /** host:port of a Temporal frontend; absent = start/use the local dev server. */
+    address: z.string().min(1).optional(),
+    namespace: z.string().min(1).default('default'),
+    tls: z
+      .object({
+        certPath: z.string().min(1),
+        keyPath: z.string().min(1),
+        caPath: z.string().min(1).optional(),
+        serverName: z.string().min(1).optional(),
+      })
+      .strict()
+      .optional(),
+    /** Name of the env var holding a Temporal Cloud API key (the key itself never enters config). */
+    apiKeyEnv: z.string().min(1).optional(),
+    /** Local dev server ports (used only when `address` is absent). */
+    devServer: z
+      .object({ port: z.number().int().min(0).max(65535).default(7233), uiPort: z.number().int().min(0).max(65535).default(8233) })
+      .strict()
+      .prefault({}),
+  })
+  .strict();
+
+const queue = (name: string, slots: number) =>
+  z.object({ name: z.string().min(1).default(name), slots: positiveInt.default(slots) }).strict().prefault({});
+export const QueuesSchema = z
+  .object({
+    cpu: queue('r4ec-cpu', 8),
+    llm: queue('r4ec-llm', 16),
+    gpu: queue('r4ec-gpu', 1),
+  })
+  .strict();
+
+export const DatasetSchema = z
+  .object({
+    kind: z.enum(['ml-1m', 'amazon-books', 'synthetic']).default('synthetic'),
+    /** Directory with the raw files; for `synthetic`, where `r4ec data synth` wrote them (default: state dir). */
+    path: z.string().min(1).optional(),
+    /** MovieLens: ratings file name inside `path` (plain or .gz). */
+    ratingsFile: z.string().min(1).optional(),
+    historyLength: positiveInt.default(10),
+    trainFraction: z.number().gt(0).lt(1).default(0.8),
+  })
+  .strict();
+
+export const EndpointSchema = z
+  .object({
+    baseUrl: z.string().url(),
+    model: z.string().min(1),
+    /** Name of the env var with the API key; the key is read by the llm worker only. */
+    apiKeyEnv: z.string().min(1).optional(),
+    concurrency: positiveInt.default(16),
+    requestsPerMinute: positiveInt.optional(),
+    timeoutMs: positiveInt.default(120_000),
+    temperature: z.number().min(0).max(2).default(0.7),
+    topP: z.number().gt(0).max(1).default(1),
+    maxTokens: positiveInt.default(1024),
+  })
+  .strict();
+
+export const SimulatorSchema = z
+  .object({
+    latencyMs: z.number().int().min(0).default(0),
+    malformedRate: rate.default(0),
+    rateLimitRate: rate.default(0),
+    serverErrorRate: rate.default(0),
+    /** 0 = pick a free loopback port. */
+    port: z.number().int().min(0).max(65535).default(0),
+    seed: z.number().int().default(0),
+  })
+  .strict();
+
+export const LlmSchema = z
+  .object({
+    teacher: EndpointSchema.optional(),
+    actor: EndpointSchema.optional(),
+    reflection: EndpointSchema.optional(),
+    simulator: SimulatorSchema.prefault({}),
+    /** Re-asks after an unparsable answer before `failed_format`. */
+    formatRetries: z.number().int().min(0).default(2),
+    transport: z
+      .object({
+        maxAttempts: positiveInt.default(5),
+        initialIntervalMs: positiveInt.default(1000),
+        backoffCoefficient: z.number().min(1).default(2),
+        maximumIntervalMs: positiveInt.default(30_000),
+      })
+      .strict()
+      .prefault({}),
+    /** Run-level cap on calls/tokens: new work stops cleanly (`skipped_call_cap`) once reached. */
+    cap: z.object({ maxCalls: positiveInt.optional(), maxTokens: positiveInt.optional() }).strict().prefault({}),
+  })
+  .strict();
+
+export const ConstructSchema = z
+  .object({
+    sampleFraction: z.number().gt(0).max(1).default(0.4),
+    inferencesPerSample: positiveInt.default(2),
+    seed: z.number().int().default(42),
+    /** Children running at once per domain. */
+    window: positiveInt.default(64),
+    /** Children started per workflow run before continue-as-new. */
+    batchPerRun: positiveInt.default(500),
+  })
+  .strict();
+
+export const FinetuneSchema = z
+  .object({
+    backend: z.enum(['local', 'openai', 'none']).default('local'),
+    /** Local path of the base model (HF format) for `local`; model name for `openai`. Absent: a tiny model is built. */
+    baseModel: z.string().min(1).optional(),
+    lora: z
+      .object({
+        r: positiveInt.default(8),
+        alpha: positiveInt.default(16),
+        dropout: z.number().min(0).lt(1).default(0.05),
+        targetModules: z.union([z.literal('all-linear'), z.array(z.string().min(1)).nonempty()]).default('all-linear'),
+        epochs: z.number().positive().default(3),
+        learningRate: z.number().positive().default(1e-4),
+        scheduler: z.enum(['cosine', 'linear', 'constant']).default('cosine'),
+        warmupRatio: z.number().min(0).lt(1).default(0.1),
+        batchSize: positiveInt.default(16),
+        cutoffLen: positiveInt.default(2048),
+        checkpointEvery: positiveInt.default(50),
+      })
+      .strict()
+      .prefault({}),
+  })
+  .strict();
+
+export const RefineSchema = z
+  .object({
+    strategy: z.enum(['iterative', 'filter']).default('iterative'),
+    maxIterations: z.number().int().min(0).default(1),
+    filterSamples: positiveInt.default(3),
+    /** Active-user strategy: full inference only for users with >= this many training interactions (0 = all). */
+    activeUserMinInteractions: z.number().int().min(0).default(0),
+    historyLength: positiveInt.default(10),
+    window: positiveInt.default(64),
+    batchPerRun: positiveInt.default(500),
+  })
+  .strict();
+
+export const EncodeSchema = z
+  .object({
+    /** Directory with model.onnx + tokenizer files + r4ec-encoder.json; absent = the test encoder from setup. */
+    modelDir: z.string().min(1).optional(),
+    batchSize: positiveInt.default(32),
+    shardSize: positiveInt.default(512),
+    executionProviders: z.array(z.enum(['cpu', 'cuda'])).nonempty().default(['cpu']),
+  })
+  .strict();
+
+export const TrainSchema = z
+  .object({
+    backbones: z.array(z.enum(BACKBONES)).nonempty().default([...BACKBONES]),
+    variants: z.array(z.enum(VARIANTS)).nonempty().default([...VARIANTS]),
+    features: z.enum(['paper', 'full']).default('paper'),
+    seeds: z.array(z.number().int()).nonempty().default([1]),
+    epochs: positiveInt.default(20),
+    patience: positiveInt.default(3),
+    batchSize: positiveInt.default(1024),
+    learningRate: z.number().positive().default(1e-3),
+    embeddingDim: positiveInt.default(32),
+    adaptor: z.enum(['mlp', 'hybrid-expert']).default('mlp'),
+    /** Fraction of train held out (by sample order per user) for early stopping; never test. */
+    validationFraction: z.number().gt(0).lt(1).default(0.1),
+    device: z.enum(['auto', 'cpu', 'cuda']).default('auto'),
+  })
+  .strict();
+
+export const StoreSchema = z
+  .discriminatedUnion('kind', [
+    z.object({ kind: z.literal('local'), path: z.string().min(1).optional() }).strict(),
+    z
+      .object({
+        kind: z.literal('s3'),
+        bucket: z.string().min(1),
+        prefix: z.string().default(''),
+        endpoint: z.string().url().optional(),
+        region: z.string().default('us-east-1'),
+      })
+      .strict(),
+  ])
+  .prefault({ kind: 'local' });
+
+export const CodecSchema = z
+  .object({
+    enabled: z.boolean().default(false),
+    /** Env var holding a base64 32-byte AES-256-GCM key. */
+    keyEnv: z.string().min(1).default('R4EC_CODEC_KEY'),
+    /** Port of `r4ec codec-server`. */
+    serverPort: z.number().int().min(0).max(65535).default(8888),
+  })
+  .strict();
+
+export const R4ecConfigSchema = z
+  .object({
+    /** Human label; the run id is derived from dataset key + config hash unless given. */
+    name: z.string().min(1).default('r4ec'),
+    stateDir: z.string().min(1).optional(),
+    temporal: TemporalSchema.prefault({}),
+    queues: QueuesSchema.prefault({}),
+    dataset: DatasetSchema.prefault({}),
+    llm: LlmSchema.prefault({}),
+    construct: ConstructSchema.prefault({}),
+    finetune: FinetuneSchema.prefault({}),
+    refine: RefineSchema.prefault({}),
+    encode: EncodeSchema.prefault({}),
+    train: TrainSchema.prefault({}),
+    store: StoreSchema,
+    codec: CodecSchema.prefault({}),
+    schedule: z
+      .object({ catchupWindowSeconds: positiveInt.default(3600) })
+      .strict()
+      .prefault({}),
+    metrics: z.object({ port: z.number().int().min(0).max(65535).optional() }).strict().prefault({}),
+  })
+  .strict();
+
+export type R4ecConfig = z.infer<typeof R4ecConfigSchema>;
+export type R4ecConfigInput = z.input<typeof R4ecConfigSchema>;
+export type EndpointConfig = z.infer<typeof EndpointSchema>;
+export type QueueKindName = (typeof QUEUE_KINDS)[number];
