@@ -1,0 +1,12 @@
+import type { ArtifactStore } from '../core/store';
+
+/** What every activity factory receives; workers build it, tests inject their own. */
+export interface ActivityDeps {
+  store: ArtifactStore;
+  /** `$R4EC_STATE_DIR` (default `./.r4ec`): caches, scratch, logs. */
+  stateDir: string;
+  /** The worker's environment: API keys are read from here by name, never passed in payloads. */
+  env: NodeJS.ProcessEnv;
+  /** Python interpreter of the trainer venv (gpu queue). */
+  python?: string;
+}

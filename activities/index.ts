@@ -1,0 +1,20 @@
+// Which activities each task queue's worker serves. A stage registers its factory under its queue.
+import type { QueueKind } from '../config/names';
+import type { ActivityDeps } from './deps';
+import { createStoreActivities } from './store';
+
+export type { ActivityDeps } from './deps';
+
+type Factory = (deps: ActivityDeps) => object;
+
+const REGISTRY: Record<QueueKind, Factory[]> = {
+  cpu: [createStoreActivities],
+  llm: [],
+  gpu: [],
+};
+
+export function createActivities(queue: QueueKind, deps: ActivityDeps): Record<string, (...args: never[]) => unknown> {
+  const out: Record<string, (...args: never[]) => unknown> = {};
+  for (const factory of REGISTRY[queue]) Object.assign(out, factory(deps));
+  return out;
+}
