@@ -1,5 +1,6 @@
 import { proxyActivities, upsertSearchAttributes, workflowInfo } from '@temporalio/workflow';
 import type { createStoreActivities } from '../activities/store';
+import { r4ecAttributes } from './search-attributes';
 
 const { writeSmokeArtifact } = proxyActivities<ReturnType<typeof createStoreActivities>>({
   startToCloseTimeout: '10 minutes',
@@ -15,6 +16,6 @@ export interface SmokeWorkflowInput {
 
 /** Proves the plumbing: workflow → activity → store, on a real server. */
 export async function smokeWorkflow(input: SmokeWorkflowInput): Promise<{ key: string; contentHash: string; reused: boolean }> {
-  upsertSearchAttributes({ R4ecRunId: [workflowInfo().workflowId], R4ecStage: ['smoke'] });
+  upsertSearchAttributes(r4ecAttributes({ runId: workflowInfo().workflowId, stage: 'smoke' }));
   return writeSmokeArtifact({ key: input.key, text: input.text, workMs: input.workMs ?? 0 });
 }
