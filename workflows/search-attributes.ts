@@ -1,7 +1,6 @@
 // Typed search-attribute keys (all Keyword; registered by `r4ec up` and the test server).
 // Workflows set them so every stage and entity is findable in the Web UI.
 import { defineSearchAttributeKey, SearchAttributeType, type SearchAttributePair } from '@temporalio/common';
-import type { SearchAttributeName } from '../config/names';
 
 export const SA = {
   runId: defineSearchAttributeKey('R4ecRunId', SearchAttributeType.KEYWORD),
@@ -9,7 +8,9 @@ export const SA = {
   domain: defineSearchAttributeKey('R4ecDomain', SearchAttributeType.KEYWORD),
   entityId: defineSearchAttributeKey('R4ecEntityId', SearchAttributeType.KEYWORD),
   outcome: defineSearchAttributeKey('R4ecOutcome', SearchAttributeType.KEYWORD),
-} satisfies Record<string, { name: SearchAttributeName }>;
+};
+
+export const SEARCH_ATTRIBUTE_KEYS = Object.values(SA);
 
 /** Pairs for `typedSearchAttributes` when starting a child or for `upsertSearchAttributes`. */
 export function r4ecAttributes(a: { runId: string; stage: string; domain?: string; entityId?: string; outcome?: string }): SearchAttributePair[] {
