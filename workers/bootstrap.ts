@@ -1,0 +1,81 @@
+// One bootstrap for every task queue: connection, activities for the queue, slots from config,
+// graceful shutdown on SIGINT/SIGTERM. Workflows run on the cpu queue's worker.
+import { bundleWorkflowCode, DefaultLogger, NativeConnection, Runtime, Worker, type LogLevel, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
+import type { DataConverter } from '@temporalio/common';
+import type { QueueKind } from '../config/names';
+import type { R4ecConfig } from '../config/schema';
+import { createActivities, type ActivityDeps } from '../activities';
+
+export interface WorkerSetup {
+  connection: NativeConnection;
+  namespace: string;
+  config: R4ecConfig;
+  deps: ActivityDeps;
+  queues: QueueKind[];
+  dataConverter?: DataConverter;
+  /** A prebuilt bundle (tests bundle once per process); otherwise bundled from workflows/. */
+  workflowBundle?: WorkflowBundleWithSourceMap;
+}
+
+let bundlePromise: Promise<WorkflowBundleWithSourceMap> | undefined;
+
+/** Bundling takes seconds: do it once per process. */
+export function workflowBundle(): Promise<WorkflowBundleWithSourceMap> {
+  bundlePromise ??= bundleWorkflowCode({ workflowsPath: require.resolve('../workflows'), logger: quietLogger });
+  return bundlePromise;
+}
+
+const quietLogger = {
+  log: () => {},
+  trace: () => {},
+  debug: () => {},
+  info: () => {},
+  warn: (m: string) => console.warn(m),
+  error: (m: string) => console.error(m),
+};
+
+export async function createWorkers(setup: WorkerSetup): Promise<Worker[]> {
+  const workers: Worker[] = [];
+  for (const queue of setup.queues) {
+    const q = setup.config.queues[queue];
+    const isWorkflowQueue = queue === 'cpu';
+    workers.push(
+      await Worker.create({
+        connection: setup.connection,
+        namespace: setup.namespace,
+        taskQueue: q.name,
+        activities: createActivities(queue, setup.deps),
+        maxConcurrentActivityTaskExecutions: q.slots,
+        ...(isWorkflowQueue ? { workflowBundle: setup.workflowBundle ?? (await workflowBundle()) } : {}),
+        ...(setup.dataConverter ? { dataConverter: setup.dataConverter } : {}),
+        // Activities that are cancelled (Web UI, `r4ec cancel`) get time to stop their processes.
+        shutdownGraceTime: '10 seconds',
+      }),
+    );
+  }
+  return workers;
+}
+
+/** Runs the workers until SIGINT/SIGTERM (or `signal`), then drains them gracefully. */
+export async function runWorkers(workers: Worker[], signal?: AbortSignal): Promise<void> {
+  const stop = () => workers.forEach((w) => w.getState() === 'RUNNING' && w.shutdown());
+  signal?.addEventListener('abort', stop);
+  await Promise.all(workers.map((w) => w.run()));
+}
+
+let runtimeInstalled = false;
+
+/**
+ * Installs the SDK runtime once per process: log level from $R4EC_LOG_LEVEL (default WARN), and
+ * Prometheus metrics from the SDK runtime when a port is configured. SIGINT/SIGTERM drain workers.
+ */
+export function installRuntime(metricsPort: number | undefined, env: NodeJS.ProcessEnv = process.env): void {
+  if (runtimeInstalled) return;
+  runtimeInstalled = true;
+  const level = (env.R4EC_LOG_LEVEL ?? 'WARN').toUpperCase() as LogLevel;
+  Runtime.install({
+    logger: new DefaultLogger(level),
+    ...(metricsPort !== undefined ? { telemetryOptions: { metrics: { prometheus: { bindAddress: `0.0.0.0:${metricsPort}` } } } } : {}),
+    shutdownSignals: ['SIGINT', 'SIGTERM'],
+  });
+}
