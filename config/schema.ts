@@ -46,10 +46,15 @@ export const DatasetSchema = z
     kind: z.enum(['ml-1m', 'amazon-books', 'synthetic']).default('synthetic'),
     /** Directory with the raw files; for `synthetic`, where `r4ec data synth` wrote them (default: state dir). */
     path: z.string().min(1).optional(),
-    /** MovieLens: ratings file name inside `path` (plain or .gz). */
+    /** MovieLens: ratings file name inside `path` (plain or .gz); Amazon: the reviews file. */
     ratingsFile: z.string().min(1).optional(),
     historyLength: positiveInt.default(10),
     trainFraction: z.number().gt(0).lt(1).default(0.8),
+    /** Amazon-Books: the authors' k-core filter (60-core users, 40-core items). */
+    kCore: z
+      .object({ user: positiveInt.default(60), item: positiveInt.default(40) })
+      .strict()
+      .prefault({}),
   })
   .strict();
 
@@ -158,6 +163,10 @@ export const EncodeSchema = z
     batchSize: positiveInt.default(32),
     shardSize: positiveInt.default(512),
     executionProviders: z.array(z.enum(['cpu', 'cuda'])).nonempty().default(['cpu']),
+    /** onnxruntime intra-op threads; 0 = its default (one per physical core). */
+    threads: z.number().int().min(0).default(0),
+    /** A worker that stops heartbeating this long is presumed dead; its shards resume elsewhere. */
+    heartbeatTimeoutSeconds: positiveInt.default(120),
   })
   .strict();
 
