@@ -4,6 +4,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Client } from '@temporalio/client';
+import type { DataConverter } from '@temporalio/common';
 import { TestWorkflowEnvironment } from '@temporalio/testing';
 import type { Worker } from '@temporalio/worker';
 import type { QueueKind } from '../../config/names';
@@ -61,7 +62,7 @@ export function testConfig(overrides: R4ecConfigInput = {}): R4ecConfig {
  */
 export async function withWorkers<T>(
   t: TestTemporal,
-  opts: { queues?: QueueKind[]; config?: R4ecConfig; deps?: Partial<ActivityDeps> },
+  opts: { queues?: QueueKind[]; config?: R4ecConfig; deps?: Partial<ActivityDeps>; dataConverter?: DataConverter },
   fn: (ctx: { config: R4ecConfig; workers: Worker[] }) => Promise<T>,
 ): Promise<T> {
   const suffix = Math.random().toString(36).slice(2, 8);
@@ -80,6 +81,7 @@ export async function withWorkers<T>(
     config,
     queues: opts.queues ?? ['cpu', 'llm', 'gpu'],
     deps: { store: t.store, stateDir: t.stateDir, env: process.env, python: pythonBinary(), ...opts.deps },
+    ...(opts.dataConverter ? { dataConverter: opts.dataConverter } : {}),
   });
   const running = workers.map((w) => w.run());
   try {
