@@ -1,6 +1,9 @@
 // Which activities each task queue's worker serves. A stage registers its factory under its queue.
 import type { QueueKind } from '../config/names';
 import type { ActivityDeps } from './deps';
+import { createEncodeActivities } from './encode';
+import { createIngestActivities } from './ingest';
+import { createPipelineActivities } from './pipeline';
 import { createStoreActivities } from './store';
 
 export type { ActivityDeps } from './deps';
@@ -8,9 +11,9 @@ export type { ActivityDeps } from './deps';
 type Factory = (deps: ActivityDeps) => object;
 
 const REGISTRY: Record<QueueKind, Factory[]> = {
-  cpu: [createStoreActivities],
+  cpu: [createStoreActivities, createPipelineActivities, createIngestActivities],
   llm: [],
-  gpu: [],
+  gpu: [createEncodeActivities],
 };
 
 export function createActivities(queue: QueueKind, deps: ActivityDeps): Record<string, (...args: never[]) => unknown> {

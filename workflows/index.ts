@@ -1,2 +1,5 @@
 // The workflow bundle's entry: every workflow type the cpu worker serves.
 export { smokeWorkflow } from './smoke';
+export { ingestDatasetWorkflow } from './ingest';
+export { encodeKnowledgeWorkflow } from './encode';
+export { r4ecPipelineWorkflow } from './pipeline';
