@@ -82,6 +82,12 @@ export const SimulatorSchema = z
     /** 0 = pick a free loopback port. */
     port: z.number().int().min(0).max(65535).default(0),
     seed: z.number().int().default(0),
+    /** Base model name the simulator serves (every role without an endpoint uses it). */
+    model: z.string().min(1).default('r4ec-sim'),
+    /** Retry-After sent with injected 429s. */
+    retryAfterSeconds: z.number().min(0).default(1),
+    /** Catalog file (JSON list of {id,title,year,genres}, or a dataset meta.json); absent = the dataset's. */
+    catalog: z.string().min(1).optional(),
   })
   .strict();
 

@@ -1,0 +1,260 @@
+// The one LLM client (teacher, actor, reflection) over the `openai` package, for any
+// OpenAI-compatible endpoint (OpenAI, vLLM, Ollama, llama.cpp server, the simulator).
+//
+// `chat` sends one request. `ask` is what stages use: cache lookup → request → parse → cache the
+// parsed answer; an unparsable answer is re-asked with a correction turn appended (a new request,
+// never a cache hit), up to `formatRetries` times. Transport errors are classified (LlmError) and
+// thrown, so the caller's retry policy (Temporal) decides; `transportRetries` retries in-process
+// for scripts and benches that run without Temporal.
+import OpenAI from 'openai';
+import type { EndpointConfig } from '../../config/schema';
+import { requestHash, type LlmCache } from './cache';
+import { classifyError, LlmError } from './errors';
+import { abortableSleep, endpointLimiter, type EndpointLimiter } from './limiter';
+import { FormatError } from './parse';
+import type { ChatMessage, SamplingParams, TokenUsage } from './types';
+import { addRecord, emptyTotals, type UsageLedger, type UsageRecord, type UsageTotals } from './usage';
+
+export interface LlmClientOptions {
+  endpoint: EndpointConfig;
+  /** Where the API key is read from, by the name in `endpoint.apiKeyEnv` (the worker's env). */
+  env?: NodeJS.ProcessEnv;
+  cache?: LlmCache;
+  ledger?: UsageLedger;
+  limiter?: EndpointLimiter;
+  /** For tests: a fetch implementation handed to the openai package. */
+  fetch?: typeof fetch;
+}
+
+export interface ChatRequest {
+  messages: ChatMessage[];
+  seed: number;
+  /** Another model on the same endpoint, e.g. a LoRA adapter name. */
+  model?: string;
+  params?: Partial<Omit<SamplingParams, 'seed'>>;
+  signal?: AbortSignal;
+}
+
+export interface ChatResponse {
+  text: string;
+  usage: TokenUsage;
+  requestHash: string;
+  model: string;
+  latencyMs: number;
+}
+
+/** Who is calling, for the usage ledger. */
+export interface CallMeta {
+  runId: string;
+  stage: string;
+  role: string;
+  domain?: string;
+  entityId?: string;
+}
+
+export interface AskRequest<T> extends ChatRequest {
+  parse: (text: string) => T;
+  /** The correction turn appended after a FormatError. */
+  correction: (error: FormatError) => string;
+  formatRetries: number;
+  /** In-process retries of retryable transport errors (default 0: the caller retries). */
+  transportRetries?: number;
+  meta?: CallMeta;
+}
+
+export type AskResult<T> =
+  | {
+      status: 'ok';
+      value: T;
+      text: string;
+      model: string;
+      requestHash: string;
+      cacheHit: boolean;
+      /** Requests (or cache hits) it took: 1 + re-asks. */
+      formatAttempts: number;
+      usage: UsageTotals;
+    }
+  | {
+      status: 'failed_format';
+      error: string;
+      code: string;
+      lastText: string;
+      model: string;
+      formatAttempts: number;
+      usage: UsageTotals;
+    };
+
+const NO_KEY = 'sk-no-key-configured';
+
+export class LlmClient {
+  readonly endpoint: EndpointConfig;
+  readonly limiter: EndpointLimiter;
+  private readonly openai: OpenAI;
+  private readonly apiKey: string | undefined;
+  private readonly cache: LlmCache | undefined;
+  private readonly ledger: UsageLedger | undefined;
+
+  constructor(opts: LlmClientOptions) {
+    this.endpoint = opts.endpoint;
+    const env = opts.env ?? {};
+    this.apiKey = opts.endpoint.apiKeyEnv ? env[opts.endpoint.apiKeyEnv] : undefined;
+    if (opts.endpoint.apiKeyEnv && !this.apiKey) {
+      throw new LlmError({
+        kind: 'unauthorized',
+        message: `the env var ${opts.endpoint.apiKeyEnv} (apiKeyEnv for ${opts.endpoint.baseUrl}, model ${opts.endpoint.model}) is not set in this worker's environment`,
+        endpoint: opts.endpoint.baseUrl,
+        model: opts.endpoint.model,
+      });
+    }
+    this.openai = new OpenAI({
+      baseURL: opts.endpoint.baseUrl,
+      // Local servers need no key; the package insists on one, so a placeholder is sent.
+      apiKey: this.apiKey ?? NO_KEY,
+      timeout: opts.endpoint.timeoutMs,
+      maxRetries: 0,
+      ...(opts.fetch ? { fetch: opts.fetch } : {}),
+    });
+    this.cache = opts.cache;
+    this.ledger = opts.ledger;
+    this.limiter =
+      opts.limiter ??
+      endpointLimiter(opts.endpoint.baseUrl, { concurrency: opts.endpoint.concurrency, requestsPerMinute: opts.endpoint.requestsPerMinute });
+  }
+
+  params(req: Pick<ChatRequest, 'seed' | 'params'>): SamplingParams {
+    return {
+      temperature: req.params?.temperature ?? this.endpoint.temperature,
+      topP: req.params?.topP ?? this.endpoint.topP,
+      maxTokens: req.params?.maxTokens ?? this.endpoint.maxTokens,
+      seed: req.seed,
+    };
+  }
+
+  modelFor(req: Pick<ChatRequest, 'model'>): string {
+    return req.model ?? this.endpoint.model;
+  }
+
+  hashOf(req: ChatRequest): string {
+    return requestHash(this.modelFor(req), req.messages, this.params(req));
+  }
+
+  /** One request, no cache. Throws LlmError. */
+  async chat(req: ChatRequest): Promise<ChatResponse> {
+    const model = this.modelFor(req);
+    const params = this.params(req);
+    const hash = requestHash(model, req.messages, params);
+    return this.limiter.run(async () => {
+      const started = Date.now();
+      try {
+        const res = await this.openai.chat.completions.create(
+          {
+            model,
+            messages: req.messages,
+            temperature: params.temperature,
+            top_p: params.topP,
+            max_tokens: params.maxTokens,
+            seed: params.seed,
+          },
+          req.signal ? { signal: req.signal } : undefined,
+        );
+        const text = res.choices[0]?.message?.content ?? '';
+        return {
+          text,
+          usage: { promptTokens: res.usage?.prompt_tokens ?? 0, completionTokens: res.usage?.completion_tokens ?? 0 },
+          requestHash: hash,
+          model,
+          latencyMs: Date.now() - started,
+        };
+      } catch (e) {
+        const err = classifyError(e, { endpoint: this.endpoint.baseUrl, model, secrets: [this.apiKey] });
+        if (err.kind === 'rate_limited' && err.retryAfterMs !== undefined) this.limiter.pause(err.retryAfterMs);
+        throw err;
+      }
+    }, req.signal);
+  }
+
+  private async chatWithRetries(req: ChatRequest, retries: number): Promise<ChatResponse> {
+    for (let attempt = 0; ; attempt++) {
+      try {
+        return await this.chat(req);
+      } catch (e) {
+        const err = e as LlmError;
+        if (!(err instanceof LlmError) || !err.retryable || attempt >= retries) throw err;
+        const backoff = Math.min(30_000, 250 * 2 ** attempt);
+        await abortableSleep(err.retryAfterMs ?? backoff, req.signal);
+      }
+    }
+  }
+
+  private async record(meta: CallMeta | undefined, r: Omit<UsageRecord, 'at' | keyof CallMeta | 'domain' | 'entityId'>): Promise<void> {
+    if (!meta || !this.ledger) return;
+    await this.ledger.append({
+      at: new Date().toISOString(),
+      runId: meta.runId,
+      stage: meta.stage,
+      role: meta.role,
+      ...(meta.domain !== undefined ? { domain: meta.domain } : {}),
+      ...(meta.entityId !== undefined ? { entityId: meta.entityId } : {}),
+      ...r,
+    });
+  }
+
+  async ask<T>(req: AskRequest<T>): Promise<AskResult<T>> {
+    const model = this.modelFor(req);
+    const usage = emptyTotals();
+    let messages = req.messages;
+    let lastText = '';
+    let lastError: FormatError | undefined;
+    for (let attempt = 1; attempt <= req.formatRetries + 1; attempt++) {
+      const conversation: ChatRequest = { ...req, messages };
+      const hash = this.hashOf(conversation);
+      const cached = this.cache ? await this.cache.peek(hash) : undefined;
+      if (cached) {
+        try {
+          const value = req.parse(cached.text);
+          this.cache!.hits++;
+          addRecord(usage, { cacheHit: true, promptTokens: 0, completionTokens: 0 });
+          await this.record(req.meta, { model, requestHash: hash, cacheHit: true, outcome: 'ok', promptTokens: 0, completionTokens: 0, latencyMs: 0 });
+          return { status: 'ok', value, text: cached.text, model, requestHash: hash, cacheHit: true, formatAttempts: attempt, usage };
+        } catch (e) {
+          // The parser changed and no longer accepts this text: ask again.
+          if (!(e instanceof FormatError)) throw e;
+        }
+      }
+      if (this.cache) this.cache.misses++;
+      let res: ChatResponse;
+      try {
+        res = await this.chatWithRetries(conversation, req.transportRetries ?? 0);
+      } catch (e) {
+        if (e instanceof LlmError && e.kind !== 'cancelled') {
+          await this.record(req.meta, { model, requestHash: hash, cacheHit: false, outcome: 'transport_error', promptTokens: 0, completionTokens: 0, latencyMs: 0 });
+        }
+        throw e;
+      }
+      addRecord(usage, { cacheHit: false, ...res.usage });
+      let value: T;
+      try {
+        value = req.parse(res.text);
+      } catch (e) {
+        if (!(e instanceof FormatError)) throw e;
+        await this.record(req.meta, { model, requestHash: hash, cacheHit: false, outcome: 'format_error', ...res.usage, latencyMs: res.latencyMs });
+        lastText = res.text;
+        lastError = e;
+        messages = [...messages, { role: 'assistant', content: res.text }, { role: 'user', content: req.correction(e) }];
+        continue;
+      }
+      if (this.cache) await this.cache.put(hash, model, res.text, res.usage);
+      await this.record(req.meta, { model, requestHash: hash, cacheHit: false, outcome: 'ok', ...res.usage, latencyMs: res.latencyMs });
+      return { status: 'ok', value, text: res.text, model, requestHash: hash, cacheHit: false, formatAttempts: attempt, usage };
+    }
+    return {
+      status: 'failed_format',
+      error: lastError?.message ?? 'unparsable answer',
+      code: lastError?.code ?? 'empty',
+      lastText,
+      model,
+      formatAttempts: req.formatRetries + 1,
+      usage,
+    };
+  }
+}

@@ -1,0 +1,77 @@
+// One LlmClient per role for a worker: the endpoint from config, or the simulator for every role
+// that has none (DESIGN.md "The offline LLM"). Shared cache and usage ledger under the state dir.
+import { join } from 'node:path';
+import type { LlmRole } from '../../config/names';
+import type { EndpointConfig, R4ecConfig } from '../../config/schema';
+import { LlmCache } from './cache';
+import { LlmClient } from './client';
+import { UsageLedger } from './usage';
+
+export type LlmConfig = R4ecConfig['llm'];
+
+export interface LlmRegistryOptions {
+  llm: LlmConfig;
+  stateDir: string;
+  env: NodeJS.ProcessEnv;
+  /** Base URL of a running simulator (`http://127.0.0.1:PORT`), used for roles without an endpoint. */
+  simulatorUrl?: string;
+  /** Concurrency towards the simulator (default: the llm queue's slots or 16). */
+  simulatorConcurrency?: number;
+  fetch?: typeof fetch;
+}
+
+export function simulatorEndpoint(url: string, llm: LlmConfig, concurrency = 16): EndpointConfig {
+  return {
+    baseUrl: `${url.replace(/\/+$/, '')}/v1`,
+    model: llm.simulator.model,
+    concurrency,
+    timeoutMs: 60_000 + llm.simulator.latencyMs * 2,
+    temperature: 0.7,
+    topP: 1,
+    maxTokens: 1024,
+  };
+}
+
+export class LlmRegistry {
+  readonly cache: LlmCache;
+  readonly ledger: UsageLedger;
+  private readonly clients = new Map<LlmRole, LlmClient>();
+
+  constructor(private readonly opts: LlmRegistryOptions) {
+    this.cache = new LlmCache(join(opts.stateDir, 'llm-cache'));
+    this.ledger = new UsageLedger(join(opts.stateDir, 'llm-usage'));
+  }
+
+  get formatRetries(): number {
+    return this.opts.llm.formatRetries;
+  }
+
+  /** True when `role` is answered by the simulator (reports say so). */
+  usesSimulator(role: LlmRole): boolean {
+    return this.opts.llm[role] === undefined;
+  }
+
+  endpointFor(role: LlmRole): EndpointConfig {
+    const configured = this.opts.llm[role];
+    if (configured) return configured;
+    if (!this.opts.simulatorUrl) {
+      throw new Error(`no LLM endpoint for role "${role}": set llm.${role} in the config, or run the simulator (r4ec sim-llm)`);
+    }
+    return simulatorEndpoint(this.opts.simulatorUrl, this.opts.llm, this.opts.simulatorConcurrency);
+  }
+
+  client(role: LlmRole): LlmClient {
+    let c = this.clients.get(role);
+    if (!c) {
+      c = new LlmClient({
+        endpoint: this.endpointFor(role),
+        env: this.opts.env,
+        cache: this.cache,
+        ledger: this.ledger,
+        ...(this.opts.fetch ? { fetch: this.opts.fetch } : {}),
+      });
+      this.clients.set(role, c);
+    }
+    return c;
+  }
+}

@@ -1,0 +1,4 @@
+export * from './tags';
+export * from './history';
+export * from './builders';
+export * from './sft';
