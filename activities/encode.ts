@@ -1,0 +1,211 @@
+// Encode activities (gpu queue): plan → encodeShards per (set, domain) → assembleVectors.
+// encodeShards heartbeats { nextShard } after every shard and resumes from it on a retry; shards
+// that finished after the last heartbeat are found in the store, so none is encoded twice.
+import { appendFile, mkdir } from 'node:fs/promises';
+import { join, resolve } from 'node:path';
+import { ApplicationFailure, Context } from '@temporalio/activity';
+import { z } from 'zod';
+import { DOMAINS, KNOWLEDGE_SETS } from '../config/names';
+import { EncodeSchema } from '../config/schema';
+import { DataError } from '../core/data/errors';
+import {
+  EncoderError,
+  OnnxEncoder,
+  assembleAndCommit,
+  encodeShards as runShards,
+  encodeStageKey,
+  encoderIdentity,
+  loadEncodeDataset,
+  loadPlan,
+  planJobs,
+  removeWork,
+  workPrefix,
+  type EncodeJob,
+  type EncodeSummary,
+  type ExecutionProvider,
+} from '../core/encode';
+import { StageOutput, StoreError } from '../core/store';
+import type { ActivityDeps } from './deps';
+import { parseInput } from './validate';
+
+const Artifact = z.object({ key: z.string().min(1), contentHash: z.string().min(1) });
+const SetName = z.enum(KNOWLEDGE_SETS);
+const EncodeSlice = EncodeSchema;
+
+const PlanInput = z.object({
+  runId: z.string().min(1),
+  encode: EncodeSlice,
+  sets: z.array(SetName),
+  refine: Artifact,
+  ingest: Artifact,
+});
+export type PlanEncodingInput = z.input<typeof PlanInput>;
+export interface PlanEncodingOutput {
+  key: string;
+  skipped: boolean;
+  /** Set when skipped: the existing output. */
+  contentHash?: string;
+  summary?: EncodeSummary;
+  modelDir: string;
+  jobs: EncodeJob[];
+}
+
+const ShardsInput = z.object({
+  key: z.string().min(1),
+  set: SetName,
+  domain: z.enum(DOMAINS),
+  refineKey: z.string().min(1),
+  ingestKey: z.string().min(1),
+  modelDir: z.string().min(1),
+  encode: EncodeSlice,
+});
+export type EncodeShardsInput = z.input<typeof ShardsInput>;
+export interface EncodeShardsOutput {
+  shards: number;
+  encoded: number;
+  reused: number;
+}
+
+const AssembleInput = z.object({
+  key: z.string().min(1),
+  sets: z.array(SetName),
+  refineKey: z.string().min(1),
+  ingestKey: z.string().min(1),
+  modelDir: z.string().min(1),
+  encode: EncodeSlice,
+});
+export type AssembleVectorsInput = z.input<typeof AssembleInput>;
+export interface AssembleVectorsOutput {
+  key: string;
+  contentHash: string;
+  summary: EncodeSummary;
+}
+
+/** Resume details of encodeShards. */
+const Heartbeat = z.object({ nextShard: z.number().int().min(0), shards: z.number().int().min(0) });
+
+/** The test encoder that scripts/setup.sh links into the clone. */
+const DEFAULT_MODEL_DIR = resolve(__dirname, '..', '.tools', 'encoder');
+
+export function resolveModelDir(configured: string | undefined, env: NodeJS.ProcessEnv): string {
+  return resolve(configured ?? env.R4EC_ENCODER_DIR ?? DEFAULT_MODEL_DIR);
+}
+
+/** Bad data and bad models cannot be fixed by retrying; say exactly what is wrong instead. */
+async function mapErrors<T>(fn: () => Promise<T>): Promise<T> {
+  try {
+    return await fn();
+  } catch (err) {
+    if (err instanceof DataError) throw ApplicationFailure.nonRetryable(err.message, 'BadKnowledgeData', err.toJSON());
+    if (err instanceof EncoderError) throw ApplicationFailure.nonRetryable(err.message, 'BadEncoder');
+    if (err instanceof StoreError && err.code !== 'io') throw ApplicationFailure.nonRetryable(err.message, 'StoreError');
+    throw err;
+  }
+}
+
+export function createEncodeActivities(deps: ActivityDeps) {
+  // One session per model and settings for the worker's life: loading BGE-M3 takes seconds.
+  const encoders = new Map<string, Promise<OnnxEncoder>>();
+  const hashes = new Map<string, string>();
+  const openEncoder = (dir: string, providers: readonly ExecutionProvider[], threads: number): Promise<OnnxEncoder> => {
+    const id = `${dir}|${providers.join(',')}|${threads}`;
+    let p = encoders.get(id);
+    if (!p) {
+      p = OnnxEncoder.open(dir, { executionProviders: providers, threads });
+      p.catch(() => encoders.delete(id));
+      encoders.set(id, p);
+    }
+    return p;
+  };
+  const logFile = join(deps.stateDir, 'logs', 'encode-shards.jsonl');
+
+  return {
+    /** Checks the inputs, derives the output key, and says what to encode (nothing, when it exists). */
+    async planEncoding(raw: PlanEncodingInput): Promise<PlanEncodingOutput> {
+      const input = parseInput(PlanInput, raw, 'planEncoding');
+      return mapErrors(async () => {
+        const modelDir = resolveModelDir(input.encode.modelDir, deps.env);
+        const identity = await encoderIdentity(modelDir, hashes).catch((err: unknown) => {
+          if (err instanceof DataError) throw err;
+          throw new EncoderError(
+            `cannot read the encoder at ${modelDir}: ${(err as Error).message} ` +
+              `(run scripts/setup.sh for the test encoder, or set encode.modelDir to a directory from scripts/export-encoder.py)`,
+          );
+        });
+        const key = encodeStageKey({ sets: input.sets, encoder: identity, refineHash: input.refine.contentHash, ingestHash: input.ingest.contentHash });
+        const out = new StageOutput(deps.store, key);
+        if (await out.isComplete()) {
+          const manifest = await out.manifest();
+          return { key, skipped: true, contentHash: await out.contentHash(), summary: manifest.meta as unknown as EncodeSummary, modelDir, jobs: [] };
+        }
+        const jobs = await planJobs(deps.store, input.refine.key, input.ingest.key, input.sets, input.encode.shardSize);
+        return { key, skipped: false, modelDir, jobs };
+      });
+    },
+
+    /** Encodes one knowledge set's distinct texts for one domain, shard by shard. */
+    async encodeShards(raw: EncodeShardsInput): Promise<EncodeShardsOutput> {
+      const input = parseInput(ShardsInput, raw, 'encodeShards');
+      const ctx = Context.current();
+      return mapErrors(async () => {
+        const dataset = await loadEncodeDataset(deps.store, input.ingestKey, { sequences: false });
+        const plan = await loadPlan(deps.store, input.refineKey, input.set, input.domain, dataset);
+        const resume = Heartbeat.safeParse(ctx.info.heartbeatDetails);
+        const startShard = resume.success ? resume.data.nextShard : 0;
+        if (plan.texts.length === 0) return { shards: 0, encoded: 0, reused: 0 };
+        const encoder = await openEncoder(input.modelDir, input.encode.executionProviders, input.encode.threads);
+        await mkdir(join(deps.stateDir, 'logs'), { recursive: true });
+        let last = { nextShard: startShard, shards: 0 };
+        const result = await runShards({
+          store: deps.store,
+          prefix: workPrefix(input.key, input.encode.shardSize, input.set, input.domain),
+          texts: plan.texts,
+          shardSize: input.encode.shardSize,
+          batchSize: input.encode.batchSize,
+          encoder,
+          startShard,
+          signal: ctx.cancellationSignal,
+          onProgress: (p) => {
+            last = p;
+            ctx.heartbeat(p);
+          },
+          // Between shards the offset does not move, but a long shard must not look like a dead worker.
+          onBatch: () => ctx.heartbeat(last),
+          onShardEncoded: async (e) => {
+            // One line per shard actually encoded: operators (and tests) see that a retry redid none.
+            await appendFile(
+              logFile,
+              JSON.stringify({ key: input.key, set: input.set, domain: input.domain, ...e, attempt: ctx.info.attempt, pid: process.pid }) + '\n',
+            );
+          },
+        });
+        return { shards: result.shards, encoded: result.encoded.length, reused: result.reused };
+      });
+    },
+
+    /** Builds the per-entity matrices from the shards, commits the output, drops the scratch shards. */
+    async assembleVectors(raw: AssembleVectorsInput): Promise<AssembleVectorsOutput> {
+      const input = parseInput(AssembleInput, raw, 'assembleVectors');
+      return mapErrors(async () => {
+        const out = new StageOutput(deps.store, input.key);
+        if (await out.isComplete()) {
+          return { key: input.key, contentHash: await out.contentHash(), summary: (await out.manifest()).meta as unknown as EncodeSummary };
+        }
+        const encoder = await openEncoder(input.modelDir, input.encode.executionProviders, input.encode.threads);
+        const { contentHash, summary } = await assembleAndCommit({
+          store: deps.store,
+          key: input.key,
+          refineKey: input.refineKey,
+          ingestKey: input.ingestKey,
+          sets: input.sets,
+          shardSize: input.encode.shardSize,
+          dim: encoder.dim,
+          model: encoder.config.name ?? input.modelDir,
+        });
+        await removeWork(deps.store, input.key, input.encode.shardSize);
+        return { key: input.key, contentHash, summary };
+      });
+    },
+  };
+}
+

@@ -1,0 +1,6 @@
+export * from './model';
+export * from './knowledge';
+export * from './shards';
+export * from './assemble';
+export * from './dataset';
+export * from './stage';

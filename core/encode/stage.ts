@@ -1,0 +1,111 @@
+// The encode stage's steps over the store, free of Temporal: plan (validate every knowledge file),
+// encode one (set, domain) in resumable shards, assemble and commit the vectors. Activities call
+// these and add heartbeats, logging and error mapping.
+import type { Domain, KnowledgeSet } from '../../config/names';
+import { DOMAINS } from '../../config/names';
+import { DataError } from '../data/errors';
+import { encodeNpy } from '../data/npy';
+import { StageOutput, stageKey, type ArtifactStore } from '../store';
+import { assembleRows, fillApproximated, type DomainCounts } from './assemble';
+import { loadEncodeDataset, type EncodeDataset } from './dataset';
+import { parseKnowledgeFile, planEncoding, type EncodingPlan } from './knowledge';
+import { readShardVectors, shardCount } from './shards';
+
+/** Bump when the encode stage's output for the same inputs changes. */
+export const ENCODE_CODE_VERSION = '1';
+
+/** Where refine's output keeps a knowledge set (docs/ARCHITECTURE.md, "Knowledge sets"). */
+export function knowledgeFileKey(refineKey: string, set: KnowledgeSet, domain: Domain): string {
+  return `${refineKey}/${set}/${domain}.jsonl`;
+}
+
+/** Scratch shards of one output; shard size is part of it because it decides the cut. */
+export function workPrefix(key: string, shardSize: number, set?: KnowledgeSet, domain?: Domain): string {
+  const base = `encode-work/${key.split('/').join('-')}/s${shardSize}`;
+  return set && domain ? `${base}/${set}/${domain}` : base;
+}
+
+export function encodeStageKey(a: { sets: readonly KnowledgeSet[]; encoder: unknown; refineHash: string; ingestHash: string }): string {
+  return stageKey({ stage: 'encode', codeVersion: ENCODE_CODE_VERSION, config: { sets: [...a.sets].sort(), encoder: a.encoder }, inputs: [a.refineHash, a.ingestHash] });
+}
+
+export async function loadPlan(store: ArtifactStore, refineKey: string, set: KnowledgeSet, domain: Domain, dataset: EncodeDataset): Promise<EncodingPlan> {
+  const key = knowledgeFileKey(refineKey, set, domain);
+  if (!(await store.exists(key))) {
+    throw new DataError(key, 0, '(file)', `the ${set} knowledge set for ${domain}s from refine (JSONL, one entity per line)`);
+  }
+  const ids = domain === 'user' ? dataset.userIds : dataset.itemIds;
+  return planEncoding(parseKnowledgeFile((await store.get(key)).toString('utf8'), key, { domain, ids }));
+}
+
+export interface EncodeJob {
+  set: KnowledgeSet;
+  domain: Domain;
+  texts: number;
+  shards: number;
+}
+
+/** Validates every knowledge file up front (a bad line fails the stage before any encoding). */
+export async function planJobs(store: ArtifactStore, refineKey: string, ingestKey: string, sets: readonly KnowledgeSet[], shardSize: number): Promise<EncodeJob[]> {
+  const dataset = await loadEncodeDataset(store, ingestKey, { sequences: false });
+  const jobs: EncodeJob[] = [];
+  for (const set of sets) {
+    for (const domain of DOMAINS) {
+      const plan = await loadPlan(store, refineKey, set, domain, dataset);
+      jobs.push({ set, domain, texts: plan.texts.length, shards: shardCount(plan.texts.length, shardSize) });
+    }
+  }
+  return jobs;
+}
+
+export interface EncodeSummary {
+  model: string;
+  dim: number;
+  sets: Partial<Record<KnowledgeSet, Record<Domain, DomainCounts>>>;
+}
+
+/**
+ * Builds `<set>/<domain>.npy` + `<set>/<domain>.ids.json` from the shards and commits the output.
+ * Returns the content hash; the summary goes into the manifest's meta.
+ */
+export async function assembleAndCommit(a: {
+  store: ArtifactStore;
+  key: string;
+  refineKey: string;
+  ingestKey: string;
+  sets: readonly KnowledgeSet[];
+  shardSize: number;
+  dim: number;
+  model: string;
+}): Promise<{ contentHash: string; summary: EncodeSummary }> {
+  const base = await loadEncodeDataset(a.store, a.ingestKey, { sequences: false });
+  const plans = new Map<string, EncodingPlan>();
+  for (const set of a.sets) for (const d of DOMAINS) plans.set(`${set}/${d}`, await loadPlan(a.store, a.refineKey, set, d, base));
+  const anyApproximated = [...plans.values()].some((p) => p.entities.some((e) => e.approximated));
+  const dataset = anyApproximated ? await loadEncodeDataset(a.store, a.ingestKey, { sequences: true }) : base;
+
+  const out = new StageOutput(a.store, a.key);
+  const summary: EncodeSummary = { model: a.model, dim: a.dim, sets: {} };
+  for (const set of a.sets) {
+    const rowsOf = (d: Domain): number => (d === 'user' ? dataset.userIds.length : dataset.itemIds.length);
+    const built = {} as Record<Domain, ReturnType<typeof assembleRows>>;
+    for (const d of DOMAINS) {
+      const plan = plans.get(`${set}/${d}`)!;
+      const vectors = await readShardVectors(a.store, workPrefix(a.key, a.shardSize, set, d), plan.texts.length, a.shardSize, a.dim);
+      built[d] = assembleRows(plan, vectors, a.dim, rowsOf(d), d === 'item' ? 1 : 0);
+    }
+    fillApproximated(built.user, plans.get(`${set}/user`)!, built.item, a.dim, (u) => dataset.trainingItems(u));
+    for (const d of DOMAINS) {
+      await out.put(`${set}/${d}.npy`, encodeNpy(built[d].matrix, [rowsOf(d), a.dim]));
+      await out.putJson(`${set}/${d}.ids.json`, d === 'user' ? dataset.userIds : dataset.itemIds);
+    }
+    summary.sets[set] = { user: built.user.counts, item: built.item.counts };
+  }
+  const contentHash = await out.commit('encode', { ...summary });
+  return { contentHash, summary };
+}
+
+/** Removes the scratch shards once the output is committed (they are not needed to read it). */
+export async function removeWork(store: ArtifactStore, key: string, shardSize: number): Promise<void> {
+  for (const k of await store.list(`${workPrefix(key, shardSize)}/`)) await store.delete(k);
+}

@@ -1,0 +1,48 @@
+// encode stage: every knowledge set → float32 vectors per domain, on the gpu queue.
+// plan (skips when the output exists) → encodeShards per (set, domain), one at a time (one device)
+// → assembleVectors. A killed worker's encodeShards resumes from its heartbeated shard offset.
+import { ApplicationFailure, proxyActivities, upsertSearchAttributes } from '@temporalio/workflow';
+import type { createEncodeActivities } from '../activities/encode';
+import { KNOWLEDGE_SETS, type KnowledgeSet } from '../config/names';
+import type { EncodeSummary } from '../core/encode/stage';
+import { r4ecAttributes } from './search-attributes';
+import type { StageInput, StageResult } from './stage-types';
+
+type EncodeActivities = ReturnType<typeof createEncodeActivities>;
+
+/** The knowledge sets the configured training variants need (`base` needs none). */
+export function setsFor(variants: readonly string[]): KnowledgeSet[] {
+  return KNOWLEDGE_SETS.filter((s) => variants.includes(s));
+}
+
+export async function encodeKnowledgeWorkflow(input: StageInput): Promise<StageResult<EncodeSummary>> {
+  upsertSearchAttributes(r4ecAttributes({ runId: input.runId, stage: 'encode' }));
+  const { refine, ingest } = input.artifacts;
+  if (!refine || !ingest) {
+    throw ApplicationFailure.nonRetryable(`encode needs the ingest and refine outputs; got ${Object.keys(input.artifacts).join(', ') || 'none'}`, 'MissingStageInput');
+  }
+  const encode = input.config.encode;
+  const quick = proxyActivities<EncodeActivities>({
+    taskQueue: input.config.queues.gpu.name,
+    startToCloseTimeout: '30 minutes',
+    retry: { initialInterval: '1 second', maximumAttempts: 5 },
+  });
+  const long = proxyActivities<EncodeActivities>({
+    taskQueue: input.config.queues.gpu.name,
+    startToCloseTimeout: '24 hours',
+    heartbeatTimeout: `${encode.heartbeatTimeoutSeconds} seconds`,
+    retry: { initialInterval: '1 second', maximumInterval: '1 minute', maximumAttempts: 10 },
+  });
+
+  const sets = setsFor(input.config.train.variants);
+  const plan = await quick.planEncoding({ runId: input.runId, encode, sets, refine, ingest });
+  if (plan.skipped) {
+    return { artifact: { key: plan.key, contentHash: plan.contentHash! }, skipped: true, summary: plan.summary! };
+  }
+  const common = { key: plan.key, refineKey: refine.key, ingestKey: ingest.key, modelDir: plan.modelDir, encode };
+  for (const job of plan.jobs) {
+    if (job.texts > 0) await long.encodeShards({ ...common, set: job.set, domain: job.domain });
+  }
+  const done = await quick.assembleVectors({ ...common, sets });
+  return { artifact: { key: done.key, contentHash: done.contentHash }, skipped: false, summary: done.summary };
+}
