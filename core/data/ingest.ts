@@ -4,6 +4,7 @@ import { basename } from 'node:path';
 import { StageOutput, stageKey, type ArtifactStore } from '../store';
 import { loadAmazonBooks, resolveAmazonFiles } from './amazon';
 import { writeDataset } from './dataset';
+import { DataError } from './errors';
 import { cachedSha256File } from './files';
 import { summaryOf, type DatasetCounts, type IngestSummary } from './meta';
 import { loadMovieLens, resolveMovieLensFiles } from './movielens';
@@ -92,6 +93,11 @@ export async function ingest(opts: IngestOptions): Promise<IngestResult> {
   }
   opts.onProgress?.({ phase: 'split' });
   const built = buildDataset(raw, { historyLength: d.historyLength, trainFraction: d.trainFraction });
+  if (built.meta.counts.train === 0 || built.meta.counts.test === 0) {
+    // An empty split would only fail later, far from its cause (e.g. a k-core that keeps nobody).
+    const main = files.ratings ?? files.reviews ?? opts.dir;
+    throw new DataError(main, 0, 'dataset', 'at least one train and one test sample after filtering and the split', `train ${built.meta.counts.train}, test ${built.meta.counts.test}`);
+  }
   built.meta.sources = sources;
   opts.onProgress?.({ phase: 'write' });
   const contentHash = await writeDataset(out, built, { counts: built.meta.counts, sources, codeVersion: INGEST_CODE_VERSION });
