@@ -6,10 +6,13 @@
 import type { EncodingPlan } from './knowledge';
 
 export interface DomainCounts {
+  /** Matrix rows: U for users, I+1 for items (row 0 padding). */
   rows: number;
-  /** Rows with a vector (padding row excluded from every count). */
+  /** The domain's entity set (users with samples; items with a training interaction). */
+  entities: number;
+  /** Rows with a vector. */
   withKnowledge: number;
-  /** Zero rows: entities without knowledge. */
+  /** Entities whose row is zero: no record, no usable text, or an approximated user with no known item. */
   withoutKnowledge: number;
   /** Of these, entities the knowledge file does not mention at all. */
   missing: number;
@@ -26,14 +29,16 @@ export interface AssembledDomain {
   matrix: Float32Array;
   /** Whether each row carries knowledge (false for zero rows and padding). */
   has: Uint8Array;
+  entitySet: Uint8Array;
   counts: DomainCounts;
 }
 
 /**
- * Rows for one domain. `rows` is U for users, I+1 for items (row 0 padding); `textVectors` is the
- * plan's texts × dim. Approximated entities are left zero here; see `fillApproximated`.
+ * Rows for one domain: one per entry of `entitySet` (U for users, I+1 for items, row 0 padding);
+ * `textVectors` is the plan's texts × dim. Approximated entities stay zero here; see `fillApproximated`.
  */
-export function assembleRows(plan: EncodingPlan, textVectors: Float32Array, dim: number, rows: number, firstRow: number): AssembledDomain {
+export function assembleRows(plan: EncodingPlan, textVectors: Float32Array, dim: number, entitySet: Uint8Array): AssembledDomain {
+  const rows = entitySet.length;
   const matrix = new Float32Array(rows * dim);
   const has = new Uint8Array(rows);
   const sum = new Float64Array(dim);
@@ -53,16 +58,24 @@ export function assembleRows(plan: EncodingPlan, textVectors: Float32Array, dim:
     for (let h = 0; h < dim; h++) row[h] = sum[h]! / e.textIds.length;
     has[e.row] = 1;
   }
-  const real = rows - firstRow;
-  const withKnowledge = count(has);
+  const mentioned = new Uint8Array(rows);
+  for (const e of plan.entities) mentioned[e.row] = 1;
+  let entities = 0;
+  let missing = 0;
+  for (let r = 0; r < rows; r++) {
+    entities += entitySet[r]!;
+    if (entitySet[r] && !mentioned[r]) missing++;
+  }
   return {
     matrix,
     has,
+    entitySet,
     counts: {
       rows,
-      withKnowledge,
-      withoutKnowledge: real - withKnowledge,
-      missing: real - plan.entities.length,
+      entities,
+      withKnowledge: count(has),
+      withoutKnowledge: zeroEntities(has, entitySet),
+      missing,
       approximated,
       approximatedEmpty: 0,
       texts: plan.texts.length,
@@ -104,8 +117,14 @@ export function fillApproximated(
     users.has[e.row] = 1;
   }
   users.counts.withKnowledge = count(users.has);
-  users.counts.withoutKnowledge = users.counts.rows - users.counts.withKnowledge;
+  users.counts.withoutKnowledge = zeroEntities(users.has, users.entitySet);
   users.counts.approximatedEmpty = empty;
+}
+
+function zeroEntities(has: Uint8Array, entitySet: Uint8Array): number {
+  let n = 0;
+  for (let r = 0; r < has.length; r++) if (entitySet[r] && !has[r]) n++;
+  return n;
 }
 
 function count(a: Uint8Array): number {

@@ -14,9 +14,13 @@ import { readShardVectors, shardCount } from './shards';
 /** Bump when the encode stage's output for the same inputs changes. */
 export const ENCODE_CODE_VERSION = '1';
 
-/** Where refine's output keeps a knowledge set (docs/ARCHITECTURE.md, "Knowledge sets"). */
+/** Where refine's output keeps a knowledge set (docs/ARCHITECTURE.md, "Knowledge sets (refine → encode)"). */
+export function knowledgeFileName(set: KnowledgeSet, domain: Domain): string {
+  return `${set}/${domain}.jsonl`;
+}
+
 export function knowledgeFileKey(refineKey: string, set: KnowledgeSet, domain: Domain): string {
-  return `${refineKey}/${set}/${domain}.jsonl`;
+  return `${refineKey}/${knowledgeFileName(set, domain)}`;
 }
 
 /** Scratch shards of one output; shard size is part of it because it decides the cut. */
@@ -88,11 +92,12 @@ export async function assembleAndCommit(a: {
   const summary: EncodeSummary = { model: a.model, dim: a.dim, sets: {} };
   for (const set of a.sets) {
     const rowsOf = (d: Domain): number => (d === 'user' ? dataset.userIds.length : dataset.itemIds.length);
+    const entitySet = (d: Domain): Uint8Array => (d === 'user' ? dataset.userEntities : dataset.itemEntities);
     const built = {} as Record<Domain, ReturnType<typeof assembleRows>>;
     for (const d of DOMAINS) {
       const plan = plans.get(`${set}/${d}`)!;
       const vectors = await readShardVectors(a.store, workPrefix(a.key, a.shardSize, set, d), plan.texts.length, a.shardSize, a.dim);
-      built[d] = assembleRows(plan, vectors, a.dim, rowsOf(d), d === 'item' ? 1 : 0);
+      built[d] = assembleRows(plan, vectors, a.dim, entitySet(d));
     }
     fillApproximated(built.user, plans.get(`${set}/user`)!, built.item, a.dim, (u) => dataset.trainingItems(u));
     for (const d of DOMAINS) {
