@@ -1,0 +1,1 @@
+"""What every trainer job shares: the job spec, progress lines, checkpoints."""
