@@ -3,6 +3,7 @@ import type { QueueKind } from '../config/names';
 import type { ActivityDeps } from './deps';
 import { createEncodeActivities } from './encode';
 import { createIngestActivities } from './ingest';
+import { createLlmActivities } from './llm';
 import { createPipelineActivities } from './pipeline';
 import { createStoreActivities } from './store';
 
@@ -12,7 +13,7 @@ type Factory = (deps: ActivityDeps) => object;
 
 const REGISTRY: Record<QueueKind, Factory[]> = {
   cpu: [createStoreActivities, createPipelineActivities, createIngestActivities],
-  llm: [],
+  llm: [createLlmActivities],
   gpu: [createEncodeActivities],
 };
 
