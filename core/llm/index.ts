@@ -6,3 +6,4 @@ export * from './usage';
 export * from './parse';
 export * from './client';
 export * from './registry';
+export * from './adapters';

@@ -22,6 +22,17 @@ export interface RecognizedPrompt {
   reflection?: string;
 }
 
+const DATA_SECTIONS = [
+  'User History',
+  'Like User History',
+  'Dislike User History',
+  'Target User History',
+  'Previous User Preference',
+  'Previous Movie Knowledge',
+  'Previous Book Knowledge',
+  'Reflection',
+];
+
 const FORMAT_MARKERS = /answer in exactly this format:|please strictly follow the following format:?/gi;
 
 function lastMarker(text: string): number {
@@ -70,7 +81,9 @@ export function recognizePrompt(messages: readonly ChatMessage[]): RecognizedPro
   else if (bookName !== undefined) medium = 'book';
   else {
     // Inference user prompts name no target: count the words outside the sections.
-    const prose = inputs.replace(/<([^<>]+)>[\s\S]*?<\/\1>/g, ' ');
+    // Data sections (titles, earlier answers) are left out: they may mention either medium.
+    let prose = inputs;
+    for (const n of DATA_SECTIONS) for (const sec of findSections(prose, n).reverse()) prose = prose.replace(sec.content, ' ');
     const movies = (prose.match(/\bmovies?\b/gi) ?? []).length;
     const books = (prose.match(/\bbooks?\b/gi) ?? []).length;
     medium = books > movies ? 'book' : 'movie';

@@ -36,7 +36,7 @@ export interface SimFaults {
 export interface SimulatorOptions {
   port?: number;
   host?: string;
-  /** A catalog, its items, or the path of a catalog / meta.json file. */
+  /** A catalog, its items, or the path of a catalog / meta.json file (replaceable later: setCatalog). */
   catalog: Catalog | CatalogItem[] | string;
   /** Base model names served; adapters loaded through /v1/load_lora_adapter are added. */
   models?: string[];
@@ -81,6 +81,11 @@ export interface RunningSimulator {
   requestLog: SimLogEntry[];
   /** Base models plus loaded adapters. */
   models(): string[];
+  /**
+   * Replaces the world knowledge, e.g. once ingest has written the dataset's meta.json (a
+   * simulator started before the data exists). Over HTTP: POST /sim/catalog {"path": "..."}.
+   */
+  setCatalog(catalog: Catalog | CatalogItem[] | string): Promise<number>;
   stats(): Record<SimOutcome, number> & { requests: number };
 }
 
@@ -126,13 +131,26 @@ function readBody(req: IncomingMessage): Promise<string> {
   });
 }
 
+function safeJson(raw: string): unknown {
+  try {
+    return JSON.parse(raw);
+  } catch {
+    return undefined;
+  }
+}
+
 function errorBody(message: string, type: string, code: string | number | null) {
   return { error: { message, type, param: null, code } };
 }
 
 export async function startSimulator(opts: SimulatorOptions): Promise<RunningSimulator> {
-  const catalog =
-    typeof opts.catalog === 'string' ? await loadCatalog(opts.catalog) : opts.catalog instanceof Catalog ? opts.catalog : parseCatalog(opts.catalog, 'catalog');
+  const toCatalog = async (c: Catalog | CatalogItem[] | string): Promise<Catalog> =>
+    typeof c === 'string' ? loadCatalog(c) : c instanceof Catalog ? c : parseCatalog(c, 'catalog');
+  let catalog = await toCatalog(opts.catalog);
+  const setCatalog = async (c: Catalog | CatalogItem[] | string): Promise<number> => {
+    catalog = await toCatalog(c);
+    return catalog.size;
+  };
   const baseModels = new Set(opts.models && opts.models.length > 0 ? opts.models : ['r4ec-sim']);
   const adapters = new Map<string, string>();
   const faults = opts.faults ?? {};
@@ -299,6 +317,17 @@ export async function startSimulator(opts: SimulatorOptions): Promise<RunningSim
       return;
     }
     if (path === '/v1/chat/completions') return chat(req, res, raw, started);
+    if (path === '/sim/catalog') {
+      // Loopback-only admin call: the dataset's catalog becomes known after ingest.
+      const b = z.object({ path: z.string().min(1) }).safeParse(safeJson(raw));
+      if (!b.success) return void send(res, 400, errorBody('expected {"path": CATALOG_OR_META_JSON}', 'BadRequestError', 400));
+      try {
+        send(res, 200, { items: await setCatalog(b.data.path) });
+      } catch (e) {
+        send(res, 400, errorBody((e as Error).message, 'BadRequestError', 400));
+      }
+      return;
+    }
     if (path === '/v1/load_lora_adapter' || path === '/v1/unload_lora_adapter') {
       let json: unknown;
       try {
@@ -348,6 +377,7 @@ export async function startSimulator(opts: SimulatorOptions): Promise<RunningSim
     port,
     requestLog,
     models: allModels,
+    setCatalog,
     stats: () => ({ ...counts, requests: Object.values(counts).reduce((a, b) => a + b, 0) }),
     close: async () => {
       server.closeAllConnections();
