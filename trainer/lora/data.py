@@ -10,6 +10,8 @@ import json
 import math
 from dataclasses import dataclass
 
+from ..common.errors import DataError as _JobDataError
+
 IGNORE_INDEX = -100
 ROLES = ("system", "user", "assistant")
 MAX_REPORTED_ERRORS = 5
@@ -23,7 +25,7 @@ CHATML_FALLBACK = (
 )
 
 
-class DataError(ValueError):
+class DataError(_JobDataError, ValueError):
     """Bad training data: never worth a retry."""
 
 

@@ -5,8 +5,10 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, field
 
+from ..common.errors import SpecError as _JobSpecError
 
-class SpecError(ValueError):
+
+class SpecError(_JobSpecError, ValueError):
     """A spec that cannot run: never worth a retry."""
 
 

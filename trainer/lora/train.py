@@ -2,10 +2,15 @@
 
     python -m trainer.lora.train --spec spec.json
 
-Progress is line-delimited JSON on stdout: `start`, `step` (step, loss, lr, tokens), `checkpoint`
-(step, path), then exactly one of `done` (adapter directory + metrics), `stopped` (SIGTERM/SIGINT:
-a checkpoint was written first) or `error` (kind + message). Exit codes: 0 done, 2 bad spec/data/base
-model, 3 out of memory, 75 another trainer holds this job, 143 stopped, 1 anything else.
+Progress is line-delimited JSON on stdout (trainer.common.progress; every line carries the trainer's
+`pid`): `start`, `step` (step, loss, lr, tokens), `checkpoint` (step, path), then exactly one of
+`done` (adapter directory + metrics), `stopped` (SIGTERM/SIGINT: a checkpoint was written first) or
+`error` (`type`, `message`, `nonRetryable`, as the CTR job). Exit codes: 0 done, 2 bad spec/data/base
+model or out of memory (a rerun cannot help), 75 another trainer holds this job, 143 stopped,
+1 anything else (retryable).
+
+One trainer per job: it holds an exclusive lock on `<workDir>/trainer.lock` (released by the kernel
+when it dies) and writes `<workDir>/trainer.pid`, so a retried activity finds and re-attaches to it.
 
 The job resumes from the newest checkpoint in `<workDir>/checkpoints`; the final adapter is written
 to a temp directory and renamed to `<workDir>/adapter`, so it exists complete or not at all.
@@ -26,24 +31,33 @@ import time
 import traceback
 from pathlib import Path
 
-from .data import DataError, collate, encode_record, ensure_chat_template, load_sft_jsonl, steps_per_epoch
+from ..common.errors import EXIT_NON_RETRYABLE, EXIT_OK, EXIT_RETRYABLE, JobError
+from ..common.progress import Progress, claim_stdout
+from .data import collate, encode_record, ensure_chat_template, load_sft_jsonl, steps_per_epoch
 from .spec import JobSpec, SpecError, load_spec
 
-EXIT_DONE, EXIT_INTERNAL, EXIT_BAD_INPUT, EXIT_OOM, EXIT_BUSY, EXIT_STOPPED = 0, 1, 2, 3, 75, 143
+EXIT_BUSY, EXIT_STOPPED = 75, 143
 ADAPTER_DIR = "adapter"
 ADAPTER_META = "r4ec-adapter.json"
+PID_FILE = "trainer.pid"
 
 
-class BaseModelError(ValueError):
-    pass
+class BaseModelError(JobError, ValueError):
+    """The base model directory is missing or unreadable."""
+
+    kind = "BaseModelError"
+    non_retryable = True
 
 
 class Stop(Exception):
     pass
 
 
+_progress: Progress | None = None
+
+
 def emit(event: str, **fields) -> None:
-    print(json.dumps({"event": event, "t": round(time.time(), 3), **fields}), flush=True)
+    (_progress or Progress(sys.stdout)).emit(event, pid=os.getpid(), **fields)
 
 
 class Faults:
@@ -168,7 +182,7 @@ def run(spec: JobSpec, stop: dict) -> int:
     done = _finished(work, spec.job_key)
     if done:
         emit("done", adapterDir=str(work / ADAPTER_DIR), reused=True, **done.get("metrics", {}))
-        return EXIT_DONE
+        return EXIT_OK
 
     faults = Faults(os.environ.get("R4EC_LORA_FAULT", ""))
     device, dtype = _resolve_device(spec)
@@ -321,13 +335,21 @@ def run(spec: JobSpec, stop: dict) -> int:
     meta = {"jobKey": spec.job_key, "baseModel": spec.base_model, "metrics": metrics}
     adapter = _write_adapter(work, model, tokenizer, meta)
     emit("done", adapterDir=str(adapter), resumedFrom=resumed_from, reused=False, **metrics)
-    return EXIT_DONE
+    return EXIT_OK
+
+
+def _error(err_type: str, message: str, non_retryable: bool) -> None:
+    emit("error", type=err_type, message=message, nonRetryable=non_retryable)
 
 
 def main(argv: list[str] | None = None) -> int:
+    global _progress
     p = argparse.ArgumentParser(prog="python -m trainer.lora.train", description="LoRA SFT job")
     p.add_argument("--spec", required=True)
     args = p.parse_args(argv)
+    # As a process, libraries' prints must not corrupt the progress stream; in-process (tests) the
+    # current sys.stdout is used.
+    _progress = claim_stdout() if argv is None else Progress(sys.stdout)
     os.environ.setdefault("HF_HUB_OFFLINE", "1")  # a base model is a local directory; never download
     stop = {"requested": False}
 
@@ -339,39 +361,41 @@ def main(argv: list[str] | None = None) -> int:
     try:
         spec = load_spec(args.spec)
     except SpecError as e:
-        emit("error", kind="spec", message=str(e))
-        return EXIT_BAD_INPUT
+        _error(e.kind, str(e), True)
+        return EXIT_NON_RETRYABLE
     work = Path(spec.work_dir)
     work.mkdir(parents=True, exist_ok=True)
     lock = open(work / "trainer.lock", "a+")
     try:
         fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except BlockingIOError:
-        emit("error", kind="busy", message=f"another trainer process is running job {spec.job_key} in {work}")
+        _error("Busy", f"another trainer process is running job {spec.job_key} in {work}", False)
         return EXIT_BUSY
+    # Written under the lock: whoever reads it while the lock is held sees the running trainer.
+    pid_tmp = work / f".{PID_FILE}.{os.getpid()}"
+    pid_tmp.write_text(json.dumps({"pid": os.getpid(), "startedAt": time.time(), "spec": str(Path(args.spec).resolve())}))
+    os.replace(pid_tmp, work / PID_FILE)
     try:
         return run(spec, stop)
     except Stop:
         emit("stopped", step=None, checkpoint=None, message="stopped before the first step")
         return EXIT_STOPPED
-    except (SpecError, DataError) as e:
-        emit("error", kind="data" if isinstance(e, DataError) else "spec", message=str(e))
-        return EXIT_BAD_INPUT
-    except BaseModelError as e:
-        emit("error", kind="base_model", message=str(e))
-        return EXIT_BAD_INPUT
+    except JobError as e:
+        _error(e.kind, str(e), e.non_retryable)
+        return EXIT_NON_RETRYABLE if e.non_retryable else EXIT_RETRYABLE
     except Exception as e:
         if _is_oom(e):
-            emit(
-                "error",
-                kind="oom",
-                message=f"out of memory: {str(e).splitlines()[0]} (lower finetune.lora.microBatchSize or cutoffLen, "
-                "or enable gradientCheckpointing)",
+            # The same batch on the same device runs out again: retrying cannot help, a config change can.
+            _error(
+                "OutOfMemory",
+                f"out of memory: {str(e).splitlines()[0]} (lower finetune.lora.microBatchSize or cutoffLen, "
+                "or enable finetune.lora.gradientCheckpointing)",
+                True,
             )
-            return EXIT_OOM
+            return EXIT_NON_RETRYABLE
         traceback.print_exc(file=sys.stderr)
-        emit("error", kind="internal", message=f"{type(e).__name__}: {e}")
-        return EXIT_INTERNAL
+        _error(type(e).__name__, f"{type(e).__name__}: {e}", False)
+        return EXIT_RETRYABLE
     finally:
         lock.close()
 

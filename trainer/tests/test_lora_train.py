@@ -49,7 +49,7 @@ class SignalOnFirstStep(io.StringIO):
     sent = False
 
     def write(self, s):
-        if not self.sent and '"event": "step"' in s:
+        if not self.sent and '"event":"step"' in s:
             self.sent = True
             os.kill(os.getpid(), signal.SIGTERM)
         return super().write(s)
@@ -118,6 +118,9 @@ def test_killed_trainer_resumes_from_its_checkpoint_to_the_same_adapter(env, tra
             proc.send_signal(signal.SIGKILL)
             break
     proc.wait(timeout=60)
+    # How a retried activity finds the trainer to re-attach to: its pid file and its pid on every line.
+    assert json.loads((env["root"] / "killed" / "trainer.pid").read_text())["pid"] == proc.pid
+    assert {e["pid"] for e in seen} == {proc.pid}
     ckpt_step = seen[-1]["step"]
     assert ckpt_step == 4 and proc.returncode == -signal.SIGKILL
     assert not (env["root"] / "killed" / "adapter").exists()
@@ -159,7 +162,7 @@ def test_second_trainer_on_the_same_job_is_refused(env, capsys):
     with open(env["root"] / "busy" / "trainer.lock", "a+") as held:
         fcntl.flock(held, fcntl.LOCK_EX | fcntl.LOCK_NB)
         code, events = run_in_process(spec, capsys)
-    assert code == 75 and events[-1]["kind"] == "busy"
+    assert code == 75 and events[-1]["type"] == "Busy" and events[-1]["nonRetryable"] is False
     assert not (env["root"] / "busy" / "checkpoints").exists()
 
 
@@ -167,19 +170,20 @@ def test_bad_data_and_missing_base_model_exit_2_and_write_nothing(env, capsys, t
     empty = tmp_path / "empty.jsonl"
     empty.write_text("")
     code, events = run_in_process(make_spec(tmp_path, env["model"], empty, work="empty"), capsys)
-    assert code == 2 and events[-1]["kind"] == "data" and "no SFT records" in events[-1]["message"]
+    assert code == 2 and events[-1]["type"] == "DataError" and "no SFT records" in events[-1]["message"]
+    assert events[-1]["nonRetryable"] is True
     code, events = run_in_process(make_spec(tmp_path, str(tmp_path / "no-model"), env["data"], work="nomodel"), capsys)
-    assert code == 2 and events[-1]["kind"] == "base_model" and "no-model" in events[-1]["message"]
+    assert code == 2 and events[-1]["type"] == "BaseModelError" and "no-model" in events[-1]["message"]
     assert not (tmp_path / "empty" / "adapter").exists() and not (tmp_path / "nomodel" / "adapter").exists()
 
 
 def test_out_of_memory_and_crashes_are_reported(env, capsys, tmp_path, monkeypatch):
     monkeypatch.setenv("R4EC_LORA_FAULT", "oom@2")
     code, events = run_in_process(make_spec(tmp_path, env["model"], env["data"], work="oom"), capsys)
-    assert code == 3 and events[-1]["kind"] == "oom" and "microBatchSize" in events[-1]["message"]
+    assert code == 2 and events[-1]["type"] == "OutOfMemory" and "microBatchSize" in events[-1]["message"]
     monkeypatch.setenv("R4EC_LORA_FAULT", "crash@6")
     code, events = run_in_process(make_spec(tmp_path, env["model"], env["data"], work="crash"), capsys)
-    assert code == 1 and events[-1]["kind"] == "internal"
+    assert code == 1 and events[-1]["type"] == "RuntimeError" and events[-1]["nonRetryable"] is False
     assert (tmp_path / "crash" / "checkpoints" / "step-00000004").is_dir(), "the checkpoint before the crash is kept"
 
 
