@@ -4,6 +4,7 @@
 set -uo pipefail
 cd "$(dirname "$0")/.."
 status=0
+bash scripts/ensure-installed.sh
 shopt -s globstar nullglob
 if [ $# -gt 0 ]; then files=("$@"); else files=(test/**/*.test.ts); fi
 ts_files=(); py=0

@@ -39,12 +39,15 @@ export async function createWorkers(setup: WorkerSetup): Promise<Worker[]> {
   for (const queue of setup.queues) {
     const q = setup.config.queues[queue];
     const isWorkflowQueue = queue === 'cpu';
+    const activities = createActivities(queue, setup.deps);
+    // A queue with no activities in this build has nothing to poll for.
+    if (!isWorkflowQueue && Object.keys(activities).length === 0) continue;
     workers.push(
       await Worker.create({
         connection: setup.connection,
         namespace: setup.namespace,
         taskQueue: q.name,
-        activities: createActivities(queue, setup.deps),
+        activities,
         maxConcurrentActivityTaskExecutions: q.slots,
         ...(isWorkflowQueue ? { workflowBundle: setup.workflowBundle ?? (await workflowBundle()) } : {}),
         ...(setup.dataConverter ? { dataConverter: setup.dataConverter } : {}),
@@ -74,7 +77,12 @@ export function installRuntime(metricsPort: number | undefined, env: NodeJS.Proc
   runtimeInstalled = true;
   const level = (env.R4EC_LOG_LEVEL ?? 'WARN').toUpperCase() as LogLevel;
   Runtime.install({
-    logger: new DefaultLogger(level),
+    // The llm/gpu workers have no workflows by design: drop that warning, keep every other line.
+    logger: new DefaultLogger(level, (entry) => {
+      if (entry.message.startsWith('No workflows registered')) return;
+      const meta = entry.meta && Object.keys(entry.meta).length ? ` ${JSON.stringify(entry.meta)}` : '';
+      process.stderr.write(`${new Date(Number(entry.timestampNanos / 1_000_000n)).toISOString()} [${entry.level}] ${entry.message}${meta}\n`);
+    }),
     ...(metricsPort !== undefined ? { telemetryOptions: { metrics: { prometheus: { bindAddress: `0.0.0.0:${metricsPort}` } } } } : {}),
     shutdownSignals: ['SIGINT', 'SIGTERM'],
   });

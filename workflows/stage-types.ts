@@ -1,6 +1,6 @@
 // The contract between r4ecPipelineWorkflow and each stage workflow. Types only.
 import type { R4ecConfig } from '../config/schema';
-import type { Stage } from '../config/names';
+import type { Domain, Stage } from '../config/names';
 
 /** A complete stage output in the store: its key and content hash (the next stage's input). */
 export interface StageArtifact {
@@ -8,13 +8,21 @@ export interface StageArtifact {
   contentHash: string;
 }
 
+/** Stage outputs by name; construct and refine have one per domain ("construct:user", ...). */
+export type ArtifactName = Stage | `${'construct' | 'refine'}:${Domain}`;
+
 export interface StageInput {
   /** The pipeline's workflow id. */
   runId: string;
   /** Already validated, defaults applied (by the pipeline's first activity). */
   config: R4ecConfig;
   /** Outputs of earlier stages that this stage reads. */
-  artifacts: Partial<Record<Stage, StageArtifact>>;
+  artifacts: Partial<Record<ArtifactName, StageArtifact>>;
+  /**
+   * Set when the stage is outside the run's --only/--from/--until selection: return the existing
+   * output for these inputs (skipped: true) or fail with StageOutputMissing; never compute.
+   */
+  lookupOnly?: boolean;
 }
 
 export interface StageResult<S = Record<string, unknown>> {
@@ -23,4 +31,17 @@ export interface StageResult<S = Record<string, unknown>> {
   skipped: boolean;
   /** The stage's block of the run summary (DESIGN.md "CLI contract"). */
   summary: S;
+}
+
+/** Input of the per-domain stages (construct, refine). */
+export interface DomainStageInput extends StageInput {
+  domain: Domain;
+}
+
+/** Optional block any stage summary may carry; the pipeline sums them into the run summary's `llm`. */
+export interface LlmUsageSummary {
+  calls: number;
+  cacheHits: number;
+  promptTokens: number;
+  completionTokens: number;
 }

@@ -1,0 +1,137 @@
+import { WorkflowFailedError, type Client } from '@temporalio/client';
+import { loadConfig } from '../../config/load';
+import { PIPELINE_WORKFLOW_TYPE, STAGES, type Stage } from '../../config/names';
+import { R4ecError } from '../../core/errors';
+import { connectClient, dataConverterFor, resolveTemporal } from '../../workers/connection';
+import { stateDirFrom } from '../../workers/paths';
+import type { RunSummary, StageSelection } from '../../workflows/pipeline';
+import { str, type Command } from '../args';
+import { ensureServer, startWorkers } from '../local';
+import { ProgressView } from '../progress';
+import { deriveRunId } from '../run-id';
+import { STAGE_WORKFLOWS } from '../../workflows/registry';
+
+function stageList(flag: string, value: string | undefined): Stage[] | undefined {
+  if (value === undefined) return undefined;
+  const stages = value.split(',').map((s) => s.trim()).filter(Boolean);
+  const bad = stages.filter((s) => !(STAGES as readonly string[]).includes(s));
+  if (bad.length || stages.length === 0) {
+    throw new R4ecError(`--${flag}: unknown stage ${bad.map((b) => `"${b}"`).join(', ') || '(empty)'}`, 'bad_arguments', {
+      suggestion: `stages are: ${STAGES.join(', ')}`,
+      exitCode: 2,
+    });
+  }
+  return stages as Stage[];
+}
+
+export function selectionFrom(values: Record<string, unknown>): StageSelection | undefined {
+  const only = stageList('only', str(values.only as string));
+  const from = stageList('from', str(values.from as string));
+  const until = stageList('until', str(values.until as string));
+  if (only && (from || until)) throw new R4ecError('--only cannot be combined with --from/--until', 'bad_arguments', { exitCode: 2, suggestion: 'use --only a,b or --from a --until b' });
+  if ((from && from.length > 1) || (until && until.length > 1)) throw new R4ecError('--from and --until take one stage each', 'bad_arguments', { exitCode: 2 });
+  if (from && until && STAGES.indexOf(from[0]!) > STAGES.indexOf(until[0]!)) throw new R4ecError(`--from ${from[0]} comes after --until ${until[0]}`, 'bad_arguments', { exitCode: 2 });
+  if (!only && !from && !until) return undefined;
+  return { ...(only ? { only } : {}), ...(from ? { from: from[0]! } : {}), ...(until ? { until: until[0]! } : {}) };
+}
+
+export const runCommand: Command = {
+  name: 'run',
+  summary: 'run the R4ec DAG (ingest → construct → finetune → refine → encode → train → report), or re-attach to it',
+  usage: 'r4ec run [--config FILE] [--run-id ID] [--until STAGE | --only STAGE[,STAGE…] | --from STAGE] [--json]',
+  options: {
+    config: { type: 'string', description: 'config file (YAML/JSON); default: the embedded default (synthetic data, simulator LLM)' },
+    'run-id': { type: 'string', description: 'workflow id of the run; default: derived from dataset + config, so a rerun re-attaches' },
+    only: { type: 'string', description: 'compute only these stages (earlier stages are looked up, not computed)' },
+    from: { type: 'string', description: 'compute from this stage on' },
+    until: { type: 'string', description: 'compute up to and including this stage' },
+    json: { type: 'boolean', description: 'progress on stderr, one JSON run summary on stdout at the end' },
+  },
+  details:
+    'Without temporal.address in the config, r4ec starts (or attaches to) the local dev server and runs\n' +
+    'workers in this process. Finished stages are skipped by their artifact keys, so running again\n' +
+    'after a failure or a config change redoes only what changed.',
+  async run({ values }) {
+    const selection = selectionFrom(values);
+    const wanted = selection?.only ?? STAGES.filter((s, i) => i >= STAGES.indexOf(selection?.from ?? 'ingest') && i <= STAGES.indexOf(selection?.until ?? 'report'));
+    const missing = wanted.filter((s) => !STAGE_WORKFLOWS[s]);
+    if (missing.length && (selection?.only || selection?.until)) {
+      throw new R4ecError(`stage ${missing.join(', ')} is not available in this build`, 'stage_not_available', {
+        suggestion: `available stages: ${Object.keys(STAGE_WORKFLOWS).join(', ')}`,
+        exitCode: 2,
+      });
+    }
+    const loaded = loadConfig({ path: str(values.config) });
+    const { config } = loaded;
+    const env = process.env;
+    const stateDir = stateDirFrom(env, config.stateDir);
+    const runId = str(values['run-id']) ?? deriveRunId(config, loaded.hash, stateDir);
+
+    const { address, uiUrl, server } = await ensureServer(config, env);
+    process.stderr.write(`Temporal Web UI: ${uiUrl}/namespaces/${config.temporal.namespace}/workflows/${encodeURIComponent(runId)}\n`);
+    const local = config.temporal.address ? undefined : await startWorkers(config, address, env);
+    const client = await connectClient(resolveTemporal(config, address, env), dataConverterFor(config, env));
+    try {
+      const summary = await startOrAttach(client, config.queues.cpu.name, runId, loaded.raw, selection);
+      if (values.json) process.stdout.write(JSON.stringify(summary) + '\n');
+      else printSummary(summary);
+      return summary.error ? 1 : 0;
+    } finally {
+      await client.connection.close();
+      await local?.stop();
+      await server?.stop();
+    }
+  },
+};
+
+async function startOrAttach(client: Client, taskQueue: string, runId: string, raw: unknown, selection: StageSelection | undefined): Promise<RunSummary> {
+  const handle = await client.workflow.start(PIPELINE_WORKFLOW_TYPE, {
+    taskQueue,
+    workflowId: runId,
+    args: selection ? [raw, selection] : [raw],
+    // Same id while running: attach to it. Finished: a new run whose finished stages are skipped.
+    workflowIdConflictPolicy: 'USE_EXISTING',
+    workflowIdReusePolicy: 'ALLOW_DUPLICATE',
+  });
+  process.stderr.write(`run ${runId} (${handle.firstExecutionRunId})\n`);
+  const view = new ProgressView();
+  let finished = false;
+  const poller = (async () => {
+    while (!finished) {
+      await view.poll(client, runId);
+      await new Promise((r) => setTimeout(r, 1000));
+    }
+  })();
+  try {
+    return (await handle.result()) as RunSummary;
+  } catch (err) {
+    if (err instanceof WorkflowFailedError) {
+      const details = (err.cause as { details?: unknown[] } | undefined)?.details;
+      const summary = details?.[0] as RunSummary | undefined;
+      if (summary && typeof summary === 'object' && 'stages' in summary) return summary;
+      throw new R4ecError(`run ${runId} failed: ${err.cause?.message ?? err.message}`, 'run_failed', {
+        suggestion: `inspect it in the Web UI or with \`temporal workflow show -w ${runId}\`; fix the cause and run again (finished stages are skipped)`,
+      });
+    }
+    throw err;
+  } finally {
+    finished = true;
+    await poller;
+    await view.poll(client, runId);
+  }
+}
+
+function printSummary(s: RunSummary): void {
+  const out = process.stdout;
+  out.write(`\nrun ${s.runId}\n`);
+  for (const [stage, st] of Object.entries(s.stages)) out.write(`  ${stage.padEnd(10)} ${st.status.padEnd(10)} ${st.seconds.toFixed(1)}s\n`);
+  if (s.ingest) out.write(`ingest: ${Object.entries(s.ingest).map(([k, v]) => `${k}=${v}`).join(' ')}\n`);
+  for (const block of ['construct', 'refine'] as const) {
+    const o = s[block]?.outcomes;
+    if (o) for (const [d, counts] of Object.entries(o)) out.write(`${block} ${d}: ${Object.entries(counts ?? {}).map(([k, v]) => `${k}=${v}`).join(' ')}\n`);
+  }
+  if (s.train) out.write(`train: ${JSON.stringify(s.train)}\n`);
+  out.write(`llm: calls=${s.llm.calls} cacheHits=${s.llm.cacheHits} promptTokens=${s.llm.promptTokens} completionTokens=${s.llm.completionTokens}\n`);
+  if (s.report) out.write(`report: ${JSON.stringify(s.report)}\n`);
+  if (s.error) out.write(`FAILED: ${s.error}\n`);
+}

@@ -1,0 +1,56 @@
+// The embedded default: when no Temporal address is configured, r4ec runs its own dev server and
+// workers for every queue in this process (the simulator LLM is started by the llm worker on demand).
+import type { R4ecConfig } from '../config/schema';
+import { openStore } from '../core/store';
+import { createWorkers, installRuntime } from '../workers/bootstrap';
+import { connectWorker, dataConverterFor, resolveTemporal } from '../workers/connection';
+import { startDevServer, type DevServer } from '../workers/dev-server';
+import { pythonBinary, stateDirFrom } from '../workers/paths';
+import type { Worker } from '@temporalio/worker';
+
+export interface LocalStack {
+  address: string;
+  uiUrl: string;
+  server: DevServer | undefined;
+  stop(): Promise<void>;
+}
+
+/** Dev server (attached if one already listens) — only when `temporal.address` is absent. */
+export async function ensureServer(config: R4ecConfig, env: NodeJS.ProcessEnv): Promise<{ address: string; uiUrl: string; server?: DevServer }> {
+  if (config.temporal.address) return { address: config.temporal.address, uiUrl: env.R4EC_WEB_UI ?? 'https://cloud.temporal.io' };
+  const stateDir = stateDirFrom(env, config.stateDir);
+  const server = await startDevServer({
+    stateDir,
+    port: config.temporal.devServer.port,
+    uiPort: config.temporal.devServer.uiPort,
+    namespace: config.temporal.namespace,
+    env,
+  });
+  return { address: server.address, uiUrl: server.uiUrl, server };
+}
+
+/** In-process workers for the given queues; returns a stop function that drains them. */
+export async function startWorkers(config: R4ecConfig, address: string, env: NodeJS.ProcessEnv, queues: Array<'cpu' | 'llm' | 'gpu'> = ['cpu', 'llm', 'gpu']): Promise<{ workers: Worker[]; done: Promise<void>; stop(): Promise<void> }> {
+  installRuntime(config.metrics.port, env);
+  const stateDir = stateDirFrom(env, config.stateDir);
+  const temporal = resolveTemporal(config, address, env);
+  const connection = await connectWorker(temporal);
+  const dataConverter = dataConverterFor(config, env);
+  const workers = await createWorkers({
+    connection,
+    namespace: temporal.namespace,
+    config,
+    queues,
+    deps: { store: openStore(config.store, stateDir), stateDir, env, python: pythonBinary(env) },
+    ...(dataConverter ? { dataConverter } : {}),
+  });
+  const done = Promise.all(workers.map((w) => w.run())).then(() => connection.close());
+  return {
+    workers,
+    done,
+    async stop() {
+      for (const w of workers) if (w.getState() === 'RUNNING') w.shutdown();
+      await done;
+    },
+  };
+}

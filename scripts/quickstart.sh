@@ -1,0 +1,7 @@
+#!/usr/bin/env bash
+# README command 1: the whole DAG on the embedded default — local Temporal dev server, workers and
+# the simulator LLM in one process, on the synthetic data set. Installs what is missing first.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash scripts/ensure-installed.sh
+exec node bin/r4ec.js run "$@"

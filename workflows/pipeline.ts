@@ -1,0 +1,188 @@
+// r4ecPipelineWorkflow: ingest → construct(user, item) → finetune → refine(item, user) → encode →
+// train → report, each a child workflow. Its input is the plain JSON config, so operators can start
+// it with `temporal workflow start --input-file cfg.json`; validation happens in the first activity.
+import {
+  ApplicationFailure,
+  ChildWorkflowFailure,
+  defineQuery,
+  executeChild,
+  proxyActivities,
+  setHandler,
+  upsertSearchAttributes,
+  workflowInfo,
+} from '@temporalio/workflow';
+import type { createPipelineActivities } from '../activities/pipeline';
+import { DOMAINS, STAGES, type Domain, type Stage } from '../config/names';
+import type { R4ecConfig } from '../config/schema';
+import { STAGE_WORKFLOWS } from './registry';
+import { r4ecAttributes } from './search-attributes';
+import type { ArtifactName, LlmUsageSummary, StageArtifact, StageResult } from './stage-types';
+
+export interface StageSelection {
+  only?: Stage[];
+  from?: Stage;
+  until?: Stage;
+}
+
+export type StageStatus = 'pending' | 'running' | 'completed' | 'skipped' | 'failed';
+
+export interface StageProgress {
+  status: StageStatus;
+  seconds: number;
+  skipped: boolean;
+  /** Whether the stage computed (selected) or only looked up its existing output. */
+  selected: boolean;
+}
+
+export interface RunSummary {
+  runId: string;
+  stages: Partial<Record<Stage, { status: StageStatus; seconds: number; skipped: boolean }>>;
+  ingest?: Record<string, number>;
+  construct?: { outcomes: Partial<Record<Domain, Record<string, number>>> };
+  refine?: { outcomes: Partial<Record<Domain, Record<string, number>>> };
+  train?: Record<string, unknown>;
+  report?: Record<string, unknown>;
+  llm: LlmUsageSummary;
+  artifacts: Partial<Record<ArtifactName, StageArtifact>>;
+  error?: string;
+}
+
+export const progressQuery = defineQuery<{ runId: string; stages: Partial<Record<Stage, StageProgress>>; current?: Stage }>('progress');
+export const summaryQuery = defineQuery<RunSummary>('summary');
+
+/** Which stages compute in this run; the others before them only look up their outputs. */
+export function selectStages(sel: StageSelection | undefined): Stage[] {
+  if (!sel) return [...STAGES];
+  if (sel.only?.length) return STAGES.filter((s) => sel.only!.includes(s));
+  const from = sel.from ? STAGES.indexOf(sel.from) : 0;
+  const until = sel.until ? STAGES.indexOf(sel.until) : STAGES.length - 1;
+  return STAGES.filter((_, i) => i >= from && i <= until);
+}
+
+export async function r4ecPipelineWorkflow(rawConfig: unknown, selection?: StageSelection): Promise<RunSummary> {
+  const runId = workflowInfo().workflowId;
+  const { resolvePipelineConfig } = proxyActivities<ReturnType<typeof createPipelineActivities>>({
+    startToCloseTimeout: '1 minute',
+    retry: { maximumAttempts: 3 },
+  });
+  const { config } = await resolvePipelineConfig({ raw: rawConfig });
+  upsertSearchAttributes(r4ecAttributes({ runId, stage: 'pipeline' }));
+
+  const selected = selectStages(selection);
+  const last = STAGES.indexOf(selected[selected.length - 1] ?? 'ingest');
+  const plan = STAGES.filter((_, i) => i <= last);
+  for (const stage of selected) {
+    if (!STAGE_WORKFLOWS[stage]) {
+      throw ApplicationFailure.nonRetryable(
+        `stage "${stage}" is not available in this build (available: ${Object.keys(STAGE_WORKFLOWS).join(', ')})`,
+        'StageNotAvailable',
+      );
+    }
+  }
+
+  const progress: Partial<Record<Stage, StageProgress>> = {};
+  for (const s of plan) progress[s] = { status: 'pending', seconds: 0, skipped: false, selected: selected.includes(s) };
+  const summary: RunSummary = { runId, stages: {}, llm: { calls: 0, cacheHits: 0, promptTokens: 0, completionTokens: 0 }, artifacts: {} };
+  let current: Stage | undefined;
+  setHandler(progressQuery, () => ({ runId, stages: progress, ...(current ? { current } : {}) }));
+  setHandler(summaryQuery, () => summary);
+
+  for (const stage of plan) {
+    const spec = STAGE_WORKFLOWS[stage];
+    const lookupOnly = !selected.includes(stage);
+    if (!spec) {
+      // An unselected stage that is not built yet: later selected stages cannot have its output.
+      if (lookupOnly) continue;
+      break;
+    }
+    current = stage;
+    const p = progress[stage]!;
+    p.status = 'running';
+    const started = Date.now();
+    try {
+      const results = await runStage(stage, config, runId, summary.artifacts, lookupOnly);
+      p.skipped = results.every((r) => r.result.skipped);
+      p.status = p.skipped ? 'skipped' : 'completed';
+      for (const { name, result } of results) {
+        summary.artifacts[name] = result.artifact;
+        addLlm(summary.llm, result.summary);
+      }
+      recordSummary(summary, stage, results);
+    } catch (err) {
+      p.status = 'failed';
+      p.seconds = (Date.now() - started) / 1000;
+      summary.stages[stage] = { status: p.status, seconds: p.seconds, skipped: false };
+      summary.error = `${stage}: ${failureMessage(err)}`;
+      throw ApplicationFailure.nonRetryable(`stage ${stage} failed: ${failureMessage(err)}`, 'StageFailed', summary);
+    }
+    p.seconds = (Date.now() - started) / 1000;
+    summary.stages[stage] = { status: p.status, seconds: p.seconds, skipped: p.skipped };
+  }
+  current = undefined;
+  return summary;
+}
+
+async function runStage(
+  stage: Stage,
+  config: R4ecConfig,
+  runId: string,
+  artifacts: Partial<Record<ArtifactName, StageArtifact>>,
+  lookupOnly: boolean,
+): Promise<Array<{ name: ArtifactName; result: StageResult }>> {
+  const spec = STAGE_WORKFLOWS[stage]!;
+  const base = { runId, config, artifacts: { ...artifacts }, lookupOnly };
+  const child = (workflowId: string, input: object, attrs: { domain?: Domain }) =>
+    executeChild(spec.workflowType, {
+      workflowId,
+      args: [input],
+      taskQueue: config.queues.cpu.name,
+      typedSearchAttributes: r4ecAttributes({ runId, stage, ...attrs }),
+    }) as Promise<StageResult>;
+  if (!spec.perDomain) return [{ name: stage, result: await child(`${runId}/${stage}`, base, {}) }];
+  const name = (d: Domain) => `${stage}:${d}` as ArtifactName;
+  if (stage === 'refine' && config.refine.activeUserMinInteractions > 0) {
+    // Approximated users are built from item knowledge: items first.
+    const item = await child(`${runId}/${stage}/item`, { ...base, domain: 'item' }, { domain: 'item' });
+    const user = await child(`${runId}/${stage}/user`, { ...base, artifacts: { ...base.artifacts, [name('item')]: item.artifact }, domain: 'user' }, { domain: 'user' });
+    return [
+      { name: name('user'), result: user },
+      { name: name('item'), result: item },
+    ];
+  }
+  const results = await Promise.all(DOMAINS.map((d) => child(`${runId}/${stage}/${d}`, { ...base, domain: d }, { domain: d })));
+  return DOMAINS.map((d, i) => ({ name: name(d), result: results[i]! }));
+}
+
+function recordSummary(summary: RunSummary, stage: Stage, results: Array<{ name: ArtifactName; result: StageResult }>): void {
+  if (stage === 'construct' || stage === 'refine') {
+    const outcomes: Partial<Record<Domain, Record<string, number>>> = {};
+    for (const { name, result } of results) {
+      const d = name.split(':')[1] as Domain;
+      outcomes[d] = ((result.summary as { outcomes?: Record<string, number> }).outcomes ?? {}) as Record<string, number>;
+    }
+    summary[stage] = { outcomes };
+    return;
+  }
+  const only = results[0]?.result.summary;
+  if (!only) return;
+  const { llm: _llm, ...rest } = only as Record<string, unknown>;
+  if (stage === 'ingest') summary.ingest = rest as Record<string, number>;
+  else if (stage === 'train') summary.train = rest;
+  else if (stage === 'report') summary.report = rest;
+}
+
+function addLlm(total: LlmUsageSummary, stageSummary: Record<string, unknown>): void {
+  const u = stageSummary.llm as Partial<LlmUsageSummary> | undefined;
+  if (!u) return;
+  total.calls += u.calls ?? 0;
+  total.cacheHits += u.cacheHits ?? 0;
+  total.promptTokens += u.promptTokens ?? 0;
+  total.completionTokens += u.completionTokens ?? 0;
+}
+
+function failureMessage(err: unknown): string {
+  let e: unknown = err;
+  while (e instanceof ChildWorkflowFailure && e.cause) e = e.cause;
+  while (e instanceof ApplicationFailure && e.cause) e = e.cause;
+  return e instanceof Error ? e.message : String(e);
+}
