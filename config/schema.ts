@@ -143,6 +143,31 @@ export const FinetuneSchema = z
         batchSize: positiveInt.default(16),
         cutoffLen: positiveInt.default(2048),
         checkpointEvery: positiveInt.default(50),
+        /** Examples per forward pass (gradient accumulation up to batchSize); absent = batchSize. Not part of the job key. */
+        microBatchSize: positiveInt.optional(),
+        gradientCheckpointing: z.boolean().default(false),
+        seed: z.number().int().default(0),
+      })
+      .strict()
+      .prefault({}),
+    /** Where the local trainer runs: `auto` = CUDA when torch sees one. */
+    device: z.enum(['auto', 'cpu', 'cuda']).default('auto'),
+    /** Retries of a failed/killed job (each resumes from the newest checkpoint or re-attaches). */
+    maxAttempts: positiveInt.default(5),
+    /** The activity heartbeats while it waits on the trainer; a dead worker is noticed after this. */
+    heartbeatTimeoutSeconds: positiveInt.default(60),
+    /** How often the trainer's progress log (or the provider's job) is polled. */
+    pollIntervalMs: positiveInt.default(1000),
+    /** After a cancel: how long the trainer gets to write its checkpoint before SIGKILL. */
+    stopGraceSeconds: positiveInt.default(120),
+    /** `openai` backend: the fine-tuning API (any compatible server via baseUrl); the key is read by the gpu worker. */
+    openai: z
+      .object({
+        baseUrl: z.string().url().optional(),
+        apiKeyEnv: z.string().min(1).default('OPENAI_API_KEY'),
+        pollIntervalSeconds: z.number().positive().default(30),
+        /** Multiplies the provider's default learning rate; absent = provider default. */
+        learningRateMultiplier: z.number().positive().optional(),
       })
       .strict()
       .prefault({}),
