@@ -5,8 +5,25 @@ import { runCommand } from './commands/run';
 import { upCommand } from './commands/up';
 import { workerCommand } from './commands/worker';
 import { codecServerCommand } from './commands/codec-server';
+import { dataFetchCommand, dataSynthCommand } from './commands/data';
+import { cancelCommand, statusCommand } from './commands/status';
+import { scheduleCreateCommand, scheduleDeleteCommand, scheduleListCommand, schedulePauseCommand, scheduleTriggerCommand } from './commands/schedule';
 
-const COMMANDS: Command[] = [upCommand, workerCommand, runCommand, codecServerCommand];
+const COMMANDS: Command[] = [
+  upCommand,
+  workerCommand,
+  runCommand,
+  statusCommand,
+  cancelCommand,
+  scheduleCreateCommand,
+  scheduleListCommand,
+  schedulePauseCommand,
+  scheduleTriggerCommand,
+  scheduleDeleteCommand,
+  dataSynthCommand,
+  dataFetchCommand,
+  codecServerCommand,
+];
 
 function usage(): string {
   const w = Math.max(...COMMANDS.map((c) => c.name.length)) + 2;
