@@ -205,6 +205,8 @@ export class LlmClient {
     let messages = req.messages;
     let lastText = '';
     let lastError: FormatError | undefined;
+    /** Hashes of earlier requests in this re-ask chain, whose answers did not parse. */
+    const chain: string[] = [];
     for (let attempt = 1; attempt <= req.formatRetries + 1; attempt++) {
       const conversation: ChatRequest = { ...req, messages };
       const hash = this.hashOf(conversation);
@@ -240,10 +242,15 @@ export class LlmClient {
         await this.record(req.meta, { model, requestHash: hash, cacheHit: false, outcome: 'format_error', ...res.usage, latencyMs: res.latencyMs });
         lastText = res.text;
         lastError = e;
+        chain.push(hash);
         messages = [...messages, { role: 'assistant', content: res.text }, { role: 'user', content: req.correction(e) }];
         continue;
       }
-      if (this.cache) await this.cache.put(hash, model, res.text, res.usage);
+      if (this.cache) {
+        // The parsed answer is the answer to the original prompt too: a rerun finds it at once
+        // instead of re-sending requests whose answers could not be used.
+        for (const h of [hash, ...chain]) await this.cache.put(h, model, res.text, res.usage);
+      }
       await this.record(req.meta, { model, requestHash: hash, cacheHit: false, outcome: 'ok', ...res.usage, latencyMs: res.latencyMs });
       return { status: 'ok', value, text: res.text, model, requestHash: hash, cacheHit: false, formatAttempts: attempt, usage };
     }

@@ -181,6 +181,10 @@ test('a malformed answer is re-asked with a correction turn (a new request), the
       assert.equal(mine.length, x.formatAttempts);
       assert.equal(mine.at(-1)!.hash, x.requestHash);
       assert.ok(mine.slice(0, -1).every((e) => e.outcome === 'malformed'));
+      // The usable answer is cached for the original prompt as well: a rerun sends nothing.
+      const rerun = await ask(client, KIND, seed, { formatRetries: 5 });
+      assert.ok(rerun.status === 'ok' && rerun.cacheHit && rerun.text === x.text);
+      assert.equal(some.requestLog.length, before + mine.length);
     }
   }
   assert.ok(reasked, 'no request needed a re-ask');
