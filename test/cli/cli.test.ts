@@ -1,0 +1,126 @@
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { after, before, test } from 'node:test';
+import { startTestTemporal, withWorkers, type TestTemporal } from '../helpers/temporal';
+
+const root = resolve(__dirname, '..', '..');
+const work = mkdtempSync(join(tmpdir(), 'r4ec-cli-'));
+
+function r4ec(args: string[], env: Record<string, string> = {}, timeoutMs = 120_000): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  return new Promise((res) => {
+    const child = spawn(process.execPath, [resolve(root, 'bin', 'r4ec.js'), ...args], { cwd: work, env: { ...process.env, R4EC_STATE_DIR: join(work, 'state'), ...env } });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
+    child.on('exit', (code) => {
+      clearTimeout(timer);
+      res({ code, stdout, stderr });
+    });
+  });
+}
+
+let t: TestTemporal;
+before(async () => {
+  t = await startTestTemporal();
+});
+after(async () => {
+  await t?.close();
+  rmSync(work, { recursive: true, force: true });
+});
+
+test('help on every command; unknown commands and flags exit 2 with a suggestion', async () => {
+  const top = await r4ec(['--help']);
+  assert.equal(top.code, 0);
+  for (const c of ['up', 'worker', 'run', 'status', 'cancel', 'schedule create', 'data synth', 'codec-server']) assert.ok(top.stdout.includes(`  ${c}`), c);
+  const help = await r4ec(['schedule', 'create', '--help']);
+  assert.equal(help.code, 0);
+  assert.match(help.stdout, /--cron/);
+  const unknown = await r4ec(['frobnicate']);
+  assert.equal(unknown.code, 2);
+  const badFlag = await r4ec(['run', '--stage', 'x']);
+  assert.equal(badFlag.code, 2);
+  assert.match(badFlag.stderr, /suggestion: see `r4ec run --help`/);
+  const badStage = await r4ec(['run', '--until', 'trian']);
+  assert.equal(badStage.code, 2);
+  assert.match(badStage.stderr, /unknown stage "trian"/);
+});
+
+test('a bad config exits 2 listing every problem as path: message', async () => {
+  const cfg = join(work, 'bad.yaml');
+  writeFileSync(cfg, 'dataset:\n  kind: nope\ntrain:\n  features: everything\n');
+  const r = await r4ec(['run', '--config', cfg]);
+  assert.equal(r.code, 2);
+  assert.match(r.stderr, /dataset\.kind: /);
+  assert.match(r.stderr, /train\.features: /);
+  assert.match(r.stderr, /suggestion: /);
+});
+
+test('data fetch without network fails fast with a clear message and leaves no partial file', async () => {
+  const out = join(work, 'fetch');
+  const started = Date.now();
+  const r = await r4ec(['data', 'fetch', 'ml-1m', '--out', out, '--timeout-s', '20']);
+  if (r.code === 0) {
+    assert.deepEqual(readdirSync(out), ['ml-1m.zip']); // a machine with network: the verified archive only
+  } else {
+    assert.equal(r.code, 1);
+    assert.match(r.stderr, /cannot fetch ml-1m/);
+    assert.ok(Date.now() - started < 40_000);
+    assert.deepEqual(readdirSync(out).filter((f) => f.includes('partial') || f.endsWith('.zip')), []);
+  }
+});
+
+test('data synth is deterministic for a seed', async () => {
+  const a = await r4ec(['data', 'synth', '--out', join(work, 'sa'), '--seed', '7', '--users', '40', '--items', '60']);
+  const b = await r4ec(['data', 'synth', '--out', join(work, 'sb'), '--seed', '7', '--users', '40', '--items', '60']);
+  assert.equal(a.code, 0, a.stderr);
+  const strip = (s: string) => s.replace(/"outDir":"[^"]*",?/, '');
+  assert.equal(strip(a.stdout), strip(b.stdout));
+});
+
+test('run --only ingest --json against a configured server prints the ingest block; status reads it back', async () => {
+  await withWorkers(t, { queues: ['cpu'] }, async ({ config }) => {
+    const env = { R4EC__TEMPORAL__ADDRESS: t.address, R4EC__QUEUES__CPU__NAME: config.queues.cpu.name, R4EC_STATE_DIR: t.stateDir };
+    const r = await r4ec(['run', '--only', 'ingest', '--json', '--run-id', 'cli-ingest'], env);
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stderr.split('\n')[0]!, /^Temporal Web UI: /);
+    const summary = JSON.parse(r.stdout) as { runId: string; stages: Record<string, { status: string }>; ingest: Record<string, number> };
+    assert.equal(summary.runId, 'cli-ingest');
+    assert.equal(summary.stages.ingest?.status, 'completed');
+    assert.equal(summary.ingest.users, 300);
+    assert.ok(summary.ingest.train > 0 && summary.ingest.trainPositive < summary.ingest.train);
+    const again = await r4ec(['run', '--only', 'ingest', '--json', '--run-id', 'cli-ingest'], env);
+    assert.equal((JSON.parse(again.stdout) as { stages: Record<string, { status: string; skipped: boolean }> }).stages.ingest?.status, 'skipped');
+    const st = await r4ec(['status', '--run', 'cli-ingest', '--json'], env);
+    assert.equal(st.code, 0, st.stderr);
+    assert.equal((JSON.parse(st.stdout) as { state: string }).state, 'COMPLETED');
+  });
+});
+
+test('a schedule created from the CLI fires (trigger) and starts a pipeline run; pause, list and delete work', async () => {
+  const env = { R4EC__TEMPORAL__ADDRESS: t.address };
+  const cfg = join(work, 'sched.yaml');
+  writeFileSync(cfg, 'name: weekly\n');
+  const created = await r4ec(['schedule', 'create', '--cron', '0 3 * * 0', '--config', cfg], env);
+  assert.equal(created.code, 0, created.stderr);
+  const trig = await r4ec(['schedule', 'trigger', '--id', 'r4ec-weekly'], env);
+  assert.equal(trig.code, 0, trig.stderr);
+  let found = false;
+  for (let i = 0; i < 50 && !found; i++) {
+    for await (const w of t.client.workflow.list({ query: `WorkflowType="r4ecPipelineWorkflow"` })) if (w.workflowId.startsWith('r4ec-weekly-')) found = true;
+    if (!found) await new Promise((r) => setTimeout(r, 200));
+  }
+  assert.ok(found, 'the schedule started a run named <schedule id>-<fire time>');
+  assert.equal((await r4ec(['schedule', 'pause', '--id', 'r4ec-weekly'], env)).code, 0);
+  const list = await r4ec(['schedule', 'list', '--json'], env);
+  const row = list.stdout.trim().split('\n').map((l) => JSON.parse(l) as { id: string; paused: boolean }).find((s) => s.id === 'r4ec-weekly');
+  assert.equal(row?.paused, true);
+  assert.equal((await r4ec(['schedule', 'delete', '--id', 'r4ec-weekly'], env)).code, 0);
+  const missing = await r4ec(['schedule', 'trigger', '--id', 'r4ec-weekly'], env);
+  assert.equal(missing.code, 1);
+  assert.match(missing.stderr, /no schedule "r4ec-weekly"/);
+});
