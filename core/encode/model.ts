@@ -198,7 +198,8 @@ export class OnnxEncoder {
   /** One padded batch through the model; returns pooled (and normalised) rows. */
   private async runBatch(batch: Tokenized[]): Promise<Float32Array> {
     const B = batch.length;
-    const L = Math.max(...batch.map((t) => t.ids.length));
+    // At least one position: a tokenizer without special tokens can turn an empty text into no tokens.
+    const L = Math.max(1, ...batch.map((t) => t.ids.length));
     const make = (fill: (b: number, j: number) => number): ort.Tensor => {
       if (this.intInputs === 'int32') {
         const a = new Int32Array(B * L);
