@@ -2,9 +2,11 @@
 import type { QueueKind } from '../config/names';
 import type { ActivityDeps } from './deps';
 import { createEncodeActivities } from './encode';
+import { createAdapterServingActivities, createFinetuneActivities } from './finetune';
 import { createIngestActivities } from './ingest';
 import { createLlmActivities } from './llm';
 import { createPipelineActivities } from './pipeline';
+import { createReportActivities } from './report';
 import { createStoreActivities } from './store';
 
 export type { ActivityDeps } from './deps';
@@ -12,9 +14,9 @@ export type { ActivityDeps } from './deps';
 type Factory = (deps: ActivityDeps) => object;
 
 const REGISTRY: Record<QueueKind, Factory[]> = {
-  cpu: [createStoreActivities, createPipelineActivities, createIngestActivities],
-  llm: [createLlmActivities],
-  gpu: [createEncodeActivities],
+  cpu: [createStoreActivities, createPipelineActivities, createReportActivities, createIngestActivities],
+  llm: [createLlmActivities, createAdapterServingActivities],
+  gpu: [createEncodeActivities, createFinetuneActivities],
 };
 
 export function createActivities(queue: QueueKind, deps: ActivityDeps): Record<string, (...args: never[]) => unknown> {

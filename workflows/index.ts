@@ -3,3 +3,5 @@ export { smokeWorkflow } from './smoke';
 export { ingestDatasetWorkflow } from './ingest';
 export { encodeKnowledgeWorkflow } from './encode';
 export { r4ecPipelineWorkflow } from './pipeline';
+export { fineTuneWorkflow, loraJobWorkflow } from './finetune';
+export { reportWorkflow } from './report';

@@ -1,0 +1,31 @@
+// Every way a fine-tune job can fail, with whether another attempt can help. Activities map
+// `retryable: false` to ApplicationFailure.nonRetryable(message, code) and keep the trainer's last
+// log lines in the failure's details, so the Web UI shows why without opening files.
+
+export type FinetuneErrorCode =
+  | 'BadDataset' // a malformed SFT line (file, line, field)
+  | 'EmptyDataset' // a job with no records
+  | 'MissingStageInput' // construct output absent or without a dataset file
+  | 'BaseModelMissing' // no model directory / unknown provider model
+  | 'BadTrainerSpec'
+  | 'OutOfMemory'
+  | 'TrainerFailed' // the trainer reported an error (exception)
+  | 'TrainerExited' // it died without a final line (killed, crashed): resumable
+  | 'TrainerStopped' // someone else stopped it (SIGTERM) before it finished: resumable
+  | 'TrainerNotStartable' // python / trainer module missing
+  | 'ProviderJobFailed' // the provider's fine-tuning job ended failed
+  | 'ProviderJobCancelled'
+  | 'ProviderError'; // transport / API errors talking to the provider
+
+export class FinetuneError extends Error {
+  constructor(
+    readonly code: FinetuneErrorCode,
+    message: string,
+    readonly retryable: boolean,
+    /** The trainer's last stderr / progress lines (or provider events), oldest first. */
+    readonly lastLines: string[] = [],
+  ) {
+    super(lastLines.length ? `${message}\n--- last trainer output ---\n${lastLines.join('\n')}` : message);
+    this.name = 'FinetuneError';
+  }
+}
