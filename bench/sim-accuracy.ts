@@ -4,7 +4,8 @@
 //
 //   npx tsx bench/sim-accuracy.ts [--samples 2000] [--concurrency 16] [--inproc] [--items]
 //
-// --inproc answers in-process (no HTTP) for quick tuning. Needs ../shared/data/ml-1m.
+// --inproc answers in-process (no HTTP) for quick tuning, with SIM_BEHAVIOUR='{"sigma":0.7,...}'
+// overriding the simulator's behaviour knobs (core/sim/answer.ts). Needs ../shared/data/ml-1m.
 import { performance } from 'node:perf_hooks';
 import { parseArgs } from 'node:util';
 import { LlmClient } from '../core/llm/client';
@@ -119,6 +120,7 @@ async function main(): Promise<void> {
   let ask: Ask;
   let close = async () => {};
   let requests = () => 0;
+  let usersDone: number | undefined;
   if (values.inproc) {
     let count = 0;
     ask = async (spec, s) => {
@@ -138,7 +140,7 @@ async function main(): Promise<void> {
       if (r.status !== 'ok') throw new Error(`simulator answer did not parse: ${r.error}`);
       return r.value;
     };
-    requests = () => sim.stats().requests;
+    requests = () => usersDone ?? sim.stats().requests;
     close = () => sim.close();
   }
 
@@ -146,13 +148,15 @@ async function main(): Promise<void> {
   const ut = newTally();
   await pool(users, CONC, (s) => algorithm1(ask, userSpec(s), s.label, 0, ut));
   const secs = (performance.now() - t1) / 1000;
+  usersDone = requests();
   report('users (construct, seed 0)', ut);
   if (items.length) {
     const it = newTally();
     await pool(items, CONC, (s) => algorithm1(ask, itemSpec(s), s.label, 0, it));
     report('items (construct, seed 0)', it);
   }
-  console.log(`\n${values.inproc ? 'in-process' : 'HTTP'} throughput (users): ${requests()} requests in ${secs.toFixed(1)} s = ${(ut.n ? (requests() || 0) : 0) && (requests() / secs).toFixed(0)} requests/s at concurrency ${CONC}`);
+  const sent = requests();
+  console.log(`\n${values.inproc ? 'in-process' : 'HTTP'} throughput (users): ${sent} requests in ${secs.toFixed(1)} s = ${(sent / secs).toFixed(0)} requests/s at concurrency ${CONC}`);
   await close();
 }
 
