@@ -6,6 +6,7 @@ import { upCommand } from './commands/up';
 import { workerCommand } from './commands/worker';
 import { codecServerCommand } from './commands/codec-server';
 import { dataFetchCommand, dataSynthCommand } from './commands/data';
+import { reportCommand } from './commands/report';
 import { cancelCommand, statusCommand } from './commands/status';
 import { scheduleCreateCommand, scheduleDeleteCommand, scheduleListCommand, schedulePauseCommand, scheduleTriggerCommand } from './commands/schedule';
 
@@ -14,6 +15,7 @@ const COMMANDS: Command[] = [
   workerCommand,
   runCommand,
   statusCommand,
+  reportCommand,
   cancelCommand,
   scheduleCreateCommand,
   scheduleListCommand,

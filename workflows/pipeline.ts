@@ -43,6 +43,8 @@ export interface RunSummary {
   train?: Record<string, unknown>;
   report?: Record<string, unknown>;
   llm: LlmUsageSummary;
+  /** Each stage's own `llm` block (with `byRole`/`latencyMs` when the stage reports them), for the report. */
+  llmByStage: Partial<Record<Stage, Record<string, unknown>>>;
   artifacts: Partial<Record<ArtifactName, StageArtifact>>;
   error?: string;
 }
@@ -82,7 +84,7 @@ export async function r4ecPipelineWorkflow(rawConfig: unknown, selection?: Stage
 
   const progress: Partial<Record<Stage, StageProgress>> = {};
   for (const s of plan) progress[s] = { status: 'pending', seconds: 0, skipped: false, selected: selected.includes(s) };
-  const summary: RunSummary = { runId, stages: {}, llm: { calls: 0, cacheHits: 0, promptTokens: 0, completionTokens: 0 }, artifacts: {} };
+  const summary: RunSummary = { runId, stages: {}, llm: { calls: 0, cacheHits: 0, promptTokens: 0, completionTokens: 0 }, llmByStage: {}, artifacts: {} };
   let current: Stage | undefined;
   setHandler(progressQuery, () => ({ runId, stages: progress, ...(current ? { current } : {}) }));
   setHandler(summaryQuery, () => summary);
@@ -100,12 +102,18 @@ export async function r4ecPipelineWorkflow(rawConfig: unknown, selection?: Stage
     p.status = 'running';
     const started = Date.now();
     try {
-      const results = await runStage(stage, config, runId, summary.artifacts, lookupOnly);
+      const results = await runStage(stage, config, runId, summary, lookupOnly);
       p.skipped = results.every((r) => r.result.skipped);
       p.status = p.skipped ? 'skipped' : 'completed';
       for (const { name, result } of results) {
         summary.artifacts[name] = result.artifact;
         addLlm(summary.llm, result.summary);
+        const extra = result.summary.llm as Record<string, unknown> | undefined;
+        if (extra) {
+          addLlm((summary.llmByStage[stage] ??= { calls: 0, cacheHits: 0, promptTokens: 0, completionTokens: 0 }) as unknown as LlmUsageSummary, result.summary);
+          if (extra.byRole) summary.llmByStage[stage]!.byRole = extra.byRole;
+          if (extra.latencyMs) summary.llmByStage[stage]!.latencyMs = extra.latencyMs;
+        }
       }
       recordSummary(summary, stage, results);
     } catch (err) {
@@ -126,11 +134,11 @@ async function runStage(
   stage: Stage,
   config: R4ecConfig,
   runId: string,
-  artifacts: Partial<Record<ArtifactName, StageArtifact>>,
+  summary: RunSummary,
   lookupOnly: boolean,
 ): Promise<Array<{ name: ArtifactName; result: StageResult }>> {
   const spec = STAGE_WORKFLOWS[stage]!;
-  const base = { runId, config, artifacts: { ...artifacts }, lookupOnly };
+  const base = { runId, config, artifacts: { ...summary.artifacts }, lookupOnly, ...(stage === 'report' ? { report: reportInput(config, summary) } : {}) };
   const child = (workflowId: string, input: object, attrs: { domain?: Domain }) =>
     executeChild(spec.workflowType, {
       workflowId,
@@ -151,6 +159,24 @@ async function runStage(
   }
   const results = await Promise.all(DOMAINS.map((d) => child(`${runId}/${stage}/${d}`, { ...base, domain: d }, { domain: d })));
   return DOMAINS.map((d, i) => ({ name: name(d), result: results[i]! }));
+}
+
+function reportInput(config: R4ecConfig, s: RunSummary) {
+  const llm = config.llm;
+  return {
+    runId: s.runId,
+    datasetKind: config.dataset.kind,
+    // The simulator serves every role without an endpoint; say so when knowledge stages ran on it.
+    simulator: (!llm.teacher || !llm.actor || !llm.reflection) && Boolean(s.construct || s.refine),
+    stages: s.stages,
+    ...(s.ingest ? { ingest: s.ingest } : {}),
+    ...(s.construct ? { construct: s.construct } : {}),
+    ...(s.refine ? { refine: s.refine } : {}),
+    ...(s.train ? { train: s.train } : {}),
+    llm: s.llm,
+    llmByStage: s.llmByStage,
+    artifacts: { ...(s.artifacts.ingest ? { ingest: s.artifacts.ingest.key } : {}), ...(s.artifacts.train ? { train: s.artifacts.train.key } : {}) },
+  };
 }
 
 function recordSummary(summary: RunSummary, stage: Stage, results: Array<{ name: ArtifactName; result: StageResult }>): void {

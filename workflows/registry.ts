@@ -12,4 +12,5 @@ export interface StageWorkflowSpec {
 
 export const STAGE_WORKFLOWS: Partial<Record<Stage, StageWorkflowSpec>> = {
   ingest: { workflowType: 'ingestDatasetWorkflow', perDomain: false, needs: [] },
+  report: { workflowType: 'reportWorkflow', perDomain: false, needs: [] },
 };

@@ -4,6 +4,7 @@ import { PIPELINE_WORKFLOW_TYPE, STAGES, type Stage } from '../../config/names';
 import { R4ecError } from '../../core/errors';
 import { connectClient, dataConverterFor, resolveTemporal } from '../../workers/connection';
 import { stateDirFrom } from '../../workers/paths';
+import { openStore } from '../../core/store';
 import type { RunSummary, StageSelection } from '../../workflows/pipeline';
 import { str, type Command } from '../args';
 import { ensureServer, startWorkers } from '../local';
@@ -75,6 +76,11 @@ export const runCommand: Command = {
       const summary = await startOrAttach(client, config.queues.cpu.name, runId, loaded.raw, selection);
       if (values.json) process.stdout.write(JSON.stringify(summary) + '\n');
       else printSummary(summary);
+      const report = summary.artifacts.report?.key;
+      if (report && config.store.kind === 'local') {
+        const store = openStore(config.store, stateDir);
+        process.stderr.write(`report: ${await store.localPath(`${report}/report.html`)}\n`);
+      }
       return summary.error ? 1 : 0;
     } finally {
       await client.connection.close();

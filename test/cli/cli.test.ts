@@ -92,7 +92,7 @@ test('run --only ingest --json against a configured server prints the ingest blo
     assert.equal(summary.runId, 'cli-ingest');
     assert.equal(summary.stages.ingest?.status, 'completed');
     assert.equal(summary.ingest.users, 300);
-    assert.ok(summary.ingest.train > 0 && summary.ingest.trainPositive < summary.ingest.train);
+    assert.ok(summary.ingest.train! > 0 && summary.ingest.trainPositive! < summary.ingest.train!);
     const again = await r4ec(['run', '--only', 'ingest', '--json', '--run-id', 'cli-ingest'], env);
     assert.equal((JSON.parse(again.stdout) as { stages: Record<string, { status: string; skipped: boolean }> }).stages.ingest?.status, 'skipped');
     const st = await r4ec(['status', '--run', 'cli-ingest', '--json'], env);
