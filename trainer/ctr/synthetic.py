@@ -116,9 +116,14 @@ def write_ingest(
 
 
 def make_synthetic(out: str | Path, users: int = 80, items: int = 60, categories: int = 4, seed: int = 0,
-                   min_len: int = 16, max_len: int = 40) -> dict:
+                   min_len: int = 16, max_len: int = 40, knowledge: str | Path | None = None, dim: int = 8) -> dict:
     """A tiny dataset whose labels a CTR model can learn: each item has a quality, each user a
-    mood and a favourite category; rating = round(3 + quality + mood + 1.5 * likes-category + noise)."""
+    mood and a favourite category; rating = round(3 + quality + mood + 1.5 * likes-category + noise).
+
+    With `knowledge`, also writes knowledge vector sets there in the encode stage's format
+    (`<set>/user.npy` + `user.ids.json`, `<set>/item.npy` + `item.ids.json`, item row 0 padding)
+    for sets kar, r2ec, r4ec: the vectors carry the hidden quality / mood / favourite category
+    plus noise, so knowledge can help a model."""
     rng = np.random.default_rng(seed)
     quality = rng.normal(0, 1.0, items)
     cat_of = rng.integers(0, categories, items)
@@ -127,6 +132,7 @@ def make_synthetic(out: str | Path, users: int = 80, items: int = 60, categories
     popularity = np.exp(rng.normal(0, 0.7, items))
     popularity /= popularity.sum()
     sequences: dict[str, list[Interaction]] = {}
+    moods: dict[str, tuple[float, int]] = {}
     for u in range(users):
         mood = rng.normal(0, 0.8)
         fav = rng.integers(0, categories)
@@ -137,4 +143,32 @@ def make_synthetic(out: str | Path, users: int = 80, items: int = 60, categories
             score = 3 + quality[i] + mood + 1.5 * (cat_of[i] == fav) - 0.5 + rng.normal(0, 0.6)
             inter.append((1_000_000 + 60 * t, str(i + 1), int(np.clip(np.rint(score), 1, 5))))
         sequences[str(u + 1)] = inter
-    return write_ingest(out, sequences, catalog, threshold=3)
+        moods[str(u + 1)] = (mood, int(fav))
+    counts = write_ingest(out, sequences, catalog, threshold=3)
+    if knowledge is not None:
+        write_knowledge(out, knowledge, quality, cat_of, moods, categories, dim, rng)
+    return counts
+
+
+def write_knowledge(data_dir, out, quality, cat_of, moods, categories, dim, rng) -> None:
+    meta = json.loads((Path(data_dir) / "meta.json").read_text())
+    user_ids = meta["users"]
+    item_ids = [it["id"] for it in meta["items"]]
+    for k, name in enumerate(("kar", "r2ec", "r4ec")):
+        noise = 0.3 + 0.2 * k
+        users = rng.normal(0, noise, (len(user_ids), dim)).astype(np.float32)
+        for r, u in enumerate(user_ids):
+            mood, fav = moods[u]
+            users[r, 0] += mood
+            users[r, 1 + fav % (dim - 1)] += 1.5
+        items = rng.normal(0, noise, (len(item_ids) + 1, dim)).astype(np.float32)
+        items[0] = 0.0
+        for r, i in enumerate(item_ids, start=1):
+            items[r, 0] += quality[int(i) - 1]
+            items[r, 1 + cat_of[int(i) - 1] % (dim - 1)] += 1.5
+        d = Path(out) / name
+        d.mkdir(parents=True, exist_ok=True)
+        np.save(d / "user.npy", users)
+        np.save(d / "item.npy", items)
+        (d / "user.ids.json").write_text(json.dumps(user_ids))
+        (d / "item.ids.json").write_text(json.dumps([None, *item_ids]))
