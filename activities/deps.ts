@@ -1,3 +1,4 @@
+import type { LlmRegistry } from '../core/llm/registry';
 import type { ArtifactStore } from '../core/store';
 
 /** What every activity factory receives; workers build it, tests inject their own. */
@@ -9,4 +10,8 @@ export interface ActivityDeps {
   env: NodeJS.ProcessEnv;
   /** Python interpreter of the trainer venv (gpu queue). */
   python?: string;
+  /** llm queue: one client per role (configured endpoint or the simulator). */
+  llm?: LlmRegistry;
+  /** llm queue: teach the simulator a dataset's catalog (no-op without a simulator). */
+  ensureSimulatorCatalog?: (ingestKey?: string) => Promise<void>;
 }

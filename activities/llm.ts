@@ -50,6 +50,8 @@ export const CallLlmInputSchema = z
     seed: z.number().int(),
     /** Another model on the role's endpoint, e.g. a fine-tuned LoRA adapter's name. */
     model: z.string().min(1).optional(),
+    /** The ingest artifact whose catalog the simulator needs (ignored by real endpoints). */
+    catalogKey: z.string().min(1).optional(),
     /** Re-asks after an unparsable answer; default `llm.formatRetries` from config. */
     formatRetries: z.number().int().min(0).max(10).optional(),
   })
@@ -117,6 +119,7 @@ export function createLlmActivities(deps: LlmActivityDeps) {
         if (e instanceof PromptSpecError) throw ApplicationFailure.nonRetryable(`callLlm: ${e.message}`, 'InvalidPrompt');
         throw e;
       }
+      if (registry.usesSimulator(input.role)) await deps.ensureSimulatorCatalog?.(input.catalogKey);
       let client;
       try {
         client = registry.client(input.role);

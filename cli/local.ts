@@ -2,7 +2,7 @@
 // workers for every queue in this process (the simulator LLM is started by the llm worker on demand).
 import type { R4ecConfig } from '../config/schema';
 import { openStore } from '../core/store';
-import { createWorkers, installRuntime } from '../workers/bootstrap';
+import { closeWorkerResources, createWorkers, installRuntime } from '../workers/bootstrap';
 import { connectWorker, dataConverterFor, resolveTemporal } from '../workers/connection';
 import { startDevServer, type DevServer } from '../workers/dev-server';
 import { pythonBinary, stateDirFrom } from '../workers/paths';
@@ -44,7 +44,10 @@ export async function startWorkers(config: R4ecConfig, address: string, env: Nod
     deps: { store: openStore(config.store, stateDir), stateDir, env, python: pythonBinary(env) },
     ...(dataConverter ? { dataConverter } : {}),
   });
-  const done = Promise.all(workers.map((w) => w.run())).then(() => connection.close());
+  const done = Promise.all(workers.map((w) => w.run())).then(async () => {
+    await closeWorkerResources(workers);
+    await connection.close();
+  });
   return {
     workers,
     done,

@@ -7,6 +7,7 @@ import { workerCommand } from './commands/worker';
 import { codecServerCommand } from './commands/codec-server';
 import { dataFetchCommand, dataSynthCommand } from './commands/data';
 import { reportCommand } from './commands/report';
+import { simLlmCommand } from './commands/sim-llm';
 import { cancelCommand, statusCommand } from './commands/status';
 import { scheduleCreateCommand, scheduleDeleteCommand, scheduleListCommand, schedulePauseCommand, scheduleTriggerCommand } from './commands/schedule';
 
@@ -24,6 +25,7 @@ const COMMANDS: Command[] = [
   scheduleDeleteCommand,
   dataSynthCommand,
   dataFetchCommand,
+  simLlmCommand,
   codecServerCommand,
 ];
 

@@ -5,6 +5,7 @@ import type { DataConverter } from '@temporalio/common';
 import type { QueueKind } from '../config/names';
 import type { R4ecConfig } from '../config/schema';
 import { createActivities, type ActivityDeps } from '../activities';
+import { LlmEndpoints } from './llm-endpoints';
 
 export interface WorkerSetup {
   connection: NativeConnection;
@@ -34,12 +35,25 @@ const quietLogger = {
   error: (m: string) => console.error(m),
 };
 
+/** Resources a worker owns beyond the SDK's (the llm worker's simulator), closed after it stops. */
+const resources = new WeakMap<Worker, () => Promise<void>>();
+
+export async function closeWorkerResources(workers: Worker[]): Promise<void> {
+  for (const w of workers) await resources.get(w)?.();
+}
+
 export async function createWorkers(setup: WorkerSetup): Promise<Worker[]> {
   const workers: Worker[] = [];
   for (const queue of setup.queues) {
     const q = setup.config.queues[queue];
     const isWorkflowQueue = queue === 'cpu';
-    const activities = createActivities(queue, setup.deps);
+    let deps = setup.deps;
+    let endpoints: LlmEndpoints | undefined;
+    if (queue === 'llm' && !deps.llm) {
+      endpoints = await LlmEndpoints.create({ config: setup.config, stateDir: deps.stateDir, store: deps.store, env: deps.env });
+      deps = { ...deps, llm: endpoints.registry, ensureSimulatorCatalog: (key) => endpoints!.ensureCatalog(key) };
+    }
+    const activities = createActivities(queue, deps);
     // A queue with no activities in this build has nothing to poll for.
     if (!isWorkflowQueue && Object.keys(activities).length === 0) continue;
     workers.push(
@@ -55,6 +69,7 @@ export async function createWorkers(setup: WorkerSetup): Promise<Worker[]> {
         shutdownGraceTime: '10 seconds',
       }),
     );
+    if (endpoints) resources.set(workers[workers.length - 1]!, () => endpoints!.close());
   }
   return workers;
 }
@@ -63,7 +78,11 @@ export async function createWorkers(setup: WorkerSetup): Promise<Worker[]> {
 export async function runWorkers(workers: Worker[], signal?: AbortSignal): Promise<void> {
   const stop = () => workers.forEach((w) => w.getState() === 'RUNNING' && w.shutdown());
   signal?.addEventListener('abort', stop);
-  await Promise.all(workers.map((w) => w.run()));
+  try {
+    await Promise.all(workers.map((w) => w.run()));
+  } finally {
+    await closeWorkerResources(workers);
+  }
 }
 
 let runtimeInstalled = false;

@@ -12,7 +12,7 @@ import { R4ecConfigSchema, type R4ecConfig, type R4ecConfigInput } from '../../c
 import { openStore, type ArtifactStore } from '../../core/store';
 import { SEARCH_ATTRIBUTE_KEYS } from '../../workflows/search-attributes';
 import type { ActivityDeps } from '../../activities';
-import { createWorkers, installRuntime } from '../../workers/bootstrap';
+import { closeWorkerResources, createWorkers, installRuntime } from '../../workers/bootstrap';
 import { temporalBinary, pythonBinary } from '../../workers/paths';
 
 export interface TestTemporal {
@@ -89,5 +89,6 @@ export async function withWorkers<T>(
   } finally {
     for (const w of workers) if (w.getState() === 'RUNNING') w.shutdown();
     await Promise.allSettled(running);
+    await closeWorkerResources(workers);
   }
 }

@@ -1,0 +1,61 @@
+import { join } from 'node:path';
+import { loadConfig } from '../../config/load';
+import { R4ecError } from '../../core/errors';
+import { simulatorFaults, startSimulator } from '../../core/sim';
+import { stateDirFrom } from '../../workers/paths';
+import { str, type Command } from '../args';
+
+const rate = (v: string | undefined, name: string): number | undefined => {
+  if (v === undefined) return undefined;
+  const n = Number(v);
+  if (!(n >= 0 && n <= 1)) throw new R4ecError(`--${name}: expected a rate in [0, 1], got "${v}"`, 'bad_arguments', { exitCode: 2 });
+  return n;
+};
+
+export const simLlmCommand: Command = {
+  name: 'sim-llm',
+  summary: 'serve the offline LLM simulator (OpenAI-compatible, on loopback) for tests and offline runs',
+  usage: 'r4ec sim-llm --port P --catalog PATH [--latency-ms N] [--malformed-rate R] [--rate-limit-rate R] [--server-error-rate R] [--model NAME]…',
+  options: {
+    port: { type: 'string', description: 'listen port on 127.0.0.1 (0 = any free port)' },
+    catalog: { type: 'string', description: 'catalog JSON ([{id,title,year,genres}]) or an ingested dataset meta.json' },
+    'latency-ms': { type: 'string', description: 'added latency per request' },
+    'malformed-rate': { type: 'string', description: 'share of answers in a broken format' },
+    'rate-limit-rate': { type: 'string', description: 'share of requests answered 429 with Retry-After' },
+    'server-error-rate': { type: 'string', description: 'share of requests answered 500' },
+    model: { type: 'string', multiple: true, description: 'base model names served (default: llm.simulator.model)' },
+    seed: { type: 'string', description: 'simulator seed' },
+    config: { type: 'string', description: 'config file (defaults for the flags above: llm.simulator)' },
+  },
+  details: 'It answers every R4ec prompt kind in the exact format from the catalog and the prompt only, names\nitself a simulator in /v1/models, and logs every request to $R4EC_STATE_DIR/logs/sim-requests.jsonl.',
+  async run({ values }) {
+    const catalog = str(values.catalog);
+    if (!catalog) throw new R4ecError('--catalog PATH is required', 'bad_arguments', { suggestion: 'pass a dataset meta.json from the store, or a JSON list of {id,title,year,genres}', exitCode: 2 });
+    const { config } = loadConfig({ path: str(values.config) });
+    const sim = config.llm.simulator;
+    const faults = simulatorFaults({
+      ...sim,
+      latencyMs: Number(str(values['latency-ms']) ?? sim.latencyMs),
+      malformedRate: rate(str(values['malformed-rate']), 'malformed-rate') ?? sim.malformedRate,
+      rateLimitRate: rate(str(values['rate-limit-rate']), 'rate-limit-rate') ?? sim.rateLimitRate,
+      serverErrorRate: rate(str(values['server-error-rate']), 'server-error-rate') ?? sim.serverErrorRate,
+    });
+    const models = (values.model as string[] | undefined) ?? [sim.model];
+    const server = await startSimulator({
+      host: '127.0.0.1',
+      port: Number(str(values.port) ?? 0),
+      catalog,
+      models,
+      faults,
+      seed: Number(str(values.seed) ?? sim.seed),
+      logPath: join(stateDirFrom(process.env, config.stateDir), 'logs', 'sim-requests.jsonl'),
+    });
+    process.stderr.write(`r4ec LLM SIMULATOR (not a language model) at ${server.url}/v1 serving ${models.join(', ')}\n`);
+    await new Promise<void>((r) => {
+      process.once('SIGINT', r);
+      process.once('SIGTERM', r);
+    });
+    await server.close();
+    return 0;
+  },
+};
