@@ -12,12 +12,15 @@ export interface ResolvePipelineConfigOutput {
   configHash: string;
 }
 
-export function createPipelineActivities(_deps: ActivityDeps) {
+export function createPipelineActivities(deps: ActivityDeps) {
   return {
-    async resolvePipelineConfig(input: { raw: unknown }): Promise<ResolvePipelineConfigOutput> {
+    async resolvePipelineConfig(input: { raw: unknown; runId?: string }): Promise<ResolvePipelineConfigOutput> {
       try {
         const config = validateConfig(input.raw ?? {}, 'workflow input');
-        return { config, configHash: hashJson(config) };
+        const configHash = hashJson(config);
+        // The run's resolved config, for `r4ec export` and humans (content-keyed: never overwritten).
+        if (input.runId) await deps.store.put(`runs/${encodeURIComponent(input.runId)}/config-${configHash.slice(0, 16)}.json`, JSON.stringify(config, null, 1));
+        return { config, configHash };
       } catch (err) {
         if (err instanceof ConfigError) {
           throw ApplicationFailure.nonRetryable(`${err.message}\n  suggestion: ${err.suggestion ?? ''}`, 'ConfigError', { problems: err.problems });

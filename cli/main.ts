@@ -7,6 +7,7 @@ import { workerCommand } from './commands/worker';
 import { codecServerCommand } from './commands/codec-server';
 import { dataFetchCommand, dataSynthCommand } from './commands/data';
 import { reportCommand } from './commands/report';
+import { exportCommand } from './commands/export';
 import { simLlmCommand } from './commands/sim-llm';
 import { cancelCommand, statusCommand } from './commands/status';
 import { scheduleCreateCommand, scheduleDeleteCommand, scheduleListCommand, schedulePauseCommand, scheduleTriggerCommand } from './commands/schedule';
@@ -17,6 +18,7 @@ const COMMANDS: Command[] = [
   runCommand,
   statusCommand,
   reportCommand,
+  exportCommand,
   cancelCommand,
   scheduleCreateCommand,
   scheduleListCommand,

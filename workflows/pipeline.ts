@@ -36,6 +36,7 @@ export interface StageProgress {
 
 export interface RunSummary {
   runId: string;
+  configHash: string;
   stages: Partial<Record<Stage, { status: StageStatus; seconds: number; skipped: boolean }>>;
   ingest?: Record<string, number>;
   construct?: { outcomes: Partial<Record<Domain, Record<string, number>>> };
@@ -67,7 +68,7 @@ export async function r4ecPipelineWorkflow(rawConfig: unknown, selection?: Stage
     startToCloseTimeout: '1 minute',
     retry: { maximumAttempts: 3 },
   });
-  const { config } = await resolvePipelineConfig({ raw: rawConfig });
+  const { config, configHash } = await resolvePipelineConfig({ raw: rawConfig, runId });
   upsertSearchAttributes(r4ecAttributes({ runId, stage: 'pipeline' }));
 
   const selected = selectStages(selection);
@@ -84,7 +85,7 @@ export async function r4ecPipelineWorkflow(rawConfig: unknown, selection?: Stage
 
   const progress: Partial<Record<Stage, StageProgress>> = {};
   for (const s of plan) progress[s] = { status: 'pending', seconds: 0, skipped: false, selected: selected.includes(s) };
-  const summary: RunSummary = { runId, stages: {}, llm: { calls: 0, cacheHits: 0, promptTokens: 0, completionTokens: 0 }, llmByStage: {}, artifacts: {} };
+  const summary: RunSummary = { runId, configHash, stages: {}, llm: { calls: 0, cacheHits: 0, promptTokens: 0, completionTokens: 0 }, llmByStage: {}, artifacts: {} };
   let current: Stage | undefined;
   setHandler(progressQuery, () => ({ runId, stages: progress, ...(current ? { current } : {}) }));
   setHandler(summaryQuery, () => summary);
