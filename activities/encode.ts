@@ -162,6 +162,7 @@ export function createEncodeActivities(deps: ActivityDeps) {
           texts: plan.texts,
           shardSize: input.encode.shardSize,
           batchSize: input.encode.batchSize,
+          maxBatchTokens: input.encode.maxBatchTokens,
           encoder,
           startShard,
           signal: ctx.cancellationSignal,

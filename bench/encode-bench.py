@@ -68,9 +68,13 @@ def encode(batch_texts, batch_size):
 
 encode(texts[:64], 32)  # warm-up
 for b in [int(x) for x in args.batches.split(",")]:
+    r0 = resource.getrusage(resource.RUSAGE_SELF)
     t0 = time.perf_counter()
     encode(texts, b)
     dt = time.perf_counter() - t0
+    r1 = resource.getrusage(resource.RUSAGE_SELF)
+    cpu = (r1.ru_utime - r0.ru_utime) + (r1.ru_stime - r0.ru_stime)
     print(json.dumps({"runtime": "python onnxruntime" + (" (length-sorted)" if args.sorted else " (input order)"), "batch": b,
                       "texts": len(texts), "seconds": round(dt, 3), "perSecond": round(len(texts) / dt, 1),
+                      "cpuSeconds": round(cpu, 3), "perCpuSecond": round(len(texts) / cpu, 1),
                       "peakRssMiB": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)}), flush=True)

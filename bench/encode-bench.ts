@@ -4,7 +4,7 @@
 //   npx tsx bench/encode-bench.ts [--model DIR] [--texts 1024] [--batches 32,128] [--threads 0] [--json]
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { cpus, loadavg, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { OnnxEncoder } from '../core/encode/model';
@@ -42,6 +42,9 @@ interface Row {
   texts: number;
   seconds: number;
   perSecond: number;
+  /** CPU time of the whole process (all threads): less sensitive than wall time to a shared machine. */
+  cpuSeconds: number;
+  perCpuSecond: number;
   peakRssMiB: number;
 }
 
@@ -55,10 +58,22 @@ async function main(): Promise<void> {
   await enc.encode(texts.slice(0, 64), { batchSize: 32 }); // warm-up
   const rows: Row[] = [];
   for (const b of batches) {
+    const c0 = process.cpuUsage();
     const t0 = performance.now();
     await enc.encode(texts, { batchSize: b });
     const dt = (performance.now() - t0) / 1000;
-    rows.push({ runtime: 'r4ec onnxruntime-node', batch: b, texts: n, seconds: +dt.toFixed(3), perSecond: +(n / dt).toFixed(1), peakRssMiB: +(process.resourceUsage().maxRSS / 1024).toFixed(1) });
+    const c = process.cpuUsage(c0);
+    const cpu = (c.user + c.system) / 1e6;
+    rows.push({
+      runtime: 'r4ec onnxruntime-node',
+      batch: b,
+      texts: n,
+      seconds: +dt.toFixed(3),
+      perSecond: +(n / dt).toFixed(1),
+      cpuSeconds: +cpu.toFixed(3),
+      perCpuSecond: +(n / cpu).toFixed(1),
+      peakRssMiB: +(process.resourceUsage().maxRSS / 1024).toFixed(1),
+    });
   }
   await enc.close();
 
@@ -79,9 +94,13 @@ async function main(): Promise<void> {
 
   if (opt.json) for (const r of rows) console.log(JSON.stringify(r));
   console.log(`model ${enc.config.name ?? opt.model} (dim ${enc.dim}, maxLength ${enc.config.maxLength}); ${n} texts, mean ${meanTokens.toFixed(1)} tokens`);
-  console.log('runtime                                   batch  sentences/s  seconds  peak RSS MiB');
+  console.log(`load average ${loadavg().map((x) => x.toFixed(1)).join(' ')} on ${cpus().length} CPUs (wall-time figures need an idle machine)`);
+  console.log('runtime                                   batch  sentences/s  sentences/CPU-s  seconds  peak RSS MiB');
   for (const r of rows) {
-    console.log(`${r.runtime.padEnd(42)}${String(r.batch).padStart(5)}${r.perSecond.toFixed(1).padStart(13)}${r.seconds.toFixed(2).padStart(9)}${r.peakRssMiB.toFixed(0).padStart(14)}`);
+    console.log(
+      `${r.runtime.padEnd(42)}${String(r.batch).padStart(5)}${r.perSecond.toFixed(1).padStart(13)}${r.perCpuSecond.toFixed(1).padStart(17)}` +
+        `${r.seconds.toFixed(2).padStart(9)}${r.peakRssMiB.toFixed(0).padStart(14)}`,
+    );
   }
 }
 

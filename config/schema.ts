@@ -194,6 +194,8 @@ export const EncodeSchema = z
     batchSize: positiveInt.default(32),
     shardSize: positiveInt.default(512),
     executionProviders: z.array(z.enum(['cpu', 'cuda'])).nonempty().default(['cpu']),
+    /** Padded tokens per model call at most (texts × longest text), so long texts batch small. */
+    maxBatchTokens: positiveInt.default(65_536),
     /** onnxruntime intra-op threads; 0 = its default (one per physical core). */
     threads: z.number().int().min(0).default(0),
     /** A worker that stops heartbeating this long is presumed dead; its shards resume elsewhere. */

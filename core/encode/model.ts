@@ -36,6 +36,18 @@ export type EncoderConfig = z.infer<typeof EncoderConfigSchema>;
 
 export type ExecutionProvider = 'cpu' | 'cuda';
 
+/** 128 texts of 512 tokens: far above what the test encoder's batches reach. */
+export const DEFAULT_MAX_BATCH_TOKENS = 65_536;
+
+export interface EncodeOptions {
+  /** Texts per model call at most. */
+  batchSize?: number;
+  /** Padded tokens (texts × longest) per model call at most; one text always fits. */
+  maxBatchTokens?: number;
+  /** Called after every model call (heartbeats). */
+  onBatch?: () => void;
+}
+
 export interface OpenEncoderOptions {
   /** In order of preference; `cuda` needs the CUDA EP binaries (README, "GPU"). */
   executionProviders?: readonly ExecutionProvider[];
@@ -179,18 +191,26 @@ export class OnnxEncoder {
 
   /**
    * Vectors for `texts`, row i ↔ texts[i], as one [texts.length × dim] float32 matrix. Texts are
-   * sorted by token length and batched so each batch pads only to its own longest text.
+   * sorted by token length and batched so each batch pads only to its own longest text; a batch
+   * also stops at `maxBatchTokens` padded tokens, so a few very long texts (BGE-M3 reads 8192
+   * tokens) run in small batches instead of exhausting memory.
    */
-  async encode(texts: readonly string[], opts: { batchSize?: number; onBatch?: () => void } = {}): Promise<Float32Array> {
+  async encode(texts: readonly string[], opts: EncodeOptions = {}): Promise<Float32Array> {
     const batchSize = opts.batchSize ?? 32;
+    const maxTokens = opts.maxBatchTokens ?? DEFAULT_MAX_BATCH_TOKENS;
     const out = new Float32Array(texts.length * this.dim);
     const toks = await this.tokenize(texts);
     const order = toks.map((_, i) => i).sort((a, b) => toks[a]!.ids.length - toks[b]!.ids.length || a - b);
-    for (let start = 0; start < order.length; start += batchSize) {
-      const idx = order.slice(start, start + batchSize);
+    let start = 0;
+    while (start < order.length) {
+      let end = start + 1;
+      // Ascending lengths: the candidate is the batch's new longest text.
+      while (end < order.length && end - start < batchSize && (end - start + 1) * toks[order[end]!]!.ids.length <= maxTokens) end++;
+      const idx = order.slice(start, end);
       const vecs = await this.runBatch(idx.map((i) => toks[i]!));
       idx.forEach((row, k) => out.set(vecs.subarray(k * this.dim, (k + 1) * this.dim), row * this.dim));
       opts.onBatch?.();
+      start = end;
     }
     return out;
   }

@@ -7,7 +7,7 @@ import type { ArtifactStore } from '../store';
 /** What the shard loop needs from an encoder (OnnxEncoder, or a stub in tests). */
 export interface TextEncoderLike {
   readonly dim: number;
-  encode(texts: readonly string[], opts: { batchSize?: number; onBatch?: () => void }): Promise<Float32Array>;
+  encode(texts: readonly string[], opts: { batchSize?: number; maxBatchTokens?: number; onBatch?: () => void }): Promise<Float32Array>;
 }
 
 export interface ShardProgress {
@@ -29,6 +29,7 @@ export interface EncodeShardsOptions {
   texts: readonly string[];
   shardSize: number;
   batchSize: number;
+  maxBatchTokens?: number;
   encoder: TextEncoderLike;
   /** The heartbeat's offset from an earlier attempt: shards below it are complete and not looked at. */
   startShard?: number;
@@ -74,7 +75,11 @@ export async function encodeShards(o: EncodeShardsOptions): Promise<EncodeShards
     }
     const t0 = Date.now();
     const slice = o.texts.slice(s * o.shardSize, (s + 1) * o.shardSize);
-    const vecs = await o.encoder.encode(slice, { batchSize: o.batchSize, ...(o.onBatch ? { onBatch: o.onBatch } : {}) });
+    const vecs = await o.encoder.encode(slice, {
+      batchSize: o.batchSize,
+      ...(o.maxBatchTokens ? { maxBatchTokens: o.maxBatchTokens } : {}),
+      ...(o.onBatch ? { onBatch: o.onBatch } : {}),
+    });
     await o.store.put(key, encodeNpy(vecs, [slice.length, o.encoder.dim]));
     encoded.push(s);
     await o.onShardEncoded?.({ shard: s, texts: slice.length, ms: Date.now() - t0 });
