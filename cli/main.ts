@@ -8,6 +8,7 @@ import { codecServerCommand } from './commands/codec-server';
 import { dataFetchCommand, dataSynthCommand } from './commands/data';
 import { reportCommand } from './commands/report';
 import { exportCommand } from './commands/export';
+import { rerunCommand } from './commands/rerun';
 import { simLlmCommand } from './commands/sim-llm';
 import { cancelCommand, statusCommand } from './commands/status';
 import { scheduleCreateCommand, scheduleDeleteCommand, scheduleListCommand, schedulePauseCommand, scheduleTriggerCommand } from './commands/schedule';
@@ -20,6 +21,7 @@ const COMMANDS: Command[] = [
   reportCommand,
   exportCommand,
   cancelCommand,
+  rerunCommand,
   scheduleCreateCommand,
   scheduleListCommand,
   schedulePauseCommand,
