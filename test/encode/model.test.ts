@@ -50,6 +50,17 @@ describe('OnnxEncoder', { skip: skipWithoutEncoder() }, () => {
     }
   });
 
+  test('a token budget splits batches without changing the vectors', async () => {
+    let calls = 0;
+    const whole = await enc.encode(TEXTS, { batchSize: 32 });
+    const split = await enc.encode(TEXTS, { batchSize: 32, maxBatchTokens: 40, onBatch: () => calls++ });
+    // Under 40 padded tokens short texts still share a batch but the long ones run alone.
+    const lengths = (await enc.tokenize(TEXTS)).map((t) => t.ids.length);
+    const alone = lengths.filter((l) => 2 * l > 40).length;
+    assert.ok(calls >= alone + 1 && calls < TEXTS.length, `${calls} model calls for token lengths ${lengths.join(',')}`);
+    whole.forEach((x, i) => assert.ok(Math.abs(x - split[i]!) < 1e-5, `value ${i}`));
+  });
+
   test('similar sentences score higher than unrelated ones', async () => {
     const texts = [
       'A man is eating food.',
