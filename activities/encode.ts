@@ -18,6 +18,7 @@ import {
   loadEncodeDataset,
   loadPlan,
   planJobs,
+  shardCount,
   removeWork,
   workPrefix,
   type EncodeJob,
@@ -155,7 +156,7 @@ export function createEncodeActivities(deps: ActivityDeps) {
         if (plan.texts.length === 0) return { shards: 0, encoded: 0, reused: 0 };
         const encoder = await openEncoder(input.modelDir, input.encode.executionProviders, input.encode.threads);
         await mkdir(join(deps.stateDir, 'logs'), { recursive: true });
-        let last = { nextShard: startShard, shards: 0 };
+        let last = { nextShard: startShard, shards: shardCount(plan.texts.length, input.encode.shardSize) };
         const result = await runShards({
           store: deps.store,
           prefix: workPrefix(input.key, input.encode.shardSize, input.set, input.domain),
