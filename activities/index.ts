@@ -6,6 +6,7 @@ import { createAdapterServingActivities, createFinetuneActivities } from './fine
 import { createIngestActivities } from './ingest';
 import { createLlmActivities } from './llm';
 import { createPipelineActivities } from './pipeline';
+import { createRefineActivities } from './refine';
 import { createReportActivities } from './report';
 import { createStoreActivities } from './store';
 
@@ -14,7 +15,7 @@ export type { ActivityDeps } from './deps';
 type Factory = (deps: ActivityDeps) => object;
 
 const REGISTRY: Record<QueueKind, Factory[]> = {
-  cpu: [createStoreActivities, createPipelineActivities, createReportActivities, createIngestActivities],
+  cpu: [createStoreActivities, createPipelineActivities, createReportActivities, createIngestActivities, createRefineActivities],
   llm: [createLlmActivities, createAdapterServingActivities],
   gpu: [createEncodeActivities, createFinetuneActivities],
 };

@@ -13,5 +13,6 @@ export interface StageWorkflowSpec {
 export const STAGE_WORKFLOWS: Partial<Record<Stage, StageWorkflowSpec>> = {
   ingest: { workflowType: 'ingestDatasetWorkflow', perDomain: false, needs: [] },
   finetune: { workflowType: 'fineTuneWorkflow', perDomain: false, needs: ['construct'] },
+  refine: { workflowType: 'refineKnowledgeWorkflow', perDomain: true, needs: ['ingest'] },
   report: { workflowType: 'reportWorkflow', perDomain: false, needs: [] },
 };

@@ -1,0 +1,115 @@
+// refineKnowledgeWorkflow on a real dev server with the simulator: every outcome, the output in the
+// encode input format, records with every iteration, the R4ecOutcome attribute, the progress query,
+// the call cap and its continuation, the filter strategy, and skipping a finished stage.
+import assert from 'node:assert/strict';
+import { after, before, test } from 'node:test';
+import { KNOWLEDGE_SETS, REFINE_OUTCOMES, type Domain } from '../../config/names';
+import type { R4ecConfig } from '../../config/schema';
+import type { DatasetView } from '../../core/data/dataset';
+import { parseKnowledgeFile } from '../../core/encode/knowledge';
+import { knowledgeFileName } from '../../core/encode/stage';
+import { ENTITIES_FILE, EntityRecordSchema, failedEntitiesQuery, type EntityRecord } from '../../core/refine';
+import type { StageResult } from '../../workflows/stage-types';
+import type { RefineStageSummary } from '../../workflows/refine';
+import { startTestTemporal, withWorkers, type TestTemporal } from '../helpers/temporal';
+import { ingestSynthetic, refineConfig, simulatorFor, type Artifact } from './fixtures';
+
+let t: TestTemporal;
+let data: { ingest: Artifact; view: DatasetView };
+before(async () => {
+  t = await startTestTemporal();
+  data = await ingestSynthetic(t.store, { users: 40, items: 60 });
+});
+after(async () => {
+  await t?.close();
+});
+
+type Result = StageResult<RefineStageSummary>;
+
+async function runStage(config: R4ecConfig, domain: Domain, runId: string, extra: Parameters<typeof simulatorFor>[4] = {}): Promise<{ result: Result; requests: number }> {
+  const s = await simulatorFor(t.store, data.ingest.key, config, t.stateDir, extra);
+  try {
+    const result = await withWorkers(t, { config, queues: ['cpu', 'llm'], deps: { llm: s.registry } as object }, async ({ config: c }) =>
+      (await t.client.workflow.execute('refineKnowledgeWorkflow', {
+        taskQueue: c.queues.cpu.name,
+        workflowId: `${runId}/refine/${domain}`,
+        args: [{ runId, config: c, artifacts: { ingest: data.ingest }, domain }],
+      })) as Result,
+    );
+    return { result, requests: s.sim.stats().requests };
+  } finally {
+    await s.close();
+  }
+}
+
+function knowledge(key: string, domain: Domain, set: (typeof KNOWLEDGE_SETS)[number]) {
+  return t.store.get(`${key}/${knowledgeFileName(set, domain)}`).then((b) => {
+    const ids = domain === 'user' ? data.view.meta.users : [null, ...data.view.meta.items.map((i) => i.id)];
+    return parseKnowledgeFile(b.toString(), knowledgeFileName(set, domain), { domain, ids });
+  });
+}
+
+async function records(key: string): Promise<EntityRecord[]> {
+  const text = (await t.store.get(`${key}/${ENTITIES_FILE}`)).toString();
+  return text.split('\n').filter(Boolean).map((l) => EntityRecordSchema.parse(JSON.parse(l)));
+}
+
+test('every refine outcome is reached with the simulator; the call cap stops new entities and a higher cap continues the run', async () => {
+  const runId = `outcomes-${Date.now()}`;
+  const base = {
+    llm: { formatRetries: 0, transport: { maxAttempts: 1 }, simulator: { malformedRate: 0.08, rateLimitRate: 0.08 }, cap: { maxCalls: 45 } },
+    refine: { maxIterations: 1, activeUserMinInteractions: 30 },
+  };
+  // The judge flags often enough that refinements happen and some stay unreasonable.
+  const behaviour = { behaviour: { flagRight: 0.45, flagBorderline: 0.6, flagWrong: 0.9 } };
+  const first = await runStage(refineConfig(base), 'user', runId, behaviour);
+  const o = first.result.summary.outcomes;
+  const total = Object.values(o).reduce((a, b) => a + b, 0);
+  assert.equal(total, data.view.meta.users.length);
+  for (const outcome of REFINE_OUTCOMES) assert.ok(o[outcome] > 0, `outcome ${outcome} not reached: ${JSON.stringify(o)}`);
+  // Calls stay near the cap: only entities already running may go past it.
+  assert.ok(first.requests <= 45 + 16 * 5, `requests ${first.requests}`);
+
+  // Records: every iteration with its judgement; accepted_after_refine has a refine step judged reasonable.
+  const recs = await records(first.result.artifact.key);
+  const afterRefine = recs.find((r) => r.outcome === 'accepted_after_refine')!;
+  assert.deepEqual(afterRefine.steps.map((s) => [s.step, s.judgement?.reasonable]), [['reason', false], ['refine', true]]);
+  assert.ok(afterRefine.steps[0]!.judgement!.reflection.length > 0, 'a rejected answer carries its reflection');
+  assert.equal(afterRefine.r4ec!.texts[0], afterRefine.steps[1]!.text);
+  assert.equal(afterRefine.r2ec, afterRefine.steps[0]!.text);
+  const exhausted = recs.find((r) => r.outcome === 'budget_exhausted')!;
+  assert.equal(exhausted.steps.length, 2, 'maxIterations = 1: one refinement, then stop');
+  assert.equal(exhausted.r4ec!.texts[0], exhausted.steps[1]!.text, 'the final refined answer is kept');
+  const failed = recs.find((r) => r.outcome === 'failed_format')!;
+  assert.ok(failed.error && failed.error.message.length > 0);
+
+  // The encode input format: every set parses against the dataset, one line per user.
+  for (const set of KNOWLEDGE_SETS) {
+    const lines = await knowledge(first.result.artifact.key, 'user', set);
+    assert.equal(lines.length, data.view.meta.users.length);
+    assert.equal(lines.filter((l) => l.approximated).length, o.approximated);
+  }
+  const r4ec = await knowledge(first.result.artifact.key, 'user', 'r4ec');
+  const accepted = recs.find((r) => r.outcome === 'accepted_first')!;
+  assert.deepEqual(r4ec.find((l) => l.index === accepted.index)!.texts, [accepted.steps[0]!.text]);
+
+  // R4ecOutcome on each entity workflow: the failed ones are listed by the visibility query.
+  const failedIds = new Set(recs.filter((r) => r.outcome.startsWith('failed_')).map((r) => r.entityId));
+  let listed = new Set<string>();
+  for (let i = 0; i < 50 && listed.size !== failedIds.size; i++) {
+    listed = new Set<string>();
+    for await (const wf of t.client.workflow.list({ query: failedEntitiesQuery(runId, 'user') })) listed.add(String(wf.searchAttributes.R4ecEntityId?.[0]));
+    if (listed.size !== failedIds.size) await new Promise((r) => setTimeout(r, 200));
+  }
+  assert.deepEqual([...listed].sort(), [...failedIds].sort());
+
+  // A higher cap continues the same run id: only the capped entities run; nothing else is redone.
+  const again = await runStage(refineConfig({ ...base, llm: { ...base.llm, cap: { maxCalls: 100_000 } } }), 'user', runId, behaviour);
+  const o2 = again.result.summary.outcomes;
+  assert.equal(again.result.skipped, false);
+  assert.equal(o2.skipped_call_cap, 0);
+  assert.equal(o2.approximated, o.approximated);
+  assert.equal(o2.failed_format, o.failed_format, 'failed entities wait for rerun --failed');
+  assert.notEqual(again.result.artifact.contentHash, first.result.artifact.contentHash);
+  assert.equal(again.result.artifact.key, first.result.artifact.key);
+});

@@ -1,0 +1,91 @@
+// rerunFailedRefineWorkflow: `r4ec rerun --run X --failed` for refine. For each domain of run X
+// (item first: approximated users are built from item knowledge), it finds the entities whose record
+// says failed_format / failed_transport, starts a new refineEntityWorkflow for exactly those (same
+// ids, `${runId}/refine/${domain}/${entityId}`; the LLM cache answers every call that had completed,
+// and the simulator's per-occurrence faults let the failed ones succeed), then rewrites the refine
+// output under the same key. Its content hash changes, so encode and train rerun when the pipeline
+// is started again with the same run id.
+import { continueAsNew, upsertSearchAttributes, workflowInfo } from '@temporalio/workflow';
+import type { PrepareRefineRerunOutput } from '../activities/refine';
+import type { Domain, RefineOutcome } from '../config/names';
+import type { RefineUsage } from '../core/refine/record';
+import { emptyCarry, trackProgress, type FanoutCarry } from './fanout';
+import { ensureAdapters, entityOptions, refineActivities, runRefineFanout, zeroUsage } from './refine-shared';
+import { r4ecAttributes } from './search-attributes';
+
+export interface RerunFailedRefineInput {
+  runId: string;
+  /** Default: item, then user. */
+  domains?: Domain[];
+  resume?: { position: number; prepared: PrepareRefineRerunOutput; carry: FanoutCarry; usage: RefineUsage; results: RerunFailedRefineOutput['domains'] };
+}
+
+export interface RerunDomainResult {
+  /** Entities started again. */
+  rerun: number;
+  /** Their outcomes this time. */
+  outcomes: Record<string, number>;
+  /** The output's outcomes after the rewrite (all entities). */
+  total: Record<RefineOutcome, number> | null;
+  artifact: { key: string; contentHash: string } | null;
+  previousContentHash: string | null;
+  llm: RefineUsage;
+}
+
+export interface RerunFailedRefineOutput {
+  runId: string;
+  domains: Partial<Record<Domain, RerunDomainResult | { found: false }>>;
+  /** The same question for the Web UI / `temporal workflow list --query` (both domains). */
+  query: string;
+}
+
+/** The visibility query for a run's failed refine entities; kept here, pure, because workflows cannot import core. */
+function failedQuery(runId: string): string {
+  return `R4ecRunId=${JSON.stringify(runId)} AND R4ecStage="refine" AND R4ecOutcome IN ("failed_format","failed_transport")`;
+}
+
+export async function rerunFailedRefineWorkflow(input: RerunFailedRefineInput): Promise<RerunFailedRefineOutput> {
+  const { runId } = input;
+  const domains = input.domains ?? ['item', 'user'];
+  const cpuQueue = workflowInfo().taskQueue;
+  upsertSearchAttributes(r4ecAttributes({ runId, stage: 'refine' }));
+  const results: RerunFailedRefineOutput['domains'] = { ...input.resume?.results };
+  const state = { carry: input.resume?.carry ?? emptyCarry(), total: input.resume?.prepared.failed.length ?? 0 };
+  trackProgress(state);
+  for (let position = input.resume?.position ?? 0; position < domains.length; position++) {
+    const domain = domains[position]!;
+    const resumed = input.resume?.position === position ? input.resume : undefined;
+    const prepared = resumed?.prepared ?? (await refineActivities(cpuQueue).prepareRefineRerun({ runId, domain }));
+    if (!prepared.found || !prepared.plan || !prepared.config || !prepared.ingestKey) {
+      results[domain] = { found: false };
+      continue;
+    }
+    const { config, plan } = prepared;
+    // Children and bookkeeping run where this workflow runs (the deployment's cpu queue today).
+    const cpu = { ...config, queues: { ...config.queues, cpu: { ...config.queues.cpu, name: cpuQueue } } };
+    const previousContentHash = plan.contentHash ?? null;
+    if (prepared.failed.length === 0) {
+      results[domain] = { rerun: 0, outcomes: {}, total: plan.summary?.outcomes ?? null, artifact: previousContentHash ? { key: plan.key, contentHash: previousContentHash } : null, previousContentHash, llm: zeroUsage() };
+      continue;
+    }
+    if (!resumed) await ensureAdapters(cpu, plan.adapterJobKeys);
+    state.total = prepared.failed.length;
+    state.carry = resumed?.carry ?? emptyCarry();
+    const usage = resumed?.usage ?? zeroUsage();
+    const indices = prepared.failed.map((f) => f.index);
+    const r = await runRefineFanout({ runId, domain, config: cpu, plan, ingestKey: prepared.ingestKey, carry: state.carry, usage, indices });
+    state.carry = r.carry;
+    trackProgress(state);
+    if (!r.finished) return continueAsNew<typeof rerunFailedRefineWorkflow>({ ...input, resume: { position, prepared, carry: r.carry, usage, results } });
+    const done = await refineActivities(cpuQueue).assembleRefine({ runId, key: plan.key, ingestKey: prepared.ingestKey, domain, entities: entityOptions(config), strategy: config.refine.strategy });
+    results[domain] = {
+      rerun: indices.length,
+      outcomes: { ...r.carry.outcomes },
+      total: done.summary.outcomes,
+      artifact: { key: plan.key, contentHash: done.contentHash },
+      previousContentHash,
+      llm: usage,
+    };
+  }
+  return { runId, domains: results, query: failedQuery(runId) };
+}

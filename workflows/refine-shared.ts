@@ -1,0 +1,102 @@
+// What refineKnowledgeWorkflow and rerunFailedRefineWorkflow share: the activity proxies, the
+// per-entity constants, and the windowed fan-out of refineEntityWorkflow children over pages of
+// entities (workflows/fanout.ts).
+import { executeChild, proxyActivities } from '@temporalio/workflow';
+import type { createAdapterServingActivities } from '../activities/finetune';
+import type { PlanRefineOutput, RefineActivities, RefineUnit } from '../activities/refine';
+import type { Domain } from '../config/names';
+import type { R4ecConfig } from '../config/schema';
+import type { RefineUsage } from '../core/refine/record';
+import { runWindowedFanout, type FanoutCarry, type FanoutRunResult } from './fanout';
+import { refineEntityWorkflow, type RefineEntityInput } from './refine-entity';
+import { r4ecAttributes } from './search-attributes';
+
+export function refineActivities(cpuQueue: string) {
+  return proxyActivities<RefineActivities>({
+    taskQueue: cpuQueue,
+    startToCloseTimeout: '30 minutes',
+    retry: { initialInterval: '1 second', maximumInterval: '30 seconds', maximumAttempts: 5 },
+  });
+}
+
+/** Makes sure the endpoint serves the fine-tuned adapters (an endpoint restarted since finetune forgot them). */
+export async function ensureAdapters(config: R4ecConfig, jobKeys: readonly string[]): Promise<void> {
+  if (jobKeys.length === 0) return;
+  const { loadFinetunedAdapter } = proxyActivities<ReturnType<typeof createAdapterServingActivities>>({
+    taskQueue: config.queues.llm.name,
+    startToCloseTimeout: '5 minutes',
+    retry: { maximumAttempts: 5 },
+  });
+  for (const jobKey of jobKeys) await loadFinetunedAdapter({ jobKey });
+}
+
+export function zeroUsage(): RefineUsage {
+  return { calls: 0, cacheHits: 0, promptTokens: 0, completionTokens: 0 };
+}
+
+export function addUsage(total: RefineUsage, u: RefineUsage): void {
+  total.calls += u.calls;
+  total.cacheHits += u.cacheHits;
+  total.promptTokens += u.promptTokens;
+  total.completionTokens += u.completionTokens;
+}
+
+export function entityOptions(config: R4ecConfig) {
+  return { historyLength: config.refine.historyLength, activeUserMinInteractions: config.refine.activeUserMinInteractions };
+}
+
+export interface RefineFanoutArgs {
+  runId: string;
+  domain: Domain;
+  config: R4ecConfig;
+  plan: PlanRefineOutput;
+  ingestKey: string;
+  carry: FanoutCarry;
+  /** Adds up what the children report. */
+  usage: RefineUsage;
+  /** A rerun: exactly these dataset indices, redone whatever their record says. */
+  indices?: readonly number[];
+}
+
+/** One workflow run's share of the fan-out (the caller continues-as-new when `finished` is false). */
+export async function runRefineFanout(a: RefineFanoutArgs): Promise<FanoutRunResult> {
+  const { config, plan, domain, runId } = a;
+  const r = config.refine;
+  const acts = refineActivities(config.queues.cpu.name);
+  const base: Omit<RefineEntityInput, 'entityId' | 'index' | 'sample'> = {
+    runId,
+    key: plan.key,
+    domain,
+    catalogKey: a.ingestKey,
+    strategy: r.strategy,
+    maxIterations: r.maxIterations,
+    filterSamples: r.filterSamples,
+    models: plan.models,
+    llmQueue: config.queues.llm.name,
+    formatRetries: config.llm.formatRetries,
+    transport: config.llm.transport,
+    callTimeoutMs: plan.callTimeoutMs,
+    cap: config.llm.cap,
+    reserveCalls: plan.reserveCalls,
+  };
+  const list = { runId, key: plan.key, ingestKey: a.ingestKey, domain, entities: entityOptions(config), cap: config.llm.cap };
+  return runWindowedFanout<RefineUnit>({
+    total: a.indices ? a.indices.length : plan.total,
+    carry: a.carry,
+    window: r.window,
+    batchPerRun: r.batchPerRun,
+    // Pages carry the prompt samples: keep each activity result well under the payload limit.
+    pageSize: Math.min(r.batchPerRun, 100),
+    loadPage: (offset, limit) => acts.listRefineEntities(a.indices ? { ...list, indices: a.indices.slice(offset, offset + limit) } : { ...list, offset, limit }),
+    runChild: async (u) => {
+      const out = await executeChild(refineEntityWorkflow, {
+        workflowId: `${runId}/refine/${domain}/${u.entityId}`,
+        taskQueue: config.queues.cpu.name,
+        args: [{ ...base, entityId: u.entityId, index: u.index, sample: u.sample! }],
+        typedSearchAttributes: r4ecAttributes({ runId, stage: 'refine', domain, entityId: u.entityId }),
+      });
+      addUsage(a.usage, out.usage);
+      return out.outcome;
+    },
+  });
+}

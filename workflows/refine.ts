@@ -1,0 +1,56 @@
+// refineKnowledgeWorkflow (per domain): every entity of the domain through refineEntityWorkflow, a
+// bounded window at a time, continuing-as-new every `refine.batchPerRun` entities; then the entity
+// records become the output's knowledge sets (kar, r2ec, r4ec) in the encode input format.
+// - Skipped when its output exists; a run that stopped at the call cap continues once the cap has
+//   room (same run id, same key): only the entities without a settled record are started.
+// - Inactive users (active-user strategy) are `approximated` without a child.
+// - `progress` query: { done, total, outcomes } from any run of the chain.
+import { ApplicationFailure, continueAsNew, upsertSearchAttributes } from '@temporalio/workflow';
+import type { PlanRefineOutput } from '../activities/refine';
+import type { RefineSummary } from '../core/refine/assemble';
+import type { RefineUsage } from '../core/refine/record';
+import { emptyCarry, trackProgress, type FanoutCarry } from './fanout';
+import { ensureAdapters, entityOptions, refineActivities, runRefineFanout, zeroUsage } from './refine-shared';
+import { r4ecAttributes } from './search-attributes';
+import type { DomainStageInput, StageResult } from './stage-types';
+
+export interface RefineStageInput extends DomainStageInput {
+  /** Set by continue-as-new: the plan, how far the fan-out got, and what the children used so far. */
+  resume?: { plan: PlanRefineOutput; carry: FanoutCarry; usage: RefineUsage; runs: number };
+}
+
+/** refine's block of the run summary; `llm` counts this execution's calls (0 when skipped). */
+export type RefineStageSummary = Omit<RefineSummary, 'llm'> & { key: string; llm: RefineUsage; runs: number };
+
+export async function refineKnowledgeWorkflow(input: RefineStageInput): Promise<StageResult<RefineStageSummary>> {
+  const { runId, config, domain } = input;
+  upsertSearchAttributes(r4ecAttributes({ runId, stage: 'refine', domain }));
+  const { ingest, finetune } = input.artifacts;
+  if (!ingest) throw ApplicationFailure.nonRetryable(`refine(${domain}) needs the ingest output; got ${Object.keys(input.artifacts).join(', ') || 'none'}`, 'MissingStageInput');
+  const acts = refineActivities(config.queues.cpu.name);
+  const state = { carry: input.resume?.carry ?? emptyCarry(), total: input.resume?.plan.total ?? 0 };
+  trackProgress(state);
+
+  const plan = input.resume?.plan ?? (await acts.planRefine({ runId, domain, config, ingest, ...(finetune ? { finetune } : {}), lookupOnly: input.lookupOnly ?? false }));
+  state.total = plan.total;
+  if (plan.complete) {
+    const s = plan.summary!;
+    state.carry = { offset: plan.total, done: plan.total, outcomes: { ...s.outcomes } };
+    return { artifact: { key: plan.key, contentHash: plan.contentHash! }, skipped: true, summary: { ...s, key: plan.key, llm: zeroUsage(), runs: 0 } };
+  }
+  if (input.lookupOnly) {
+    throw ApplicationFailure.nonRetryable(`refine(${domain}) output ${plan.key} does not exist for these inputs (run the refine stage)`, 'StageOutputMissing');
+  }
+  if (!input.resume) await ensureAdapters(config, plan.adapterJobKeys);
+
+  const usage = input.resume?.usage ?? zeroUsage();
+  const runs = (input.resume?.runs ?? 0) + 1;
+  const r = await runRefineFanout({ runId, domain, config, plan, ingestKey: ingest.key, carry: state.carry, usage });
+  state.carry = r.carry;
+  trackProgress(state);
+  if (!r.finished) return continueAsNew<typeof refineKnowledgeWorkflow>({ ...input, resume: { plan, carry: r.carry, usage, runs } });
+
+  const done = await acts.assembleRefine({ runId, key: plan.key, ingestKey: ingest.key, domain, entities: entityOptions(config), strategy: config.refine.strategy });
+  state.carry = { ...state.carry, outcomes: { ...done.summary.outcomes } };
+  return { artifact: { key: plan.key, contentHash: done.contentHash }, skipped: false, summary: { ...done.summary, key: plan.key, llm: usage, runs } };
+}
