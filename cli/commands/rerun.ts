@@ -1,6 +1,7 @@
 // `r4ec rerun --run X --failed`: new entity workflows for exactly the entities whose refine outcome
 // is failed_format/failed_transport, then the pipeline again under the same run id: refine's output
 // changed, so encode, train and report redo; everything else is skipped by its key.
+import { loadConfig } from '../../config/load';
 import { R4ecError } from '../../core/errors';
 import { openStore } from '../../core/store';
 import { PIPELINE_WORKFLOW_TYPE } from '../../config/names';
@@ -27,9 +28,11 @@ export const rerunCommand: Command = {
   async run({ values }) {
     const runId = str(values.run);
     if (!runId || !values.failed) throw new R4ecError('usage: r4ec rerun --run ID --failed', 'bad_arguments', { exitCode: 2 });
-    const { client, loaded, close } = await clientFor(str(values.config));
-    const { config } = loaded;
-    const local = config.temporal.address ? undefined : await startWorkers(config, (await ensureServer(config, process.env)).address, process.env);
+    const { config } = loadConfig({ path: str(values.config) });
+    // Local default: make sure the dev server and workers are up (attach to `r4ec up` if running).
+    const server = config.temporal.address ? undefined : await ensureServer(config, process.env);
+    const local = server ? await startWorkers(config, server.address, process.env) : undefined;
+    const { client, close } = await clientFor(str(values.config));
     try {
       const rerun = (await client.workflow.execute('rerunFailedRefineWorkflow', {
         taskQueue: config.queues.cpu.name,
@@ -59,6 +62,7 @@ export const rerunCommand: Command = {
     } finally {
       await close();
       await local?.stop();
+      await server?.server?.stop();
     }
   },
 };
