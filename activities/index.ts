@@ -9,6 +9,7 @@ import { createPipelineActivities } from './pipeline';
 import { createRefineActivities } from './refine';
 import { createReportActivities } from './report';
 import { createStoreActivities } from './store';
+import { createTrainActivities } from './train';
 
 export type { ActivityDeps } from './deps';
 
@@ -17,7 +18,7 @@ type Factory = (deps: ActivityDeps) => object;
 const REGISTRY: Record<QueueKind, Factory[]> = {
   cpu: [createStoreActivities, createPipelineActivities, createReportActivities, createIngestActivities, createRefineActivities],
   llm: [createLlmActivities, createAdapterServingActivities],
-  gpu: [createEncodeActivities, createFinetuneActivities],
+  gpu: [createEncodeActivities, createFinetuneActivities, createTrainActivities],
 };
 
 export function createActivities(queue: QueueKind, deps: ActivityDeps): Record<string, (...args: never[]) => unknown> {

@@ -218,6 +218,20 @@ export const TrainSchema = z
     /** Fraction of train held out (by sample order per user) for early stopping; never test. */
     validationFraction: z.number().gt(0).lt(1).default(0.1),
     device: z.enum(['auto', 'cpu', 'cuda']).default('auto'),
+    /** More feature sets to train besides `features` (the summary's `results`); all are in `byFeatures`. */
+    featureSets: z.array(z.enum(['paper', 'full'])).optional(),
+    /** Train the logistic-regression floor (PAPER.md) and report it as `train.floor`. */
+    floor: z.boolean().default(true),
+    weightDecay: z.number().min(0).default(0),
+    dropout: z.number().min(0).lt(1).default(0),
+    /** Final MLP of every backbone (KAR / R4ec: 200-80). */
+    mlp: z.array(positiveInt).nonempty().default([200, 80]),
+    /** Hidden layers of the knowledge connectors F_u, F_i (their output width is embeddingDim). */
+    connector: z.array(positiveInt).nonempty().default([128]),
+    /** Torch CPU threads per trainer process; 0 = torch's default. */
+    threads: z.number().int().min(0).default(0),
+    /** Heartbeat timeout of a training activity: a trainer silent this long is restarted (it resumes). */
+    heartbeatTimeoutSeconds: positiveInt.default(300),
   })
   .strict();
 

@@ -5,6 +5,7 @@ export { encodeKnowledgeWorkflow } from './encode';
 export { r4ecPipelineWorkflow } from './pipeline';
 export { fineTuneWorkflow, loraJobWorkflow } from './finetune';
 export { reportWorkflow } from './report';
+export { trainBackbonesWorkflow } from './train';
 export { refineKnowledgeWorkflow } from './refine';
 export { refineEntityWorkflow } from './refine-entity';
 export { rerunFailedRefineWorkflow } from './refine-rerun';

@@ -14,5 +14,6 @@ export const STAGE_WORKFLOWS: Partial<Record<Stage, StageWorkflowSpec>> = {
   ingest: { workflowType: 'ingestDatasetWorkflow', perDomain: false, needs: [] },
   finetune: { workflowType: 'fineTuneWorkflow', perDomain: false, needs: ['construct'] },
   refine: { workflowType: 'refineKnowledgeWorkflow', perDomain: true, needs: ['ingest'] },
+  train: { workflowType: 'trainBackbonesWorkflow', perDomain: false, needs: ['ingest', 'encode'] },
   report: { workflowType: 'reportWorkflow', perDomain: false, needs: [] },
 };

@@ -8,7 +8,8 @@
   "train": {"epochs", "patience", "batchSize", "learningRate", "weightDecay", "embeddingDim", "mlp",
             "connector", "adaptor", "dropout", "validationFraction", "evalBatchSize"},
   "device": "auto|cpu|cuda", "threads": 0, "workDir": PATH, "outDir": PATH,
-  "progressEverySteps": 50, "export": true, "debug": {"stepDelayMs": 0, "maxTrainSamples": 0}
+  "progressEverySteps": 50, "export": true, "dieWithParent": false,
+  "debug": {"stepDelayMs": 0, "maxTrainSamples": 0}
 }
 """
 from __future__ import annotations
@@ -69,6 +70,7 @@ class CtrJob:
     export: bool
     step_delay_ms: int
     max_train_samples: int
+    die_with_parent: bool
 
     def fingerprint(self) -> str:
         """Hash of what changes the trained model (not paths, threads or progress cadence)."""
@@ -129,6 +131,7 @@ def parse_job(raw: dict[str, Any]) -> CtrJob:
         out_dir=f.str("outDir"),
         progress_every=f.int("progressEverySteps", 50, minimum=1),
         export=f.bool("export", True),
+        die_with_parent=f.bool("dieWithParent", False),
         step_delay_ms=dbg.int("stepDelayMs", 0, minimum=0),
         max_train_samples=dbg.int("maxTrainSamples", 0, minimum=0),
     )

@@ -20,6 +20,7 @@ import numpy as np
 import torch
 
 from ..common.errors import EXIT_NON_RETRYABLE, EXIT_RETRYABLE, JobError
+from ..common.process import WorkDirLock, die_with_parent
 from ..common.progress import Progress, claim_stdout
 from ..common.spec import load_spec
 from .data import DataFiles, load_dataset
@@ -107,8 +108,13 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--spec", required=True, help="JSON job spec (see trainer/ctr/job.py)")
     args = ap.parse_args(argv)
     progress = claim_stdout()
+    lock = None
     try:
         job = parse_job(load_spec(args.spec))
+        if job.die_with_parent:
+            die_with_parent()
+        lock = WorkDirLock(job.work_dir)
+        lock.acquire(on_wait=lambda: progress.emit("waiting", reason=f"another process holds {lock.path}"))
         metrics = run(job, progress)
         done = {k: metrics.get(k) for k in ("model", "features", "variant", "seed", "auc", "logloss", "bestEpoch",
                                             "trainSamplesPerSec", "peakRssMb")}
@@ -121,6 +127,9 @@ def main(argv: list[str] | None = None) -> int:
         traceback.print_exc(file=sys.stderr)
         progress.emit("error", type=type(e).__name__, message=str(e) or repr(e), nonRetryable=False)
         return EXIT_RETRYABLE
+    finally:
+        if lock is not None:
+            lock.release()
 
 
 if __name__ == "__main__":

@@ -1,0 +1,4 @@
+export * from './metrics';
+export * from './score';
+export * from './jobs';
+export * from './runner';

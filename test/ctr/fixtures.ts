@@ -1,0 +1,73 @@
+// A small synthetic data set through the project's own ingest, and a hand-made encode output
+// (knowledge vectors in the encode stage's format), for the train activity and workflow tests.
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { DatasetSchema } from '../../config/schema';
+import type { KnowledgeSet } from '../../config/names';
+import { loadDataset, type DatasetView } from '../../core/data/dataset';
+import { ingest } from '../../core/data/ingest';
+import { encodeNpy } from '../../core/data/npy';
+import { synthesizeDataset } from '../../core/data/synth';
+import { LocalStore, StageOutput } from '../../core/store';
+
+export interface Artifact {
+  key: string;
+  contentHash: string;
+}
+
+export interface CtrFixture {
+  root: string;
+  stateDir: string;
+  store: LocalStore;
+  ingest: Artifact;
+  view: DatasetView;
+  cleanup(): void;
+}
+
+export const VENV_PYTHON = resolve(__dirname, '..', '..', '.tools', 'venv', 'bin', 'python');
+
+/** For `describe(name, { skip: skipWithoutTrainer() })`: the trainer needs the Python venv. */
+export function skipWithoutTrainer(): string | false {
+  return existsSync(VENV_PYTHON) ? false : `the Python trainer venv is missing at ${VENV_PYTHON} (run scripts/setup.sh)`;
+}
+
+export async function makeCtrFixture(opts: { users?: number; items?: number; seed?: number } = {}): Promise<CtrFixture> {
+  const root = mkdtempSync(join(tmpdir(), 'r4ec-ctr-'));
+  const raw = join(root, 'raw');
+  await synthesizeDataset({ outDir: raw, seed: opts.seed ?? 3, users: opts.users ?? 40, items: opts.items ?? 60 });
+  const store = new LocalStore(join(root, 'store'));
+  const res = await ingest({ store, dataset: DatasetSchema.parse({ kind: 'synthetic' }), dir: raw });
+  return {
+    root,
+    stateDir: join(root, 'state'),
+    store,
+    ingest: { key: res.key, contentHash: res.contentHash },
+    view: await loadDataset(store, res.key),
+    cleanup: () => rmSync(root, { recursive: true, force: true }),
+  };
+}
+
+/** Vectors for every user and item (row 0 of items = padding zeros), deterministic per set. */
+export async function writeFakeEncode(
+  f: CtrFixture,
+  opts: { sets?: KnowledgeSet[]; dim?: number; tag?: string; corrupt?: (set: KnowledgeSet, user: Float32Array, item: Float32Array) => void } = {},
+): Promise<Artifact> {
+  const dim = opts.dim ?? 8;
+  const users = f.view.meta.users;
+  const items = f.view.meta.items;
+  const out = new StageOutput(f.store, `encode/fake-${opts.tag ?? 'a'}`);
+  let s = 12345;
+  const rand = () => ((s = (s * 1103515245 + 12345) % 2 ** 31) / 2 ** 31) * 2 - 1;
+  for (const set of opts.sets ?? ['kar']) {
+    const u = Float32Array.from({ length: users.length * dim }, rand);
+    const it = Float32Array.from({ length: (items.length + 1) * dim }, (_, i) => (i < dim ? 0 : rand()));
+    opts.corrupt?.(set, u, it);
+    await out.put(`${set}/user.npy`, encodeNpy(u, [users.length, dim]));
+    await out.put(`${set}/item.npy`, encodeNpy(it, [items.length + 1, dim]));
+    await out.putJson(`${set}/user.ids.json`, users);
+    await out.putJson(`${set}/item.ids.json`, [null, ...items.map((i) => i.id)]);
+  }
+  const contentHash = await out.commit('encode', { fake: true });
+  return { key: out.key, contentHash };
+}

@@ -1,0 +1,53 @@
+// train stage: the floor and backbones × feature sets × variants × seeds on the gpu queue, at most
+// `queues.gpu.slots` trainers at a time, then one summary. Each job's output has its own key, so a
+// rerun trains only what is missing, and a crashed trainer resumes from its epoch checkpoint.
+import { ApplicationFailure, proxyActivities, upsertSearchAttributes } from '@temporalio/workflow';
+import type { createTrainActivities } from '../activities/train';
+import type { JobOutcome, TrainJob, TrainSummary } from '../core/ctr/jobs';
+import { r4ecAttributes } from './search-attributes';
+import type { StageInput, StageResult } from './stage-types';
+
+type TrainActivities = ReturnType<typeof createTrainActivities>;
+
+const NON_RETRYABLE = ['InvalidActivityInput', 'MissingStageInput', 'DataError', 'SpecError', 'CheckpointError'];
+
+export async function trainBackbonesWorkflow(input: StageInput): Promise<StageResult<TrainSummary>> {
+  upsertSearchAttributes(r4ecAttributes({ runId: input.runId, stage: 'train' }));
+  const { ingest, encode } = input.artifacts;
+  if (!ingest) throw ApplicationFailure.nonRetryable('train needs the ingest output', 'MissingStageInput');
+  const train = input.config.train;
+  const queue = input.config.queues.gpu;
+  const quick = proxyActivities<TrainActivities>({
+    taskQueue: queue.name,
+    startToCloseTimeout: '30 minutes',
+    retry: { initialInterval: '1 second', maximumAttempts: 5, nonRetryableErrorTypes: NON_RETRYABLE },
+  });
+  const long = proxyActivities<TrainActivities>({
+    taskQueue: queue.name,
+    startToCloseTimeout: '24 hours',
+    heartbeatTimeout: `${train.heartbeatTimeoutSeconds} seconds`,
+    retry: { initialInterval: '5 seconds', maximumInterval: '2 minutes', maximumAttempts: 5, nonRetryableErrorTypes: NON_RETRYABLE },
+  });
+
+  const common = { runId: input.runId, train, ingest, ...(encode ? { encode } : {}) };
+  const plan = await quick.planTraining(common);
+  if (plan.skipped) return { artifact: { key: plan.key, contentHash: plan.contentHash! }, skipped: true, summary: plan.summary! };
+  if (input.lookupOnly) {
+    throw ApplicationFailure.nonRetryable(`train output ${plan.key} does not exist for these inputs (run the train stage)`, 'StageOutputMissing');
+  }
+
+  const outcomes: JobOutcome[] = new Array(plan.jobs.length);
+  let next = 0;
+  const worker = async (): Promise<void> => {
+    while (next < plan.jobs.length) {
+      const i = next++;
+      const job: TrainJob = plan.jobs[i]!;
+      const r = await long.trainBackbone({ ...common, job });
+      outcomes[i] = { job, key: r.key, metrics: r.metrics };
+    }
+  };
+  await Promise.all(Array.from({ length: Math.max(1, Math.min(queue.slots, plan.jobs.length)) }, worker));
+
+  const done = await quick.collectTraining({ key: plan.key, train, outcomes });
+  return { artifact: { key: done.key, contentHash: done.contentHash }, skipped: false, summary: done.summary };
+}
