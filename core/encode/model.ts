@@ -6,7 +6,7 @@
 // `scripts/export-encoder.py` writes such a directory from a Hugging Face model (README: BGE-M3).
 import { createHash } from 'node:crypto';
 import { createReadStream, existsSync } from 'node:fs';
-import { readFile, stat } from 'node:fs/promises';
+import { readFile, readdir, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import * as ort from 'onnxruntime-node';
 import { Tokenizer } from 'tokenizers';
@@ -83,10 +83,11 @@ export async function readEncoderConfig(dir: string): Promise<EncoderConfig> {
 }
 
 /**
- * Identity of an encoder directory for stage keys: the config plus content hashes of the model and
- * tokenizer. The model hash is remembered per (path, size, mtime) so a 2 GB model is read once.
+ * Identity of an encoder directory for stage keys: the config plus the content hash of every file
+ * in it (model.onnx, external weights of models over 2 GB, tokenizer files). Hashes are remembered
+ * per (path, size, mtime), so a worker reads a 2 GB model once.
  */
-export async function encoderIdentity(dir: string, cache?: Map<string, string>): Promise<{ config: EncoderConfig; model: string; tokenizer: string }> {
+export async function encoderIdentity(dir: string, cache?: Map<string, string>): Promise<{ config: EncoderConfig; files: Record<string, string> }> {
   const config = await readEncoderConfig(dir);
   const hashFile = async (p: string): Promise<string> => {
     const s = await stat(p);
@@ -95,12 +96,18 @@ export async function encoderIdentity(dir: string, cache?: Map<string, string>):
     if (hit) return hit;
     const h = createHash('sha256');
     for await (const chunk of createReadStream(p)) h.update(chunk as Buffer);
-    // External weights (models over 2 GB) live beside model.onnx; their sizes are enough to notice a swap.
     const digest = h.digest('hex');
     cache?.set(memo, digest);
     return digest;
   };
-  return { config, model: await hashFile(join(dir, 'model.onnx')), tokenizer: await hashFile(join(dir, 'tokenizer.json')) };
+  const files: Record<string, string> = {};
+  const entries = (await readdir(dir, { withFileTypes: true })).filter((e) => !e.name.startsWith('.') && e.name !== ENCODER_CONFIG_FILE);
+  for (const e of entries.sort((a, b) => (a.name < b.name ? -1 : 1))) {
+    const p = join(dir, e.name);
+    if (e.isFile() || (e.isSymbolicLink() && (await stat(p)).isFile())) files[e.name] = await hashFile(p);
+  }
+  if (!files['model.onnx']) throw new EncoderError(`encoder directory ${dir} has no model.onnx`);
+  return { config, files };
 }
 
 interface Tokenized {
