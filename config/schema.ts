@@ -155,7 +155,7 @@ export const FinetuneSchema = z
     /** Retries of a failed/killed job (each resumes from the newest checkpoint or re-attaches). */
     maxAttempts: positiveInt.default(5),
     /** The activity heartbeats while it waits on the trainer; a dead worker is noticed after this. */
-    heartbeatTimeoutSeconds: positiveInt.default(60),
+    heartbeatTimeoutSeconds: positiveInt.default(30),
     /** How often the trainer's progress log (or the provider's job) is polled. */
     pollIntervalMs: positiveInt.default(1000),
     /** After a cancel: how long the trainer gets to write its checkpoint before SIGKILL. */
