@@ -1,14 +1,14 @@
 // The local backend's activities with the real trainer (python, tiny model, CPU): planning from
 // construct outputs, every bad input failing before training with nothing registered, training on the
-// authors' D_refine sample, trainer failures with their last lines, cancel (trainer stopped, checkpoint
-// kept, rerun resumes) and a crashed worker's trainer re-attached to instead of started twice.
+// authors' D_refine sample, trainer failures with their last lines, and a crashed worker's trainer
+// re-attached to instead of started twice (cancel + resume: workflow.test.ts, through the server).
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
-import { ApplicationFailure, CancelledFailure } from '@temporalio/common';
+import { ApplicationFailure } from '@temporalio/common';
 import { MockActivityEnvironment } from '@temporalio/testing';
 import {
   createFinetuneActivities,
@@ -156,42 +156,6 @@ test('trainer out of memory is final, a trainer crash is retryable; both carry i
     assert.ok(lastLines.some((l) => line.test(l)), lastLines.join('\n'));
     assert.equal((await listAdapters(store)).length, 0);
   }
-});
-
-test('cancel stops the trainer with a checkpoint; the next attempt resumes from it', async () => {
-  const { store, stateDir, acts } = setup({ R4EC_LORA_FAULT: 'delay=0.4' });
-  const finetune = testFinetune(model, { lora: { checkpointEvery: 100 } });
-  const plan = (await mock().run(acts.planFinetune, {
-    runId: 'r1',
-    finetune,
-    construct: await constructs(store, { user: { 'reason.jsonl': sftJsonl(16), 'reflect.jsonl': sftJsonl(2), 'refine.jsonl': '' } }),
-  })) as PlanFinetuneOutput;
-  const input = submitInput(plan, 'user-actor', finetune);
-  const env = mock();
-  let trainerPid: number | undefined;
-  env.on('heartbeat', (d: JobState) => {
-    if (d.step !== undefined && d.step >= 1 && trainerPid === undefined) {
-      trainerPid = d.pid;
-      env.cancel();
-    }
-  });
-  const err = await env.run(acts.submitLoraJob, input).then(
-    () => assert.fail('expected cancellation'),
-    (e: unknown) => e,
-  );
-  assert.ok(err instanceof CancelledFailure, String(err));
-  assert.throws(() => process.kill(trainerPid!, 0), 'the trainer process is gone');
-  const progress = readFileSync(join(jobDirOf(stateDir, input.job.jobKey), 'progress.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
-  const stopped = progress.at(-1)!;
-  assert.equal(stopped.event, 'stopped');
-  assert.ok(typeof stopped.step === 'number' && stopped.step >= 1 && stopped.step < 4);
-  assert.equal((await listAdapters(store)).length, 0);
-
-  const { acts: acts2 } = { acts: createFinetuneActivities({ store, stateDir, env: process.env, python: PYTHON }) };
-  const r = (await mock().run(acts2.submitLoraJob, input)) as SubmitLoraJobOutput;
-  assert.equal(r.entry.metrics.resumedFromStep, stopped.step);
-  assert.equal(r.entry.metrics.steps, 4);
-  assert.equal((await listAdapters(store)).length, 1);
 });
 
 test("a crashed worker's trainer keeps running and the retried activity re-attaches to it", async () => {

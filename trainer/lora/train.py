@@ -170,9 +170,17 @@ def _finished(work: Path, job_key: str) -> dict | None:
 
 
 def run(spec: JobSpec, stop: dict) -> int:
+    import warnings
+
     import torch
     from peft import LoraConfig, get_peft_model
     from transformers import get_scheduler
+    from transformers.utils import logging as hf_logging
+
+    # trainer.log keeps what matters (warnings, tracebacks) without progress bars or a known
+    # transformers-5 deprecation notice that peft triggers.
+    hf_logging.disable_progress_bar()
+    warnings.filterwarnings("ignore", message=".*is_gradient_checkpointing.*", category=FutureWarning)
 
     from .checkpoint import list_checkpoints, load_checkpoint, save_checkpoint
 
