@@ -1,6 +1,8 @@
 // Which activities each task queue's worker serves. A stage registers its factory under its queue.
 import type { QueueKind } from '../config/names';
 import type { ActivityDeps } from './deps';
+import { createConstructActivities } from './construct';
+import { createConstructTeacherActivities } from './construct-teacher';
 import { createEncodeActivities } from './encode';
 import { createAdapterServingActivities, createFinetuneActivities } from './finetune';
 import { createIngestActivities } from './ingest';
@@ -16,8 +18,8 @@ export type { ActivityDeps } from './deps';
 type Factory = (deps: ActivityDeps) => object;
 
 const REGISTRY: Record<QueueKind, Factory[]> = {
-  cpu: [createStoreActivities, createPipelineActivities, createReportActivities, createIngestActivities, createRefineActivities],
-  llm: [createLlmActivities, createAdapterServingActivities],
+  cpu: [createStoreActivities, createPipelineActivities, createReportActivities, createIngestActivities, createConstructActivities, createRefineActivities],
+  llm: [createLlmActivities, createConstructTeacherActivities, createAdapterServingActivities],
   gpu: [createEncodeActivities, createFinetuneActivities, createTrainActivities],
 };
 

@@ -122,6 +122,8 @@ export const ConstructSchema = z
     window: positiveInt.default(64),
     /** Children started per workflow run before continue-as-new. */
     batchPerRun: positiveInt.default(500),
+    /** A teacher call whose worker stops heartbeating this long is retried elsewhere. */
+    heartbeatTimeoutSeconds: positiveInt.default(30),
   })
   .strict();
 

@@ -1,6 +1,8 @@
 // The workflow bundle's entry: every workflow type the cpu worker serves.
 export { smokeWorkflow } from './smoke';
 export { ingestDatasetWorkflow } from './ingest';
+export { constructDatasetWorkflow } from './construct';
+export { constructInferenceWorkflow } from './construct-inference';
 export { encodeKnowledgeWorkflow } from './encode';
 export { r4ecPipelineWorkflow } from './pipeline';
 export { fineTuneWorkflow, loraJobWorkflow } from './finetune';

@@ -12,6 +12,7 @@ export interface StageWorkflowSpec {
 
 export const STAGE_WORKFLOWS: Partial<Record<Stage, StageWorkflowSpec>> = {
   ingest: { workflowType: 'ingestDatasetWorkflow', perDomain: false, needs: [] },
+  construct: { workflowType: 'constructDatasetWorkflow', perDomain: true, needs: ['ingest'] },
   finetune: { workflowType: 'fineTuneWorkflow', perDomain: false, needs: ['construct'] },
   refine: { workflowType: 'refineKnowledgeWorkflow', perDomain: true, needs: ['ingest'] },
   train: { workflowType: 'trainBackbonesWorkflow', perDomain: false, needs: ['ingest', 'encode'] },

@@ -1,0 +1,4 @@
+export * from './plan';
+export * from './sample';
+export * from './records';
+export * from './output';

@@ -1,0 +1,111 @@
+// One construction inference (Algorithm 1 once, request seed k) as its own child workflow
+// `${runId}/construct/${domain}/${entityId}/${k}`: reason → reflect → (refine), every teacher call
+// its own activity on the llm queue, so the Web UI shows each prompt and answer. The outcome is
+// recorded in the store with its reason and set as the R4ecOutcome search attribute.
+import { ActivityFailure, ApplicationFailure, proxyActivities, proxyLocalActivities, upsertSearchAttributes, workflowInfo } from '@temporalio/workflow';
+import type { createConstructActivities } from '../activities/construct';
+import type { createConstructTeacherActivities } from '../activities/construct-teacher';
+import type { CallLlmOutput } from '../activities/llm';
+import type { ConstructOutcome, Domain } from '../config/names';
+import type { R4ecConfig } from '../config/schema';
+import type { ConstructUsage, InferenceSteps, PlanEntry } from '../core/construct';
+import type { PromptSpec } from '../core/prompts/builders';
+import { decideAfterReflect, decideAfterRefine } from './construct-algorithm';
+import { SA } from './search-attributes';
+
+export interface ConstructInferenceInput {
+  runId: string;
+  domain: Domain;
+  workKey: string;
+  datasetKey: string;
+  planIndex: number;
+  k: number;
+  entry: PlanEntry;
+  llm: R4ecConfig['llm'];
+  llmQueue: string;
+  heartbeatTimeoutSeconds: number;
+}
+
+export interface ConstructInferenceResult {
+  outcome: ConstructOutcome;
+  reason: string;
+}
+
+type Failed = { failed: ConstructOutcome; reason: string };
+
+export async function constructInferenceWorkflow(input: ConstructInferenceInput): Promise<ConstructInferenceResult> {
+  const { llm } = input;
+  const local = proxyLocalActivities<ReturnType<typeof createConstructActivities>>({
+    startToCloseTimeout: '2 minutes',
+    retry: { initialInterval: '1 second', maximumAttempts: 5, nonRetryableErrorTypes: ['InvalidActivityInput', 'ConstructPlanError'] },
+  });
+  // One activity may hold every format re-ask of a call: budget each request's timeout per attempt.
+  const perRequestMs = llm.teacher ? llm.teacher.timeoutMs : 60_000 + llm.simulator.latencyMs * 2;
+  const { askTeacher } = proxyActivities<ReturnType<typeof createConstructTeacherActivities>>({
+    taskQueue: input.llmQueue,
+    startToCloseTimeout: (llm.formatRetries + 1) * (perRequestMs + 30_000),
+    heartbeatTimeout: `${input.heartbeatTimeoutSeconds} seconds`,
+    retry: {
+      maximumAttempts: llm.transport.maxAttempts,
+      initialInterval: llm.transport.initialIntervalMs,
+      backoffCoefficient: llm.transport.backoffCoefficient,
+      maximumInterval: llm.transport.maximumIntervalMs,
+      nonRetryableErrorTypes: ['InvalidActivityInput', 'InvalidPrompt', 'LlmNotConfigured', 'LlmRequestRejected'],
+    },
+  });
+
+  const { sample, reasonSpec } = await local.loadConstructSample({ datasetKey: input.datasetKey, domain: input.domain, entry: input.entry });
+  const usage: ConstructUsage = { calls: 0, cacheHits: 0, promptTokens: 0, completionTokens: 0 };
+  const steps: InferenceSteps = {};
+
+  const ask = async (step: 'reason' | 'reflect' | 'refine', prompt: PromptSpec): Promise<Extract<CallLlmOutput, { status: 'ok' }>['answer'] | Failed> => {
+    let r: CallLlmOutput;
+    try {
+      r = await askTeacher({ runId: input.runId, datasetKey: input.datasetKey, domain: input.domain, entityId: input.entry.entityId, seed: input.k, prompt, formatRetries: llm.formatRetries });
+    } catch (e) {
+      if (!(e instanceof ActivityFailure)) throw e;
+      const cause = e.cause instanceof ApplicationFailure ? `${e.cause.type ?? 'error'}: ${e.cause.message}` : (e.cause?.message ?? e.message);
+      return { failed: 'failed_transport', reason: `${step}: ${cause} (retry policy exhausted: ${llm.transport.maxAttempts} attempts)` };
+    }
+    usage.calls += r.usage.calls;
+    usage.cacheHits += r.usage.cacheHits;
+    usage.promptTokens += r.usage.promptTokens;
+    usage.completionTokens += r.usage.completionTokens;
+    if (r.status === 'failed_format') return { failed: 'failed_format', reason: `${step}: ${r.code}: ${r.error} (after ${r.formatAttempts} attempts)` };
+    return r.answer;
+  };
+
+  const decision = await (async (): Promise<ConstructInferenceResult> => {
+    const reason = await ask('reason', reasonSpec);
+    if ('failed' in reason) return { outcome: reason.failed, reason: reason.reason };
+    if (reason.type !== 'verdict') return { outcome: 'failed_format', reason: `reason: expected a verdict answer, got ${reason.type}` };
+    steps.reason = { knowledge: reason.knowledge, like: reason.like };
+    const judge = await ask('reflect', { ...reasonSpec, step: 'reflect', previous: reason.knowledge });
+    if ('failed' in judge) return { outcome: judge.failed, reason: judge.reason };
+    if (judge.type !== 'judgement') return { outcome: 'failed_format', reason: `reflect: expected a judgement, got ${judge.type}` };
+    steps.reflect = { reasonable: judge.reasonable, reflection: judge.reflection };
+    const next = decideAfterReflect(reason.like, sample.label, judge.reasonable);
+    if (!('refine' in next)) return next;
+    const refined = await ask('refine', { ...reasonSpec, step: 'refine', previous: reason.knowledge, reflection: judge.reflection });
+    if ('failed' in refined) return { outcome: refined.failed, reason: refined.reason };
+    if (refined.type !== 'verdict') return { outcome: 'failed_format', reason: `refine: expected a verdict answer, got ${refined.type}` };
+    steps.refine = { knowledge: refined.knowledge, like: refined.like };
+    return decideAfterRefine(refined.like, sample.label);
+  })();
+
+  // The record may downgrade a kept answer that cannot form a valid fine-tuning record.
+  const recorded = await local.recordInference({
+    workKey: input.workKey,
+    workflowId: workflowInfo().workflowId,
+    planIndex: input.planIndex,
+    k: input.k,
+    seed: input.k,
+    sample,
+    outcome: decision.outcome,
+    reason: decision.reason,
+    steps,
+    usage,
+  });
+  upsertSearchAttributes([{ key: SA.outcome, value: recorded.outcome }]);
+  return recorded;
+}

@@ -1,0 +1,81 @@
+// construct stage (Algorithm 1) for one domain: plan (skips when the output exists; samples 40% of
+// the entities, seeded) → one child workflow per (entity, k) in a bounded window with
+// continue-as-new (workflows/fanout.ts) → assemble D_reason, D_reflect, D_refine and the report.
+// `progress` ({ done, total, outcomes }) answers on `${runId}/construct/${domain}`.
+import { ApplicationFailure, continueAsNew, executeChild, proxyActivities, upsertSearchAttributes } from '@temporalio/workflow';
+import type { createConstructActivities, PlanConstructionOutput } from '../activities/construct';
+import type { ConstructSummary } from '../activities/construct-plan';
+import { constructInferenceWorkflow } from './construct-inference';
+import { emptyCarry, runWindowedFanout, trackProgress, type FanoutCarry } from './fanout';
+import { r4ecAttributes } from './search-attributes';
+import type { DomainStageInput, StageResult } from './stage-types';
+
+export type { ConstructSummary };
+
+export interface ConstructStageInput extends DomainStageInput {
+  /** Set by continue-as-new: the plan and how far the fan-out got. */
+  resume?: { plan: PlanConstructionOutput; carry: FanoutCarry };
+}
+
+export async function constructDatasetWorkflow(input: ConstructStageInput): Promise<StageResult<ConstructSummary>> {
+  const { runId, domain, config } = input;
+  upsertSearchAttributes(r4ecAttributes({ runId, stage: 'construct', domain }));
+  const ingest = input.artifacts.ingest;
+  if (!ingest) throw ApplicationFailure.nonRetryable(`construct (${domain}) needs the ingest output; got ${Object.keys(input.artifacts).join(', ') || 'none'}`, 'MissingStageInput');
+  const acts = proxyActivities<ReturnType<typeof createConstructActivities>>({
+    taskQueue: config.queues.cpu.name,
+    startToCloseTimeout: '30 minutes',
+    heartbeatTimeout: '5 minutes',
+    retry: { initialInterval: '1 second', maximumAttempts: 5, nonRetryableErrorTypes: ['InvalidActivityInput', 'StageOutputMissing', 'ConstructIncomplete'] },
+  });
+  const progress = { carry: input.resume?.carry ?? emptyCarry(), total: input.resume?.plan.units ?? 0 };
+  trackProgress(progress);
+
+  let plan = input.resume?.plan;
+  if (!plan) {
+    plan = await acts.planConstruction({ runId, domain, construct: config.construct, llm: config.llm, ingest, lookupOnly: input.lookupOnly ?? false });
+    if (plan.skipped) return { artifact: { key: plan.key, contentHash: plan.contentHash! }, skipped: true, summary: plan.summary! };
+    progress.total = plan.units;
+  }
+  const K = config.construct.inferencesPerSample;
+  const { workKey } = plan;
+  const r = await runWindowedFanout({
+    total: plan.units,
+    carry: progress.carry,
+    window: config.construct.window,
+    batchPerRun: config.construct.batchPerRun,
+    loadPage: (offset, limit) => acts.loadConstructPage({ workKey, offset, limit, inferencesPerSample: K }),
+    runChild: async (u) => {
+      const res = await executeChild(constructInferenceWorkflow, {
+        workflowId: `${runId}/construct/${domain}/${u.entry.entityId}/${u.k}`,
+        taskQueue: config.queues.cpu.name,
+        typedSearchAttributes: r4ecAttributes({ runId, stage: 'construct', domain, entityId: u.entry.entityId }),
+        args: [
+          {
+            runId,
+            domain,
+            workKey,
+            datasetKey: ingest.key,
+            planIndex: u.planIndex,
+            k: u.k,
+            entry: u.entry,
+            llm: config.llm,
+            llmQueue: config.queues.llm.name,
+            heartbeatTimeoutSeconds: config.construct.heartbeatTimeoutSeconds,
+          },
+        ],
+      });
+      return res.outcome;
+    },
+  });
+  if (!r.finished) return continueAsNew<typeof constructDatasetWorkflow>({ ...input, resume: { plan, carry: r.carry } });
+
+  const done = await acts.assembleConstruction({
+    key: plan.key,
+    workKey,
+    domain,
+    inferencesPerSample: K,
+    teacher: { model: config.llm.teacher?.model ?? config.llm.simulator.model, simulator: config.llm.teacher === undefined },
+  });
+  return { artifact: { key: done.key, contentHash: done.contentHash }, skipped: false, summary: done.summary };
+}
