@@ -12,10 +12,7 @@ import { TrainSchema } from '../../config/schema';
 import { CtrModelInfoSchema, scoreTestSplit } from '../../core/ctr';
 import { decodeNpy } from '../../core/data/npy';
 import { StageOutput } from '../../core/store';
-import { makeCtrFixture, skipWithoutTrainer, VENV_PYTHON, writeFakeEncode, type Artifact, type CtrFixture } from './fixtures';
-
-// Small enough for CI: a few seconds of training per model on one core.
-export const SMALL_TRAIN = { epochs: 2, patience: 2, batchSize: 64, learningRate: 0.01, embeddingDim: 8, mlp: [16], connector: [16], threads: 1 };
+import { makeCtrFixture, skipWithoutTrainer, SMALL_TRAIN, VENV_PYTHON, writeFakeEncode, type Artifact, type CtrFixture } from './fixtures';
 
 describe('trainBackbone activity', { skip: skipWithoutTrainer() }, () => {
   let f: CtrFixture;

@@ -25,6 +25,9 @@ export interface CtrFixture {
   cleanup(): void;
 }
 
+/** `train` config small enough for CI: a few seconds of training per model on one core. */
+export const SMALL_TRAIN = { epochs: 2, patience: 2, batchSize: 64, learningRate: 0.01, embeddingDim: 8, mlp: [16], connector: [16], threads: 1 };
+
 export const VENV_PYTHON = resolve(__dirname, '..', '..', '.tools', 'venv', 'bin', 'python');
 
 /** For `describe(name, { skip: skipWithoutTrainer() })`: the trainer needs the Python venv. */
