@@ -1,5 +1,10 @@
 import { WorkflowFailedError, type Client } from '@temporalio/client';
 import { loadConfig } from '../../config/load';
+import type { R4ecConfig } from '../../config/schema';
+import { resolveDatasetDir } from '../../activities/ingest';
+import { ingest } from '../../core/data/ingest';
+import { loadDataset } from '../../core/data/dataset';
+import { estimateRun } from '../../core/estimate';
 import { PIPELINE_WORKFLOW_TYPE, STAGES, type Stage } from '../../config/names';
 import { R4ecError } from '../../core/errors';
 import { connectClient, dataConverterFor, resolveTemporal } from '../../workers/connection';
@@ -47,6 +52,7 @@ export const runCommand: Command = {
     from: { type: 'string', description: 'compute from this stage on' },
     until: { type: 'string', description: 'compute up to and including this stage' },
     json: { type: 'boolean', description: 'progress on stderr, one JSON run summary on stdout at the end' },
+    'dry-run': { type: 'boolean', description: 'estimate entities, LLM calls and tokens per stage and role; start nothing' },
   },
   details:
     'Without temporal.address in the config, r4ec starts (or attaches to) the local dev server and runs\n' +
@@ -67,6 +73,7 @@ export const runCommand: Command = {
     const env = process.env;
     const stateDir = stateDirFrom(env, config.stateDir);
     const runId = str(values['run-id']) ?? deriveRunId(config, loaded.hash, stateDir);
+    if (values['dry-run']) return dryRun(config, stateDir, runId, Boolean(values.json));
 
     const { address, uiUrl, server } = await ensureServer(config, env);
     process.stderr.write(`Temporal Web UI: ${uiUrl}/namespaces/${config.temporal.namespace}/workflows/${encodeURIComponent(runId)}\n`);
@@ -140,4 +147,26 @@ function printSummary(s: RunSummary): void {
   out.write(`llm: calls=${s.llm.calls} cacheHits=${s.llm.cacheHits} promptTokens=${s.llm.promptTokens} completionTokens=${s.llm.completionTokens}\n`);
   if (s.report) out.write(`report: ${JSON.stringify(s.report)}\n`);
   if (s.error) out.write(`FAILED: ${s.error}\n`);
+}
+
+async function dryRun(config: R4ecConfig, stateDir: string, runId: string, json: boolean): Promise<number> {
+  // Ingest is local, cheap and content-keyed (no LLM is called): the estimate uses the real entities.
+  const store = openStore(config.store, stateDir);
+  const dir = await resolveDatasetDir(config.dataset, stateDir);
+  const ingested = await ingest({ store, dataset: config.dataset, dir });
+  const rows = await estimateRun(config, await loadDataset(store, ingested.key));
+  if (json) {
+    process.stdout.write(JSON.stringify({ runId, dryRun: true, ingest: ingested.summary, estimate: rows }) + '\n');
+    return 0;
+  }
+  const out = process.stdout;
+  out.write(`dry run of ${runId}: ${ingested.summary.users} users, ${ingested.summary.items} items (nothing started, no LLM called)\n\n`);
+  out.write(`${'stage'.padEnd(10)}${'domain'.padEnd(7)}${'role'.padEnd(11)}${'entities'.padStart(9)}${'calls (min–max)'.padStart(20)}${'prompt tok'.padStart(13)}${'compl. tok'.padStart(13)}\n`);
+  for (const r of rows) {
+    out.write(`${r.stage.padEnd(10)}${r.domain.padEnd(7)}${r.role.padEnd(11)}${String(r.entities).padStart(9)}${`${r.callsMin}–${r.callsMax}`.padStart(20)}${String(r.promptTokens).padStart(13)}${String(r.completionTokens).padStart(13)}\n`);
+  }
+  const sum = (f: (r: (typeof rows)[number]) => number) => rows.reduce((a, r) => a + f(r), 0);
+  out.write(`${'total'.padEnd(37)}${`${sum((r) => r.callsMin)}–${sum((r) => r.callsMax)}`.padStart(20)}${String(sum((r) => r.promptTokens)).padStart(13)}${String(sum((r) => r.completionTokens)).padStart(13)}\n`);
+  out.write(`\nroles without an endpoint are served by the simulator (no cost): ${(['teacher', 'actor', 'reflection'] as const).filter((r) => !config.llm[r]).join(', ') || 'none'}\n`);
+  return 0;
 }

@@ -124,3 +124,17 @@ test('a schedule created from the CLI fires (trigger) and starts a pipeline run;
   assert.equal(missing.code, 1);
   assert.match(missing.stderr, /no schedule "r4ec-weekly"/);
 });
+
+test('run --dry-run estimates entities, calls and tokens per stage and role, and starts nothing', async () => {
+  const r = await r4ec(['run', '--dry-run', '--json'], { R4EC__TEMPORAL__ADDRESS: '127.0.0.1:1' });
+  assert.equal(r.code, 0, r.stderr);
+  const out = JSON.parse(r.stdout) as { dryRun: boolean; ingest: { users: number }; estimate: Array<{ stage: string; domain: string; role: string; entities: number; callsMin: number; callsMax: number; promptTokens: number }> };
+  assert.equal(out.dryRun, true);
+  const cu = out.estimate.find((e) => e.stage === 'construct' && e.domain === 'user')!;
+  assert.equal(cu.entities, Math.ceil(out.ingest.users * 0.4) * 2, '40% of users, two inferences each');
+  assert.equal(cu.callsMin, 2 * cu.entities);
+  for (const e of out.estimate) {
+    assert.ok(e.callsMax >= e.callsMin && e.promptTokens > 0, JSON.stringify(e));
+  }
+  assert.deepEqual([...new Set(out.estimate.map((e) => e.role))].sort(), ['actor', 'reflection', 'teacher']);
+});
