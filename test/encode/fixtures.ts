@@ -41,10 +41,10 @@ export async function makeEncodeFixture(): Promise<EncodeFixture> {
   writeFileSync(join(raw, 'movies.dat'), movies.join('\n') + '\n');
   writeFileSync(join(raw, 'users.dat'), users.join('\n') + '\n');
   writeFileSync(join(raw, 'ratings.dat'), ratings.join('\n') + '\n');
-  const store = new LocalStore(join(root, 'store'));
-  const res = await ingest({ store, dataset: { ...DatasetSchema.parse({ kind: 'ml-1m' }) }, dir: raw });
+  // The store where a worker process with R4EC_STATE_DIR=stateDir finds it (the default local store).
   const stateDir = join(root, 'state');
-  mkdirSync(stateDir);
+  const store = new LocalStore(join(stateDir, 'store'));
+  const res = await ingest({ store, dataset: { ...DatasetSchema.parse({ kind: 'ml-1m' }) }, dir: raw });
   return {
     root,
     stateDir,
