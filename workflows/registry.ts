@@ -15,6 +15,7 @@ export const STAGE_WORKFLOWS: Partial<Record<Stage, StageWorkflowSpec>> = {
   construct: { workflowType: 'constructDatasetWorkflow', perDomain: true, needs: ['ingest'] },
   finetune: { workflowType: 'fineTuneWorkflow', perDomain: false, needs: ['construct'] },
   refine: { workflowType: 'refineKnowledgeWorkflow', perDomain: true, needs: ['ingest'] },
+  encode: { workflowType: 'encodeKnowledgeWorkflow', perDomain: false, needs: ['ingest', 'refine'] },
   train: { workflowType: 'trainBackbonesWorkflow', perDomain: false, needs: ['ingest', 'encode'] },
   report: { workflowType: 'reportWorkflow', perDomain: false, needs: [] },
 };

@@ -92,6 +92,39 @@ describe('encodeKnowledgeWorkflow', { skip: skipWithoutEncoder() }, () => {
     });
   });
 
+  test('per-domain refine outputs are combined into the same content; lookupOnly finds or refuses', async () => {
+    const parts: Record<string, Artifact> = {};
+    for (const d of ['user', 'item'] as const) {
+      const out = new StageOutput(f.store, `refine/test-part-${d}`);
+      for (const set of ['kar', 'r2ec', 'r4ec']) await out.put(`${set}/${d}.jsonl`, await f.store.get(`${refine.key}/${set}/${d}.jsonl`));
+      parts[`refine:${d}`] = { key: `refine/test-part-${d}`, contentHash: await out.commit('refine') };
+    }
+    await withWorkers(t, { queues: ['cpu', 'gpu'], config, deps: { store: f.store, stateDir: f.stateDir } }, async ({ config: cfg }) => {
+      const whole = await start(cfg, { ingest: f.ingest, refine }, 'encode-wf-whole');
+      const split = await start(cfg, { ingest: f.ingest, ...parts }, 'encode-wf-parts');
+      // Keys follow content: the combined parts hold the same files as the whole, so nothing is redone.
+      assert.deepEqual(split.artifact, whole.artifact);
+      assert.equal(split.skipped, true);
+
+      // Outside the run's selection the stage only looks its output up.
+      const again = await t.client.workflow.execute('encodeKnowledgeWorkflow', {
+        taskQueue: cfg.queues.cpu.name,
+        workflowId: 'encode-wf-lookup',
+        args: [{ runId: 'encode-wf-lookup', config: cfg, artifacts: { ingest: f.ingest, ...parts }, lookupOnly: true }],
+      });
+      assert.equal((again as StageResult).skipped, true);
+      const other = testConfig({ ...config, encode: { ...config.encode, modelDir: ENCODER_DIR }, train: { variants: ['r2ec'] } });
+      await assert.rejects(
+        t.client.workflow.execute('encodeKnowledgeWorkflow', {
+          taskQueue: cfg.queues.cpu.name,
+          workflowId: 'encode-wf-lookup-missing',
+          args: [{ runId: 'x', config: { ...other, queues: cfg.queues }, artifacts: { ingest: f.ingest, ...parts }, lookupOnly: true }],
+        }),
+        (err: unknown) => err instanceof WorkflowFailedError && /StageOutputMissing|does not exist/.test(String((err.cause as Error)?.message) + JSON.stringify(err.cause)),
+      );
+    });
+  });
+
   test('a bad knowledge line fails the stage without retries, naming file, line and field', async () => {
     const out = new StageOutput(f.store, 'refine/test-bad');
     const good = (await f.store.get(`${refine.key}/kar/item.jsonl`)).toString();
