@@ -55,11 +55,6 @@ def main() -> int:
 
     with tempfile.TemporaryDirectory() as tmp:
         tmpd = Path(tmp)
-        if a.model:
-            model = a.model
-        else:
-            corpus = [a.data] if a.data else []
-            model = build_tiny_model(str(tmpd / "tiny"), hidden_size=a.hidden, layers=a.layers, corpus_files=corpus)["path"]
         if a.data:
             data = Path(a.data)
             source = a.data
@@ -69,6 +64,8 @@ def main() -> int:
         else:
             data = write_jsonl(tmpd / "sft.jsonl", sft_records(a.records))
             source = "synthetic short records"
+        # The tokenizer learns the data's vocabulary, as a real model's would cover it.
+        model = a.model or build_tiny_model(str(tmpd / "tiny"), hidden_size=a.hidden, layers=a.layers, corpus_files=[str(data)])["path"]
         spec = {
             "jobKey": "bench",
             "baseModel": model,
@@ -108,7 +105,6 @@ def main() -> int:
                     "device": done["device"],
                     "threads": torch.get_num_threads(),
                     "cpus": os.cpu_count(),
-                    "modelParameters": sum(1 for _ in [0]) and None,
                     "hidden": a.hidden,
                     "layers": a.layers,
                     "tokens": done["tokens"],

@@ -27,6 +27,13 @@ export async function localBaseModel(path: string): Promise<BaseModelIdentity & 
 
 /** Builds (or reuses) the tiny model under `outDir`; returns its identity. */
 export async function ensureTinyModel(opts: { python: string; trainerRoot: string; outDir: string; env?: NodeJS.ProcessEnv }): Promise<BaseModelIdentity & { kind: 'local' }> {
+  // Built before (the recipe marker is written last): no python start needed.
+  try {
+    await readFile(join(opts.outDir, 'r4ec-tiny.json'));
+    return await localBaseModel(opts.outDir);
+  } catch {
+    // not built yet
+  }
   const script = join(opts.trainerRoot, 'scripts', 'make-tiny-model.py');
   await new Promise<void>((ok, fail) => {
     execFile(opts.python, [script, opts.outDir], { cwd: opts.trainerRoot, env: { ...(opts.env ?? process.env), HF_HUB_OFFLINE: '1' }, timeout: 600_000 }, (err, _stdout, stderr) => {

@@ -90,6 +90,19 @@ test('planFinetune builds the four jobs from the construct outputs (actor = D_re
   assert.deepEqual(again.jobs.map((j) => j.jobKey), plan.jobs.map((j) => j.jobKey));
 });
 
+test('without finetune.baseModel the tiny offline model is built into the state dir and reused', async () => {
+  const { store, stateDir, acts } = setup();
+  const finetune = testFinetune(model);
+  delete finetune.baseModel;
+  const construct = await constructs(store);
+  const plan = (await mock().run(acts.planFinetune, { runId: 'r1', finetune, construct })) as PlanFinetuneOutput;
+  assert.equal(plan.baseModel!.ref, join(stateDir, 'models', 'tiny-qwen2'));
+  assert.ok(readFileSync(join(plan.baseModel!.ref, 'config.json'), 'utf8').includes('qwen2'));
+  const again = (await mock().run(acts.planFinetune, { runId: 'r1', finetune, construct })) as PlanFinetuneOutput;
+  assert.deepEqual(again.baseModel, plan.baseModel);
+  assert.deepEqual(again.jobs.map((j) => j.jobKey), plan.jobs.map((j) => j.jobKey));
+});
+
 test('bad inputs fail the plan once, clearly, before any training', async () => {
   const { store, acts } = setup();
   const finetune = testFinetune(model);
