@@ -35,7 +35,7 @@ export class ProgressView {
         if (c) detail = ` ${bar(c.done, c.total)} ${c.done}/${c.total}`;
       }
       const mark = { pending: '·', running: '▸', completed: '✓', skipped: '↷', failed: '✗' }[s.status];
-      const secs = s.status === 'pending' ? '' : ` ${s.seconds.toFixed(1)}s`;
+      const secs = s.status === 'pending' ? '' : ` ${(s.status === 'running' && s.startedAt ? (Date.now() - s.startedAt) / 1000 : s.seconds).toFixed(0)}s`;
       lines.push(`${mark} ${stage.padEnd(10)}${s.status === 'skipped' ? 'skipped (output exists)' : s.status}${s.selected ? '' : ' (lookup)'}${secs}${detail}`);
     }
     this.render(lines);

@@ -32,6 +32,8 @@ export interface StageProgress {
   skipped: boolean;
   /** Whether the stage computed (selected) or only looked up its existing output. */
   selected: boolean;
+  /** Epoch ms when it started running (for live elapsed times). */
+  startedAt?: number;
 }
 
 export interface RunSummary {
@@ -102,6 +104,7 @@ export async function r4ecPipelineWorkflow(rawConfig: unknown, selection?: Stage
     const p = progress[stage]!;
     p.status = 'running';
     const started = Date.now();
+    p.startedAt = started;
     try {
       const results = await runStage(stage, config, runId, summary, lookupOnly);
       p.skipped = results.every((r) => r.result.skipped);
