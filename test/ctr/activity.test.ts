@@ -72,6 +72,27 @@ describe('trainBackbone activity', { skip: skipWithoutTrainer() }, () => {
     await checkOnnxParity(r);
   });
 
+  test('cancelled after epoch 1 (trainer killed in epoch 2): the next attempt resumes from the epoch-1 checkpoint', async () => {
+    const input = { runId: 'r1', train: TrainSchema.parse({ ...SMALL_TRAIN, epochs: 3, patience: 3 }), ingest: f.ingest, job: { model: 'gru4rec', features: 'paper', variant: 'base', seed: 1 } } as const;
+    const env = new MockActivityEnvironment(undefined, { logger: new DefaultLogger('ERROR') });
+    const first: Array<{ event?: string; epoch?: number }> = [];
+    env.on('heartbeat', (d: { event?: string; epoch?: number }) => {
+      first.push(d);
+      if (d.event === 'checkpoint' && d.epoch === 1) env.cancel();
+    });
+    const acts = createTrainActivities({ store: f.store, stateDir: f.stateDir, env: process.env, python: VENV_PYTHON });
+    await assert.rejects(env.run(acts.trainBackbone, input));
+    assert.ok(first.some((b) => b.event === 'checkpoint' && b.epoch === 1));
+
+    const second: Array<{ event?: string; epoch?: number }> = [];
+    const r = await run(input, second as unknown[]);
+    const resume = second.find((b) => b.event === 'resume');
+    assert.ok(resume && resume.epoch! >= 1, JSON.stringify(second.slice(0, 5)));
+    const trained = second.filter((b) => b.event === 'epoch').map((b) => b.epoch);
+    assert.ok(!trained.includes(1), `epoch 1 trained again: ${trained.join(',')}`);
+    assert.ok(trained.includes(3) && r.metrics.auc > 0.5);
+  });
+
   test('NaN in a vector file: non-retryable DataError naming the file, nothing committed', async () => {
     const bad = await writeFakeEncode(f, { sets: ['r4ec'], tag: 'nan', corrupt: (_s, _u, item) => (item[8 * 3 + 1] = Number.NaN) });
     const before = await f.store.list('train-model/');
