@@ -5,7 +5,7 @@ Prints test AUC / LogLoss, the best epoch, training samples/second and peak memo
 usage:
   npx tsx bench/ctr-ingest.ts --data ../shared/data/ml-1m --store /tmp/r4ec-bench-store   # prints "dir"
   .tools/venv/bin/python bench/ctr-bench.py --data DIR [--threads 2] [--backbones dcn,deepfm]
-      [--features paper,full] [--epochs 20] [--patience 3] [--out /tmp/ctr-bench]
+      [--features paper,full] [--epochs 20] [--patience 3] [--out /tmp/ctr-bench] [--throughput 102400]
 """
 from __future__ import annotations
 
@@ -33,6 +33,7 @@ def run_job(spec: dict, work: Path, log: Path) -> dict:
         last = {}
         for line in proc.stdout:  # type: ignore[union-attr]
             lf.write(line)
+            lf.flush()
             ev = json.loads(line)
             last = ev
             if ev["event"] == "epoch":
@@ -59,6 +60,8 @@ def main() -> None:
     ap.add_argument("--lr", type=float, default=1e-3)
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--export", action="store_true", help="also export ONNX and check it (slower)")
+    ap.add_argument("--throughput", type=int, default=0, metavar="SAMPLES",
+                    help="speed only: one epoch over this many training samples per model, no floor (AUC meaningless)")
     args = ap.parse_args()
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
@@ -70,14 +73,16 @@ def main() -> None:
             "model": model, "features": features, "variant": "base", "seed": args.seed,
             "data": {"dir": args.data}, "workDir": str(out / name / "work"), "outDir": str(out / name / "out"),
             "threads": args.threads, "export": args.export, "progressEverySteps": 100,
-            "train": {"epochs": args.epochs, "patience": args.patience, "batchSize": args.batch_size,
-                      "learningRate": args.lr},
+            "train": {"epochs": 1 if args.throughput else args.epochs, "patience": args.patience,
+                      "batchSize": args.batch_size, "learningRate": args.lr},
+            **({"debug": {"maxTrainSamples": args.throughput}} if args.throughput else {}),
         }
 
-    print("floor", flush=True)
-    floor = run_job(job("floor", "paper"), out / "floor", out / "floor.log")
-    results["floor"] = {"auc": floor["auc"], "logloss": floor["logloss"]}
-    print(f"  floor AUC {floor['auc']:.4f} LogLoss {floor['logloss']:.4f}", flush=True)
+    if not args.throughput:
+        print("floor", flush=True)
+        floor = run_job(job("floor", "paper"), out / "floor", out / "floor.log")
+        results["floor"] = {"auc": floor["auc"], "logloss": floor["logloss"]}
+        print(f"  floor AUC {floor['auc']:.4f} LogLoss {floor['logloss']:.4f}", flush=True)
     for features in args.features.split(","):
         for model in args.backbones.split(","):
             print(f"{model} / {features}", flush=True)
@@ -91,7 +96,8 @@ def main() -> None:
 
     print("\n| backbone | features | AUC | LogLoss | best epoch | train samples/s | peak RSS MB |")
     print("|---|---|---|---|---|---|---|")
-    print(f"| floor (LR) | - | {results['floor']['auc']:.4f} | {results['floor']['logloss']:.4f} | | | |")
+    if "floor" in results:
+        print(f"| floor (LR) | - | {results['floor']['auc']:.4f} | {results['floor']['logloss']:.4f} | | | |")
     for r in results["rows"]:
         print(f"| {r['model']} | {r['features']} | {r['auc']:.4f} | {r['logloss']:.4f} | {r['bestEpoch']}/{r['epochs']} "
               f"| {r['trainSamplesPerSec']:.0f} | {r['peakRssMb']:.0f} |")

@@ -214,8 +214,10 @@ class GRU4Rec(CtrModel):
 
 
 class AutoInt(CtrModel):
-    """Three self-attention interacting layers over the fields, flattened -> linear (as the
-    authors' AutoInt: no parallel DNN)."""
+    """Three self-attention interacting layers over the fields, flattened -> linear, plus the final
+    MLP on the flat fields in parallel (AutoInt+). The authors' AutoInt has no DNN; measured on the
+    ML-1M half with `full` features, attention alone stayed below the LR floor (AUC 0.8001 vs
+    0.8026, LogLoss 0.554), so the shared final MLP is added as for the other backbones."""
 
     name = "autoint"
 
@@ -226,10 +228,12 @@ class AutoInt(CtrModel):
             blocks.append(SelfAttentionLayer(dim, attention_dim, heads))
             dim = attention_dim * heads
         self.attention = nn.Sequential(*blocks)
-        self.out = nn.Linear(self.num_fields * dim, 1)
+        self.attention_out = nn.Linear(self.num_fields * dim, 1)
+        self._final_layers(self.num_fields * fm.embedding_dim)
 
     def head(self, e: Embedded, x: dict[str, torch.Tensor]) -> torch.Tensor:
-        return self.out(self.attention(e.fields()).flatten(1)).squeeze(-1)
+        fields = e.fields()
+        return self.attention_out(self.attention(fields).flatten(1)).squeeze(-1) + self.final(fields.flatten(1))
 
 
 class FiGNN(CtrModel):
