@@ -290,6 +290,7 @@ export function createFinetuneActivities(deps: ActivityDeps) {
               checkpointEvery: ft.lora.checkpointEvery,
               seed: ft.lora.seed,
               device: ft.device,
+              threads: ft.cpuThreads ?? null,
               gradientCheckpointing: ft.lora.gradientCheckpointing,
             },
           },

@@ -51,6 +51,7 @@ def main() -> int:
     p.add_argument("--hidden", type=int, default=64)
     p.add_argument("--layers", type=int, default=2)
     p.add_argument("--device", default="auto")
+    p.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: all cores)")
     a = p.parse_args()
 
     with tempfile.TemporaryDirectory() as tmp:
@@ -78,6 +79,7 @@ def main() -> int:
                 "cutoffLen": a.cutoff,
                 "checkpointEvery": 10**6,
                 "device": a.device,
+                "threads": a.threads,
             },
         }
         (tmpd / "spec.json").write_text(json.dumps(spec))

@@ -154,6 +154,8 @@ export const FinetuneSchema = z
       .prefault({}),
     /** Where the local trainer runs: `auto` = CUDA when torch sees one. */
     device: z.enum(['auto', 'cpu', 'cuda']).default('auto'),
+    /** torch CPU threads of the local trainer (absent = all cores); 1 is fastest on a busy shared CPU. */
+    cpuThreads: positiveInt.optional(),
     /** Retries of a failed/killed job (each resumes from the newest checkpoint or re-attaches). */
     maxAttempts: positiveInt.default(5),
     /** The activity heartbeats while it waits on the trainer; a dead worker is noticed after this. */

@@ -43,6 +43,8 @@ export function testFinetune(baseModel: string, over: R4ecConfigInput['finetune'
       baseModel,
       pollIntervalMs: 100,
       stopGraceSeconds: 60,
+      // One thread: two OpenMP threads on the shared 2-core CI machine are several times slower.
+      cpuThreads: 1,
       ...over,
       lora: { epochs: 1, batchSize: 4, learningRate: 5e-3, cutoffLen: 1024, checkpointEvery: 1, ...(over?.lora ?? {}) },
     },

@@ -35,6 +35,9 @@ class TrainSpec:
     device: str = "auto"
     gradient_checkpointing: bool = False
     max_grad_norm: float = 1.0
+    # CPU threads for torch; None = torch's default (all cores). On a shared machine 1 is often
+    # several times faster than 2 (OpenMP threads spin while the other core is busy).
+    threads: int | None = None
 
 
 @dataclass
@@ -62,6 +65,7 @@ _TRAIN_FIELDS = {
     "device": "device",
     "gradientCheckpointing": "gradient_checkpointing",
     "maxGradNorm": "max_grad_norm",
+    "threads": "threads",
 }
 
 
@@ -112,6 +116,7 @@ def parse_spec(raw: object) -> JobSpec:
         "spec train.microBatchSize: expected a positive integer <= batchSize",
     )
     _check(train.device in ("auto", "cpu", "cuda"), "spec train.device: expected auto|cpu|cuda")
+    _check(train.threads is None or (isinstance(train.threads, int) and train.threads > 0), "spec train.threads: expected a positive integer")
     return JobSpec(raw["jobKey"], raw["baseModel"], raw["dataset"], raw["workDir"], lora, train)
 
 

@@ -46,7 +46,7 @@ def make_spec(tmp: Path, base_model: str, dataset: Path, work: str = "job", **tr
         "dataset": str(dataset),
         "workDir": str(tmp / work),
         "lora": {"r": 8, "alpha": 16, "dropout": 0.05, "targetModules": "all-linear"},
-        "train": {"epochs": 3, "learningRate": 5e-3, "batchSize": 4, "cutoffLen": 256, "checkpointEvery": 4, "seed": 7}
+        "train": {"epochs": 3, "learningRate": 5e-3, "batchSize": 4, "cutoffLen": 256, "checkpointEvery": 4, "seed": 7, "threads": 1}
         | train,
     }
     path = tmp / f"{work}.spec.json"

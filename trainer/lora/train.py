@@ -193,6 +193,8 @@ def run(spec: JobSpec, stop: dict) -> int:
         return EXIT_OK
 
     faults = Faults(os.environ.get("R4EC_LORA_FAULT", ""))
+    if spec.train.threads:
+        torch.set_num_threads(spec.train.threads)
     device, dtype = _resolve_device(spec)
     records = load_sft_jsonl(spec.dataset)
     tokenizer, model = _load_base(spec, dtype)
