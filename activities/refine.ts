@@ -20,6 +20,7 @@ import {
   readStagePointer,
   refineStageKey,
   resolveRoleModels,
+  roleIdentity,
   writeRecord,
   writeStagePointer,
   EntityRecordSchema,
@@ -29,6 +30,7 @@ import {
   type RefineSummary,
   type RoleModels,
 } from '../core/refine';
+import { canonicalJson } from '../core/util/hash';
 import type { ActivityDeps } from './deps';
 import { parseInput } from './validate';
 
@@ -57,8 +59,13 @@ export interface PlanRefineOutput {
   adapterJobKeys: string[];
   /** startToClose per LLM role: the endpoint's timeout for every format attempt, plus slack. */
   callTimeoutMs: Record<LlmRole, number>;
-  /** Calls an entity books against the cap before it starts: the algorithm's minimum. */
+  /** Calls an entity books against the cap before it starts: the algorithm's minimum (0: no cap, nothing to book). */
   reserveCalls: number;
+  /**
+   * The teacher's kar request is byte-for-byte the actor's first request (same endpoint identity and
+   * model, no adapter): its answer is the actor's, so the entity takes it without another activity.
+   */
+  karFromActor: boolean;
 }
 
 const ListInput = z.object({
@@ -161,7 +168,17 @@ export function createRefineActivities(deps: ActivityDeps) {
     const key = refineStageKey(config, input.domain, input.ingest, input.finetune);
     const { models, adapterJobKeys } = await resolveRoleModels(deps.store, config, input.domain, input.finetune);
     const entities = await entitiesFor(input.ingest.key, input.domain, config.refine);
-    const base = { key, total: entities.total, models, adapterJobKeys, callTimeoutMs: callTimeouts(config), reserveCalls: minimumCalls(config.refine.strategy, config.refine.filterSamples) };
+    const capped = config.llm.cap.maxCalls !== undefined || config.llm.cap.maxTokens !== undefined;
+    const karFromActor = !models.actor && canonicalJson(roleIdentity(config, 'teacher')) === canonicalJson(roleIdentity(config, 'actor'));
+    const base = {
+      key,
+      total: entities.total,
+      models,
+      adapterJobKeys,
+      callTimeoutMs: callTimeouts(config),
+      reserveCalls: capped ? minimumCalls(config.refine.strategy, config.refine.filterSamples) : 0,
+      karFromActor,
+    };
     const existing = await committedSummary(deps.store, key);
     if (!input.lookupOnly) {
       await writeStagePointer(deps.store, { runId: input.runId, domain: input.domain, key, ingest: input.ingest, finetune: input.finetune ?? null, config });

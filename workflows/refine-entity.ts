@@ -33,8 +33,10 @@ export interface RefineEntityInput {
   transport: { maxAttempts: number; initialIntervalMs: number; backoffCoefficient: number; maximumIntervalMs: number };
   callTimeoutMs: Record<LlmRole, number>;
   cap: { maxCalls?: number | undefined; maxTokens?: number | undefined };
-  /** Calls booked against the cap before starting (the algorithm's minimum). */
+  /** Calls booked against the cap before starting (the algorithm's minimum); 0 = no cap, no booking. */
   reserveCalls: number;
+  /** kar's request equals the actor's first one (no adapter, same endpoint): take that answer. */
+  karFromActor: boolean;
 }
 
 export interface RefineEntityOutput {
@@ -56,7 +58,7 @@ export async function refineEntityWorkflow(input: RefineEntityInput): Promise<Re
     return { outcome: r.outcome, usage };
   };
 
-  const booking = await local.reserveLlmBudget({ runId: input.runId, cap: input.cap, calls: input.reserveCalls });
+  const booking = input.reserveCalls > 0 ? await local.reserveLlmBudget({ runId: input.runId, cap: input.cap, calls: input.reserveCalls }) : { granted: true };
   if (!booking.granted) return finish({ outcome: 'skipped_call_cap', steps: [], kar: null, r2ec: null, r4ec: null, error: null }, 0);
 
   const t = input.transport;
@@ -99,14 +101,16 @@ export async function refineEntityWorkflow(input: RefineEntityInput): Promise<Re
     return undefined;
   };
 
-  // kar asks the teacher the actor's first question: it starts once that answer is in, so when the
-  // teacher and the untuned actor are the same model (no finetune) it is a cache hit, not a call.
+  // kar asks the teacher the actor's first question. When that request is the actor's own (same
+  // model, no adapter) the answer is taken from the actor's first call; otherwise kar starts once
+  // that answer is in, beside the rest of the chain.
   let kar: Promise<Answer> | undefined;
-  const startKar = () => (kar ??= ask('teacher', inferenceSpec(input.sample, 'reason'), 0, 'kar'));
+  let firstAnswer: Answer | undefined;
+  const startKar = () => (kar ??= input.karFromActor && firstAnswer ? Promise.resolve(firstAnswer) : ask('teacher', inferenceSpec(input.sample, 'reason'), 0, 'kar'));
 
   async function iterative(): Promise<StepFailure | undefined> {
-    const first = await ask('actor', inferenceSpec(input.sample, 'reason'), 0, 'reason');
-    startKar();
+    const first = (firstAnswer = await ask('actor', inferenceSpec(input.sample, 'reason'), 0, 'reason'));
+    void startKar();
     if (!first.ok) return first.failure;
     steps.push({ step: 'reason', seed: 0, model: first.model, text: first.text, judgement: null });
     for (;;) {
@@ -129,7 +133,10 @@ export async function refineEntityWorkflow(input: RefineEntityInput): Promise<Re
     const results = await Promise.all(
       seeds.map(async (seed): Promise<{ step?: RefineStep; failure?: StepFailure }> => {
         const a = await ask('actor', inferenceSpec(input.sample, 'reason'), seed, `sample[${seed}]`);
-        if (seed === 0) startKar();
+        if (seed === 0) {
+          firstAnswer = a;
+          void startKar();
+        }
         if (!a.ok) return { failure: a.failure };
         const step: RefineStep = { step: 'reason', seed, model: a.model, text: a.text, judgement: null };
         const f = await judge(step, seed, `reflect[${seed}]`);

@@ -78,6 +78,7 @@ export async function runRefineFanout(a: RefineFanoutArgs): Promise<FanoutRunRes
     callTimeoutMs: plan.callTimeoutMs,
     cap: config.llm.cap,
     reserveCalls: plan.reserveCalls,
+    karFromActor: plan.karFromActor,
   };
   const list = { runId, key: plan.key, ingestKey: a.ingestKey, domain, entities: entityOptions(config), cap: config.llm.cap };
   return runWindowedFanout<RefineUnit>({

@@ -62,3 +62,55 @@ export function refineConfig(over: R4ecConfigInput = {}): R4ecConfig {
     refine: { window: 16, batchPerRun: 40, ...over.refine },
   });
 }
+
+
+export interface SimProcess {
+  url: string;
+  /** Entries of the simulator's request log (JSONL under the given state dir). */
+  requests(): Array<{ hash: string; outcome: string; at: string }>;
+  close(): Promise<void>;
+}
+
+/**
+ * The simulator in its own process (`r4ec sim-llm`), as a real endpoint would be: the workers'
+ * process then does only orchestration and client work.
+ */
+export async function spawnSimulator(opts: { catalog: string; stateDir: string; latencyMs?: number; malformedRate?: number; rateLimitRate?: number; model?: string }): Promise<SimProcess> {
+  const { spawn } = await import('node:child_process');
+  const { readFileSync, existsSync, mkdirSync } = await import('node:fs');
+  // sim-llm opens its log without creating the folder.
+  mkdirSync(join(opts.stateDir, 'logs'), { recursive: true });
+  const { resolve } = await import('node:path');
+  const root = resolve(__dirname, '..', '..');
+  const args = ['--import', 'tsx', resolve(root, 'cli', 'main.ts'), 'sim-llm', '--port', '0', '--catalog', opts.catalog, '--latency-ms', String(opts.latencyMs ?? 0)];
+  if (opts.malformedRate !== undefined) args.push('--malformed-rate', String(opts.malformedRate));
+  if (opts.rateLimitRate !== undefined) args.push('--rate-limit-rate', String(opts.rateLimitRate));
+  if (opts.model) args.push('--model', opts.model);
+  const child = spawn(process.execPath, args, { cwd: root, env: { ...process.env, R4EC_STATE_DIR: opts.stateDir }, stdio: ['ignore', 'ignore', 'pipe'] });
+  const url = await new Promise<string>((res, rej) => {
+    let err = '';
+    child.stderr!.on('data', (d: Buffer) => {
+      err += d.toString();
+      const m = /at (http:\/\/127\.0\.0\.1:\d+)\/v1/.exec(err);
+      if (m) res(m[1]!);
+    });
+    child.once('exit', (code) => rej(new Error(`sim-llm exited (${code}):\n${err}`)));
+  });
+  const log = join(opts.stateDir, 'logs', 'sim-requests.jsonl');
+  return {
+    url,
+    requests: () =>
+      existsSync(log)
+        ? readFileSync(log, 'utf8')
+            .split('\n')
+            .filter(Boolean)
+            .map((l) => JSON.parse(l) as { hash: string; outcome: string; at: string })
+        : [],
+    close: () =>
+      new Promise<void>((res) => {
+        if (child.exitCode !== null) return res();
+        child.once('exit', () => res());
+        child.kill('SIGTERM');
+      }),
+  };
+}
