@@ -4,4 +4,5 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/ensure-installed.sh
+if [ $# -eq 0 ]; then set -- --config examples/quickstart.yaml; fi
 exec node bin/r4ec.js run "$@"
