@@ -1,5 +1,5 @@
 // Orchestration overhead of the finetune stage: for each of the four LoRA jobs, the job workflow's
-// wall time minus the trainer-reported train time (steps only), split into the trainer process's
+// wall time (after its gpu slot freed) minus the trainer-reported train time (steps only), split into the trainer process's
 // own setup (python imports, model load, tokenization: its `start` line) and everything else
 // (scheduling, spawn, polling, checkpoint/adapter writes, registration, loading into the endpoint).
 // Runs fineTuneWorkflow on a local dev server with the tiny model on CPU and the simulator.
@@ -47,8 +47,15 @@ async function main(): Promise<void> {
       const stageWall = (Date.now() - t0) / 1000;
       const rows = [];
       for (const [job, a] of Object.entries(r.summary.adapters)) {
-        const d = await t.client.workflow.getHandle(`${runId}/finetune/${job}`).describe();
+        const handle = t.client.workflow.getHandle(`${runId}/finetune/${job}`);
+        const d = await handle.describe();
         const jobWall = (d.closeTime!.getTime() - d.startTime.getTime()) / 1000;
+        // The gpu queue runs one job at a time: time waiting for the slot is not overhead of this job.
+        const events = (await handle.fetchHistory()).events ?? [];
+        const ms = (e: (typeof events)[number]) => Number(e.eventTime!.seconds) * 1000 + Math.round((e.eventTime!.nanos ?? 0) / 1e6);
+        const started = events.find((e) => e.activityTaskStartedEventAttributes)!;
+        const queued = (ms(started) - d.startTime.getTime()) / 1000;
+        const run = (d.closeTime!.getTime() - ms(started)) / 1000;
         const lines = readFileSync(join(jobDirOf(t.stateDir, a.jobKey), 'progress.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as Line);
         const start = lines.find((l) => l.event === 'start')!;
         const done = lines.find((l) => l.event === 'done')!;
@@ -57,11 +64,13 @@ async function main(): Promise<void> {
           job,
           steps: a.steps,
           jobWall: +jobWall.toFixed(2),
+          queued: +queued.toFixed(2),
+          run: +run.toFixed(2),
           trainSeconds: train,
           trainerSetup: +start.t.toFixed(2),
           trainerProcess: +done.t.toFixed(2),
-          overhead: +(jobWall - train).toFixed(2),
-          outsideTrainer: +(jobWall - done.t).toFixed(2),
+          overhead: +(run - train).toFixed(2),
+          outsideTrainer: +(run - done.t).toFixed(2),
           tokensPerSecond: a.tokensPerSecond,
         });
       }
@@ -70,7 +79,7 @@ async function main(): Promise<void> {
       else {
         console.log(`finetune stage: ${stageWall.toFixed(1)} s wall for 4 jobs (gpu slots 1), load ${out.load.join(' ')} on ${out.cpus} cpus`);
         console.table(rows);
-        console.log('overhead = jobWall − trainSeconds; outsideTrainer = jobWall − trainer process lifetime (scheduling, spawn, polling, registration, serving)');
+        console.log('run = job workflow wall after its gpu slot freed (queued = waiting for it); overhead = run − trainSeconds; outsideTrainer = run − trainer process lifetime (spawn, polling, registration, loading into the endpoint)');
       }
     });
   } finally {
