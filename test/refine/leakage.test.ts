@@ -1,0 +1,137 @@
+// No leakage (DESIGN.md): over every prompt a refine run sends, for both domains, no test-split
+// (user, item, rating) appears. User prompts may show only that user's training part; item prompts
+// only the training part of one user who rated the item in training (liking / disliking side). A
+// planted leak shows the check can fail.
+import assert from 'node:assert/strict';
+import { after, before, test } from 'node:test';
+import type { DatasetView } from '../../core/data/dataset';
+import { LlmClient } from '../../core/llm/client';
+import { LlmRegistry } from '../../core/llm/registry';
+import type { ChatMessage } from '../../core/llm/types';
+import { readHistory, type HistoryEntry } from '../../core/prompts/history';
+import type { LlmRole } from '../../config/names';
+import { startTestTemporal, withWorkers, type TestTemporal } from '../helpers/temporal';
+import { ingestSynthetic, refineConfig, simulatorFor, type Artifact } from './fixtures';
+
+interface Captured {
+  domain: string;
+  entityId: string;
+  role: string;
+  messages: ChatMessage[];
+}
+
+/** A registry whose clients record every prompt with the entity it was asked for. */
+class CapturingRegistry extends LlmRegistry {
+  readonly captured: Captured[] = [];
+  override client(role: LlmRole): LlmClient {
+    const c = super.client(role);
+    const captured = this.captured;
+    return new Proxy(c, {
+      get(target, prop, receiver) {
+        if (prop !== 'ask') return Reflect.get(target, prop, receiver) as unknown;
+        return (req: Parameters<LlmClient['ask']>[0]) => {
+          captured.push({ domain: req.meta?.domain ?? '?', entityId: req.meta?.entityId ?? '?', role, messages: req.messages });
+          return target.ask(req);
+        };
+      },
+    });
+  }
+}
+
+function section(text: string, tag: string): string | undefined {
+  const m = new RegExp(`<${tag}>([\\s\\S]*?)</${tag}>`).exec(text);
+  return m?.[1];
+}
+
+/** Every violation of the no-leakage rule in the captured prompts (empty = none). */
+function leaks(view: DatasetView, seq: Awaited<ReturnType<DatasetView['sequences']>>, prompts: Captured[]): string[] {
+  const itemByTitle = new Map(view.meta.items.map((it, j) => [it.title, j + 1]));
+  const parts = (u: number) => {
+    const train = new Set<string>();
+    const test = new Set<string>();
+    for (let p = seq.offsets[u]!; p < seq.offsets[u + 1]!; p++) {
+      const key = `${seq.item[p]}:${seq.rating[p]}`;
+      (p - seq.offsets[u]! < seq.trainEnd[u]! ? train : test).add(key);
+    }
+    return { train, test };
+  };
+  const byUser = view.meta.users.map((_, u) => parts(u));
+  const keysOf = (h: HistoryEntry[], where: string, out: string[]): string[] =>
+    h.map((e) => {
+      const item = itemByTitle.get(e.title);
+      if (item === undefined) out.push(`${where}: unknown title ${e.title}`);
+      return `${item}:${e.rating}`;
+    });
+  const out: string[] = [];
+  for (const p of prompts) {
+    const text = p.messages.map((m) => m.content).join('\n');
+    const where = `${p.domain} ${p.entityId} (${p.role})`;
+    if (p.domain === 'user') {
+      const u = view.meta.users.indexOf(p.entityId);
+      const h = readHistory(section(text, 'User History') ?? '') ?? [];
+      for (const k of keysOf(h, where, out)) {
+        if (byUser[u]!.test.has(k) && !byUser[u]!.train.has(k)) out.push(`${where}: test interaction ${k} in the prompt`);
+        else if (!byUser[u]!.train.has(k)) out.push(`${where}: ${k} is not in the user's training part`);
+      }
+      continue;
+    }
+    const item = view.meta.items.findIndex((it) => it.id === p.entityId) + 1;
+    for (const [tag, liking] of [['Like User History', true], ['Dislike User History', false]] as const) {
+      const h = readHistory(section(text, tag) ?? '');
+      if (h === null) continue;
+      const keys = keysOf(h, where, out);
+      if (keys.some((k) => k.startsWith(`${item}:`))) out.push(`${where}: the item itself in ${tag}`);
+      // Some user who rated this item on this side in training has every shown interaction in training.
+      const ok = byUser.some((b) => [...b.train].some((k) => k.startsWith(`${item}:`) && (Number(k.split(':')[1]) > view.meta.labelThreshold) === liking) && keys.every((k) => b.train.has(k)));
+      if (!ok) out.push(`${where}: ${tag} is not the training part of a ${liking ? 'liking' : 'disliking'} rater`);
+    }
+  }
+  return out;
+}
+
+let t: TestTemporal;
+let data: { ingest: Artifact; view: DatasetView };
+before(async () => {
+  t = await startTestTemporal();
+  data = await ingestSynthetic(t.store, { users: 15, items: 60, seed: 9 });
+});
+after(async () => {
+  await t?.close();
+});
+
+test('no prompt of a refine run (both domains, every step) shows a test-split interaction', async () => {
+  const config = refineConfig({ refine: { maxIterations: 2 } });
+  const s = await simulatorFor(t.store, data.ingest.key, config, t.stateDir);
+  const registry = new CapturingRegistry({ llm: config.llm, stateDir: t.stateDir, env: {}, simulatorUrl: s.sim.url });
+  const runId = `leak-${Date.now()}`;
+  try {
+    await withWorkers(t, { config, queues: ['cpu', 'llm'], deps: { llm: registry } as object }, async ({ config: c }) => {
+      for (const domain of ['item', 'user'] as const) {
+        await t.client.workflow.execute('refineKnowledgeWorkflow', {
+          taskQueue: c.queues.cpu.name,
+          workflowId: `${runId}/refine/${domain}`,
+          args: [{ runId, config: c, artifacts: { ingest: data.ingest }, domain }],
+        });
+      }
+    });
+  } finally {
+    await s.close();
+  }
+  const seq = await data.view.sequences();
+  const prompts = registry.captured;
+  const steps = new Set(prompts.map((p) => `${p.domain}/${p.role}`));
+  assert.ok(steps.has('user/actor') && steps.has('user/reflection') && steps.has('item/actor') && steps.has('item/reflection'), [...steps].join(','));
+  assert.ok(prompts.filter((p) => p.domain === 'user').length >= data.view.meta.users.length * 2);
+  assert.deepEqual(leaks(data.view, seq, prompts), []);
+  // Users with a test part exist, so the check had something to catch.
+  assert.ok(data.view.meta.users.some((_, u) => seq.offsets[u + 1]! - seq.offsets[u]! > seq.trainEnd[u]!));
+
+  // A planted leak: one user prompt gets that user's first test interaction appended.
+  const u = data.view.meta.users.findIndex((_, i) => seq.offsets[i + 1]! - seq.offsets[i]! > seq.trainEnd[i]!);
+  const p = seq.offsets[u]! + seq.trainEnd[u]!;
+  const title = data.view.meta.items[seq.item[p]! - 1]!.title;
+  const victim = prompts.find((x) => x.domain === 'user' && x.entityId === data.view.meta.users[u])!;
+  const planted = { ...victim, messages: victim.messages.map((m) => ({ ...m, content: m.content.replace('</User History>', `, ${JSON.stringify([title, seq.rating[p]])}</User History>`) })) };
+  const found = leaks(data.view, seq, [planted]);
+  assert.equal(found.length, 1, found.join('\n'));
+});
