@@ -106,8 +106,14 @@ export function createConstructActivities(deps: ActivityDeps) {
         const unit: ConstructUnit = { planIndex, k: u % K, entry };
         const recKey = inferenceKey(workKey, planIndex, unit.k);
         if (await deps.store.exists(recKey)) {
-          const rec = InferenceRecordSchema.safeParse(JSON.parse((await deps.store.get(recKey)).toString('utf8')));
-          // An unreadable record (older code, torn copy) is redone, not trusted.
+          // An unreadable record (older code, a torn copy after a crash) is redone, not trusted.
+          let raw: unknown;
+          try {
+            raw = JSON.parse((await deps.store.get(recKey)).toString('utf8'));
+          } catch {
+            raw = undefined;
+          }
+          const rec = InferenceRecordSchema.safeParse(raw);
           if (rec.success) unit.doneOutcome = rec.data.outcome;
         }
         units.push(unit);
