@@ -14,7 +14,7 @@ import {
   committedSummary,
   isSettled,
   failedEntitiesQuery,
-  listFailedEntities,
+  scanRecords,
   minimumCalls,
   readRecord,
   readStagePointer,
@@ -30,6 +30,7 @@ import {
   type RefineSummary,
   type RoleModels,
 } from '../core/refine';
+import { StageOutput } from '../core/store';
 import { canonicalJson } from '../core/util/hash';
 import type { ActivityDeps } from './deps';
 import { parseInput } from './validate';
@@ -113,7 +114,7 @@ export type AssembleRefineInput = z.input<typeof AssembleInput>;
 const RerunInput = z.object({ runId: z.string().min(1), domain: z.enum(DOMAINS) });
 export type PrepareRefineRerunInput = z.input<typeof RerunInput>;
 export interface PrepareRefineRerunOutput {
-  /** False when this run has no refine stage for the domain. */
+  /** False when this run has no finished refine output for the domain. */
   found: boolean;
   key?: string;
   ingestKey?: string;
@@ -122,6 +123,8 @@ export interface PrepareRefineRerunOutput {
   failed: Array<{ entityId: string; index: number; outcome: RefineOutcome }>;
   /** The same question as a visibility query (Web UI, `temporal workflow list --query`). */
   query: string;
+  /** A record was written after the output was committed (e.g. an entity workflow reset by hand). */
+  stale: boolean;
 }
 
 const CombineInput = z.object({ user: Artifact, item: Artifact });
@@ -252,11 +255,16 @@ export function createRefineActivities(deps: ActivityDeps) {
       const input = parseInput(RerunInput, raw, 'prepareRefineRerun');
       return mapErrors('prepareRefineRerun', async () => {
         const pointer = await readStagePointer(deps.store, input.runId, input.domain);
-        if (!pointer) return { found: false, failed: [], query: failedEntitiesQuery(input.runId, input.domain) };
+        if (!pointer) return { found: false, failed: [], query: failedEntitiesQuery(input.runId, input.domain), stale: false };
         const finetune = pointer.finetune ? { finetune: pointer.finetune } : {};
         const p = await plan({ runId: input.runId, domain: input.domain, config: pointer.config, ingest: pointer.ingest, ...finetune, lookupOnly: true });
-        const failed = (await listFailedEntities(deps.store, pointer.key)).map(({ entityId, index, outcome }) => ({ entityId, index, outcome }));
-        return { found: true, key: pointer.key, ingestKey: pointer.ingest.key, config: pointer.config, plan: p, failed, query: failedEntitiesQuery(input.runId, input.domain) };
+        // A stage that never finished has no output to repair: run the stage (pipeline) instead.
+        if (!p.complete) return { found: false, failed: [], query: failedEntitiesQuery(input.runId, input.domain), stale: false };
+        const scan = await scanRecords(deps.store, pointer.key);
+        const failed = scan.failed.map(({ entityId, index, outcome }) => ({ entityId, index, outcome }));
+        const committedAt = (await new StageOutput(deps.store, pointer.key).manifest()).createdAt;
+        const stale = scan.newestUpdate !== null && scan.newestUpdate > committedAt;
+        return { found: true, key: pointer.key, ingestKey: pointer.ingest.key, config: pointer.config, plan: p, failed, query: failedEntitiesQuery(input.runId, input.domain), stale };
       });
     },
 

@@ -64,23 +64,26 @@ export async function rerunFailedRefineWorkflow(input: RerunFailedRefineInput): 
     // Children and bookkeeping run where this workflow runs (the deployment's cpu queue today).
     const cpu = { ...config, queues: { ...config.queues, cpu: { ...config.queues.cpu, name: cpuQueue } } };
     const previousContentHash = plan.contentHash ?? null;
-    if (prepared.failed.length === 0) {
+    if (prepared.failed.length === 0 && !prepared.stale) {
       results[domain] = { rerun: 0, outcomes: {}, total: plan.summary?.outcomes ?? null, artifact: previousContentHash ? { key: plan.key, contentHash: previousContentHash } : null, previousContentHash, llm: zeroUsage() };
       continue;
     }
-    if (!resumed) await ensureAdapters(cpu, plan.adapterJobKeys);
     state.total = prepared.failed.length;
     state.carry = resumed?.carry ?? emptyCarry();
     const usage = resumed?.usage ?? zeroUsage();
     const indices = prepared.failed.map((f) => f.index);
-    const r = await runRefineFanout({ runId, domain, config: cpu, plan, ingestKey: prepared.ingestKey, carry: state.carry, usage, indices });
-    state.carry = r.carry;
-    trackProgress(state);
-    if (!r.finished) return continueAsNew<typeof rerunFailedRefineWorkflow>({ ...input, resume: { position, prepared, carry: r.carry, usage, results } });
+    // Nothing failed but records changed (entity workflows reset by hand): only rewrite the output.
+    if (indices.length > 0) {
+      if (!resumed) await ensureAdapters(cpu, plan.adapterJobKeys);
+      const r = await runRefineFanout({ runId, domain, config: cpu, plan, ingestKey: prepared.ingestKey, carry: state.carry, usage, indices });
+      state.carry = r.carry;
+      trackProgress(state);
+      if (!r.finished) return continueAsNew<typeof rerunFailedRefineWorkflow>({ ...input, resume: { position, prepared, carry: r.carry, usage, results } });
+    }
     const done = await refineActivities(cpuQueue).assembleRefine({ runId, key: plan.key, ingestKey: prepared.ingestKey, domain, entities: entityOptions(config), strategy: config.refine.strategy });
     results[domain] = {
       rerun: indices.length,
-      outcomes: { ...r.carry.outcomes },
+      outcomes: { ...state.carry.outcomes },
       total: done.summary.outcomes,
       artifact: { key: plan.key, contentHash: done.contentHash },
       previousContentHash,

@@ -113,3 +113,65 @@ test('every refine outcome is reached with the simulator; the call cap stops new
   assert.notEqual(again.result.artifact.contentHash, first.result.artifact.contentHash);
   assert.equal(again.result.artifact.key, first.result.artifact.key);
 });
+
+test('filter strategy: n samples with seeds 0..n-1, kept by the judge; a finished stage is skipped; lookupOnly; reset + rerun rewrites', async () => {
+  const runId = `filter-${Date.now()}`;
+  const config = refineConfig({ refine: { strategy: 'filter', filterSamples: 3 } });
+  const s = await simulatorFor(t.store, data.ingest.key, config, t.stateDir, { behaviour: { flagRight: 0.5 } });
+  try {
+    await withWorkers(t, { config, queues: ['cpu', 'llm'], deps: { llm: s.registry } as object }, async ({ config: c }) => {
+      const start = (workflowId: string, cfg: R4ecConfig, lookupOnly = false) =>
+        t.client.workflow.execute('refineKnowledgeWorkflow', {
+          taskQueue: c.queues.cpu.name,
+          workflowId,
+          args: [{ runId, config: cfg, artifacts: { ingest: data.ingest }, domain: 'item', lookupOnly }],
+        }) as Promise<Result>;
+      const first = await start(`${runId}/refine/item`, c);
+      const o = first.summary.outcomes;
+      assert.equal(o.accepted_first + o.budget_exhausted, first.summary.entities, JSON.stringify(o));
+      assert.ok(o.accepted_first > 0 && o.budget_exhausted > 0, JSON.stringify(o));
+      const recs = await records(first.artifact.key);
+      for (const r of recs) {
+        assert.deepEqual(r.steps.map((x) => x.seed), [0, 1, 2]);
+        assert.deepEqual(r.r4ec!.kept, r.steps.map((x) => x.judgement!.reasonable));
+        assert.equal(r.outcome, r.r4ec!.kept!.some(Boolean) ? 'accepted_first' : 'budget_exhausted');
+        assert.equal(r.r2ec, r.steps[0]!.text);
+      }
+      const r4ec = await knowledge(first.artifact.key, 'item', 'r4ec');
+      assert.ok(r4ec.every((l) => l.texts.length === 3 && l.kept?.length === 3));
+
+      // The progress query answers from the finished stage workflow.
+      const p = (await t.client.workflow.getHandle(`${runId}/refine/item`).query('progress')) as { done: number; total: number; outcomes: Record<string, number> };
+      assert.deepEqual([p.done, p.total, p.outcomes.accepted_first], [first.summary.entities, first.summary.entities, o.accepted_first]);
+
+      const again = await start(`${runId}/refine/item-again`, c);
+      assert.deepEqual([again.skipped, again.artifact, again.summary.llm.calls], [true, first.artifact, 0]);
+      const looked = await start(`${runId}/refine/item-lookup`, c, true);
+      assert.equal(looked.artifact.contentHash, first.artifact.contentHash);
+      await assert.rejects(start(`${runId}/refine/item-missing`, { ...c, refine: { ...c.refine, filterSamples: 2 } }, true), (e: Error) => {
+        const cause = (e as { cause?: { type?: string } }).cause;
+        return cause?.type === 'StageOutputMissing';
+      });
+
+      // `temporal workflow reset` of one entity redoes it (every call a cache hit); rerun --failed then
+      // sees a record newer than the output and rewrites it.
+      const entity = recs[0]!;
+      const { execFileSync } = await import('node:child_process');
+      const { temporalBinary } = await import('../../workers/paths');
+      execFileSync(temporalBinary(), ['workflow', 'reset', '--address', t.address, '--workflow-id', entity.workflowId, '--type', 'FirstWorkflowTask', '--reason', 'test'], { stdio: 'pipe' });
+      await t.client.workflow.getHandle(entity.workflowId).result();
+      const rerun = (await t.client.workflow.execute('rerunFailedRefineWorkflow', {
+        taskQueue: c.queues.cpu.name,
+        workflowId: `${runId}/refine-rerun`,
+        args: [{ runId, domains: ['item'] }],
+      })) as { domains: { item: { rerun: number; artifact: { key: string; contentHash: string } } } };
+      assert.equal(rerun.domains.item.rerun, 0);
+      assert.notEqual(rerun.domains.item.artifact.contentHash, first.artifact.contentHash);
+      const reset = (await records(first.artifact.key)).find((r) => r.index === entity.index)!;
+      assert.deepEqual([reset.attempts, reset.r4ec], [2, entity.r4ec]);
+      assert.notEqual(reset.workflowRunId, entity.workflowRunId);
+    });
+  } finally {
+    await s.close();
+  }
+});
