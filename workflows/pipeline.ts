@@ -74,8 +74,9 @@ export async function r4ecPipelineWorkflow(rawConfig: unknown, selection?: Stage
   upsertSearchAttributes(r4ecAttributes({ runId, stage: 'pipeline' }));
 
   const selected = selectStages(selection);
-  const last = STAGES.indexOf(selected[selected.length - 1] ?? 'ingest');
-  const plan = STAGES.filter((_, i) => i <= last);
+  // Unselected stages are looked up only when a selected stage reads their output.
+  const needed = neededStages(selected, config);
+  const plan = STAGES.filter((s) => selected.includes(s) || needed.has(s));
   for (const stage of selected) {
     if (!STAGE_WORKFLOWS[stage]) {
       throw ApplicationFailure.nonRetryable(
@@ -163,6 +164,25 @@ async function runStage(
   }
   const results = await Promise.all(DOMAINS.map((d) => child(`${runId}/${stage}/${d}`, { ...base, domain: d }, { domain: d })));
   return DOMAINS.map((d, i) => ({ name: name(d), result: results[i]! }));
+}
+
+/** The stages whose outputs the selected ones read, transitively (train on `base` alone needs no knowledge). */
+export function neededStages(selected: Stage[], config: R4ecConfig): Set<Stage> {
+  const out = new Set<Stage>();
+  const visit = (s: Stage) => {
+    let needs = STAGE_WORKFLOWS[s]?.needs ?? [];
+    if (s === 'train' && config.train.variants.every((v) => v === 'base')) needs = needs.filter((n) => n !== 'encode');
+    if (s === 'refine' && config.finetune.backend !== 'none') needs = [...needs, 'finetune'];
+    // The report covers what this run computed; alone, it reports on the whole DAG's outputs.
+    if (s === 'report') needs = selected.length > 1 ? [] : ['train', 'refine', 'construct'];
+    for (const n of needs) {
+      if (out.has(n)) continue;
+      out.add(n);
+      visit(n);
+    }
+  };
+  selected.forEach(visit);
+  return out;
 }
 
 function reportInput(config: R4ecConfig, s: RunSummary) {
