@@ -102,7 +102,11 @@ export function installRuntime(metricsPort: number | undefined, env: NodeJS.Proc
       const meta = entry.meta && Object.keys(entry.meta).length ? ` ${JSON.stringify(entry.meta)}` : '';
       process.stderr.write(`${new Date(Number(entry.timestampNanos / 1_000_000n)).toISOString()} [${entry.level}] ${entry.message}${meta}\n`);
     }),
-    ...(metricsPort !== undefined ? { telemetryOptions: { metrics: { prometheus: { bindAddress: `0.0.0.0:${metricsPort}` } } } } : {}),
+    telemetryOptions: {
+      // Core (Rust) logs go through the logger above to stderr: stdout stays clean for --json.
+      logging: { filter: { core: level, other: level }, forward: {} },
+      ...(metricsPort !== undefined ? { metrics: { prometheus: { bindAddress: `0.0.0.0:${metricsPort}` } } } : {}),
+    },
     shutdownSignals: ['SIGINT', 'SIGTERM'],
   });
 }
