@@ -66,8 +66,9 @@ export function refineConfig(over: R4ecConfigInput = {}): R4ecConfig {
 
 export interface SimProcess {
   url: string;
+  pid: number;
   /** Entries of the simulator's request log (JSONL under the given state dir). */
-  requests(): Array<{ hash: string; outcome: string; at: string }>;
+  requests(): Array<{ hash: string; outcome: string; at: string; latencyMs?: number }>;
   close(): Promise<void>;
 }
 
@@ -99,12 +100,13 @@ export async function spawnSimulator(opts: { catalog: string; stateDir: string; 
   const log = join(opts.stateDir, 'logs', 'sim-requests.jsonl');
   return {
     url,
+    pid: child.pid!,
     requests: () =>
       existsSync(log)
         ? readFileSync(log, 'utf8')
             .split('\n')
             .filter(Boolean)
-            .map((l) => JSON.parse(l) as { hash: string; outcome: string; at: string })
+            .map((l) => JSON.parse(l) as { hash: string; outcome: string; at: string; latencyMs?: number })
         : [],
     close: () =>
       new Promise<void>((res) => {
