@@ -1,3 +1,4 @@
+import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { loadConfig } from '../../config/load';
 import { R4ecError } from '../../core/errors';
@@ -41,6 +42,8 @@ export const simLlmCommand: Command = {
       serverErrorRate: rate(str(values['server-error-rate']), 'server-error-rate') ?? sim.serverErrorRate,
     });
     const models = (values.model as string[] | undefined) ?? [sim.model];
+    const logDir = join(stateDirFrom(process.env, config.stateDir), 'logs');
+    mkdirSync(logDir, { recursive: true });
     const server = await startSimulator({
       host: '127.0.0.1',
       port: Number(str(values.port) ?? 0),
@@ -48,7 +51,7 @@ export const simLlmCommand: Command = {
       models,
       faults,
       seed: Number(str(values.seed) ?? sim.seed),
-      logPath: join(stateDirFrom(process.env, config.stateDir), 'logs', 'sim-requests.jsonl'),
+      logPath: join(logDir, 'sim-requests.jsonl'),
     });
     process.stderr.write(`r4ec LLM SIMULATOR (not a language model) at ${server.url}/v1 serving ${models.join(', ')}\n`);
     await new Promise<void>((r) => {
