@@ -1,11 +1,10 @@
 // The embedded default: when no Temporal address is configured, r4ec runs its own dev server and
 // workers for every queue in this process (the simulator LLM is started by the llm worker on demand).
 import type { R4ecConfig } from '../config/schema';
-import { openStore } from '../core/store';
-import { closeWorkerResources, createWorkers, installRuntime } from '../workers/bootstrap';
-import { connectWorker, dataConverterFor, resolveTemporal } from '../workers/connection';
+import { closeWorkerResources } from '../workers/bootstrap';
+import { connectWorkers } from '../workers/main';
 import { startDevServer, type DevServer } from '../workers/dev-server';
-import { pythonBinary, stateDirFrom } from '../workers/paths';
+import { stateDirFrom } from '../workers/paths';
 import type { Worker } from '@temporalio/worker';
 
 export interface LocalStack {
@@ -31,19 +30,7 @@ export async function ensureServer(config: R4ecConfig, env: NodeJS.ProcessEnv): 
 
 /** In-process workers for the given queues; returns a stop function that drains them. */
 export async function startWorkers(config: R4ecConfig, address: string, env: NodeJS.ProcessEnv, queues: Array<'cpu' | 'llm' | 'gpu'> = ['cpu', 'llm', 'gpu']): Promise<{ workers: Worker[]; done: Promise<void>; stop(): Promise<void> }> {
-  installRuntime(config.metrics.port, env);
-  const stateDir = stateDirFrom(env, config.stateDir);
-  const temporal = resolveTemporal(config, address, env);
-  const connection = await connectWorker(temporal);
-  const dataConverter = dataConverterFor(config, env);
-  const workers = await createWorkers({
-    connection,
-    namespace: temporal.namespace,
-    config,
-    queues,
-    deps: { store: openStore(config.store, stateDir), stateDir, env, python: pythonBinary(env) },
-    ...(dataConverter ? { dataConverter } : {}),
-  });
+  const { workers, connection } = await connectWorkers(config, address, env, queues);
   const done = Promise.all(workers.map((w) => w.run())).then(async () => {
     await closeWorkerResources(workers);
     await connection.close();
