@@ -57,6 +57,8 @@ export interface PlanTrainingOutput {
   contentHash?: string;
   summary?: TrainSummary;
   jobs: TrainJob[];
+  /** jobName of each job, same order (progress and logs in the workflow, which cannot import core/). */
+  names?: string[];
 }
 
 const TrainInput = z.object({ runId: z.string().min(1), train: TrainSchema, job: Job, ingest: Artifact, encode: Artifact.optional() });
@@ -81,7 +83,7 @@ export interface CollectTrainingOutput {
 }
 
 /** Resume details of trainBackbone (what a retry logs; the checkpoint itself is on disk). */
-const Heartbeat = z.object({ event: z.string(), epoch: z.number().optional(), step: z.number().optional(), checkpoint: z.string().optional() });
+const Heartbeat = z.object({ event: z.string(), job: z.string().optional(), epochs: z.number().optional(), epoch: z.number().optional(), step: z.number().optional(), checkpoint: z.string().optional() });
 
 function stageInputs(train: z.infer<typeof TrainSchema>, ingest: z.infer<typeof Artifact>, encode?: z.infer<typeof Artifact>): string[] {
   if (!needsKnowledge(train)) return [ingest.contentHash];
@@ -141,7 +143,8 @@ export function createTrainActivities(deps: ActivityDeps) {
       if (await out.isComplete()) {
         return { key, skipped: true, contentHash: await out.contentHash(), summary: await out.getJson<TrainSummary>('summary.json'), jobs: [] };
       }
-      return { key, skipped: false, jobs: planJobs(input.train) };
+      const jobs = planJobs(input.train);
+      return { key, skipped: false, jobs, names: jobs.map(jobName) };
     },
 
     /** Trains and evaluates one model (or the floor); reuses its output when it exists. */
@@ -171,7 +174,7 @@ export function createTrainActivities(deps: ActivityDeps) {
       await writeFile(specPath, JSON.stringify(buildSpec({ job, train, dataFiles, knowledge, workDir, outDir }), null, 1));
 
       const previous = Heartbeat.safeParse(ctx.info.heartbeatDetails);
-      const details: z.infer<typeof Heartbeat> = previous.success ? { ...previous.data, event: 'retry' } : { event: 'start' };
+      const details: z.infer<typeof Heartbeat> = previous.success ? { ...previous.data, event: 'retry' } : { event: 'start', job: jobName(job), epochs: train.epochs };
       ctx.heartbeat(details);
       if (previous.success) ctx.log.info('trainBackbone resumes', { job: jobName(job), attempt: ctx.info.attempt, last: previous.data });
 

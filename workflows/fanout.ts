@@ -16,6 +16,8 @@ export interface FanoutProgress {
   done: number;
   total: number;
   outcomes: Record<string, number>;
+  /** Stages whose units are jobs (finetune, train): the names of the jobs running now. */
+  running?: string[];
 }
 
 /** What continue-as-new carries from one run to the next. */

@@ -8,6 +8,7 @@ import {
   ApplicationFailure,
   executeChild,
   proxyActivities,
+  setHandler,
   upsertSearchAttributes,
 } from '@temporalio/workflow';
 import type {
@@ -18,6 +19,7 @@ import type {
   createFinetuneActivities,
 } from '../activities/finetune';
 import type { R4ecConfig } from '../config/schema';
+import { progressQuery } from './fanout';
 import { r4ecAttributes } from './search-attributes';
 import type { StageInput, StageResult } from './stage-types';
 
@@ -56,6 +58,10 @@ export async function fineTuneWorkflow(input: StageInput): Promise<StageResult<F
     );
   }
   const ft = config.finetune;
+  // `progress`: jobs done of all, and the jobs not finished yet (the CLI reads their trainer's step
+  // from each job workflow's pending activity).
+  const progress = { done: 0, total: 0, running: [] as string[] };
+  setHandler(progressQuery, () => ({ done: progress.done, total: progress.total, outcomes: {}, running: [...progress.running] }));
   const quick = proxyActivities<FinetuneActivities>({
     taskQueue: config.queues.gpu.name,
     // Building the tiny base model on a busy CPU and hashing datasets take minutes at most.
@@ -67,6 +73,8 @@ export async function fineTuneWorkflow(input: StageInput): Promise<StageResult<F
 
   // All jobs start at once; the gpu worker's slots decide how many train concurrently. Every job is
   // awaited (allSettled) so a failing one does not leave siblings terminated mid-step.
+  progress.total = plan.jobs.length;
+  progress.running = plan.jobs.map((j) => j.name);
   const settled = await Promise.allSettled(
     plan.jobs.map((job) =>
       executeChild(loraJobWorkflow, {
@@ -74,6 +82,9 @@ export async function fineTuneWorkflow(input: StageInput): Promise<StageResult<F
         taskQueue: config.queues.cpu.name,
         args: [{ runId, job, finetune: ft, queues: { gpu: config.queues.gpu.name, llm: config.queues.llm.name }, baseModel: plan.baseModel! }],
         typedSearchAttributes: r4ecAttributes({ runId, stage: 'finetune', domain: job.domain, entityId: job.name }),
+      }).finally(() => {
+        progress.done++;
+        progress.running = progress.running.filter((n) => n !== job.name);
       }),
     ),
   );

@@ -1,9 +1,10 @@
 // train stage: the floor and backbones × feature sets × variants × seeds on the gpu queue, at most
 // `queues.gpu.slots` trainers at a time, then one summary. Each job's output has its own key, so a
 // rerun trains only what is missing, and a crashed trainer resumes from its epoch checkpoint.
-import { ApplicationFailure, proxyActivities, upsertSearchAttributes } from '@temporalio/workflow';
+import { ApplicationFailure, proxyActivities, setHandler, upsertSearchAttributes } from '@temporalio/workflow';
 import type { createTrainActivities } from '../activities/train';
 import type { JobOutcome, TrainJob, TrainSummary } from '../core/ctr/jobs';
+import { progressQuery } from './fanout';
 import { r4ecAttributes } from './search-attributes';
 import type { StageInput, StageResult } from './stage-types';
 
@@ -37,12 +38,20 @@ export async function trainBackbonesWorkflow(input: StageInput): Promise<StageRe
   }
 
   const outcomes: JobOutcome[] = new Array(plan.jobs.length);
+  // `progress`: models trained of all, and the ones training now (the CLI adds each one's epoch
+  // from the heartbeat of its pending activity).
+  const progress = { done: 0, running: [] as string[] };
+  setHandler(progressQuery, () => ({ done: progress.done, total: plan.jobs.length, outcomes: {}, running: [...progress.running] }));
   let next = 0;
   const worker = async (): Promise<void> => {
     while (next < plan.jobs.length) {
       const i = next++;
       const job: TrainJob = plan.jobs[i]!;
+      const name = plan.names?.[i] ?? `job ${i}`;
+      progress.running.push(name);
       const r = await long.trainBackbone({ ...common, job });
+      progress.running = progress.running.filter((n) => n !== name);
+      progress.done++;
       outcomes[i] = { job, key: r.key, metrics: r.metrics };
     }
   };

@@ -109,10 +109,14 @@ async function startOrAttach(client: Client, taskQueue: string, runId: string, r
   process.stderr.write(`run ${runId} (${handle.firstExecutionRunId})\n`);
   const view = new ProgressView();
   let finished = false;
+  let wake = () => {};
   const poller = (async () => {
     while (!finished) {
       await view.poll(client, runId);
-      await new Promise((r) => setTimeout(r, 1000));
+      await new Promise<void>((r) => {
+        wake = r;
+        setTimeout(r, view.intervalMs);
+      });
     }
   })();
   try {
@@ -129,6 +133,7 @@ async function startOrAttach(client: Client, taskQueue: string, runId: string, r
     throw err;
   } finally {
     finished = true;
+    wake();
     await poller;
     await view.poll(client, runId);
   }
