@@ -67,6 +67,9 @@ export async function createWorkers(setup: WorkerSetup): Promise<Worker[]> {
         ...(setup.dataConverter ? { dataConverter: setup.dataConverter } : {}),
         // Activities that are cancelled (Web UI, `r4ec cancel`) get time to stop their processes.
         shutdownGraceTime: '10 seconds',
+        // Trainers heartbeat their step/epoch: let it reach the server (progress, Web UI) every few
+        // seconds instead of the SDK's default of up to a minute.
+        ...(queue === 'gpu' ? { maxHeartbeatThrottleInterval: '5 seconds' } : {}),
       }),
     );
     if (endpoints) resources.set(workers[workers.length - 1]!, () => endpoints!.close());
