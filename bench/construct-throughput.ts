@@ -42,6 +42,9 @@ async function main(): Promise<void> {
       window: { type: 'string', default: '64' },
       batch: { type: 'string', default: '500' },
       'cpu-slots': { type: 'string', default: '64' },
+      // The dev server's SQLite file (default: in memory) and extra `start-dev` arguments.
+      'db-file': { type: 'string' },
+      'server-args': { type: 'string' },
       json: { type: 'boolean', default: false },
     },
   });
@@ -49,7 +52,7 @@ async function main(): Promise<void> {
   const latencyMs = Number(a.latency);
   const C = Number(a.concurrency);
   const users = Math.ceil(inferences / 2);
-  const t = await startTestTemporal();
+  const t = await startTestTemporal({ ...(a['db-file'] ? { dbFilename: a['db-file'] } : {}), ...(a['server-args'] ? { extraArgs: a['server-args'].split(' ') } : {}) });
   try {
     const data = await syntheticDataset(t, { users, items: Math.max(200, Math.round(users / 4)), seed: 11 });
     const config = testConfig({

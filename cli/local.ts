@@ -22,6 +22,7 @@ export async function ensureServer(config: R4ecConfig, env: NodeJS.ProcessEnv): 
     stateDir,
     port: config.temporal.devServer.port,
     uiPort: config.temporal.devServer.uiPort,
+    sync: config.temporal.devServer.sync,
     namespace: config.temporal.namespace,
     env,
   });

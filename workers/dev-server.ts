@@ -26,6 +26,8 @@ export interface DevServerOptions {
   namespace: string;
   host?: string;
   env?: NodeJS.ProcessEnv;
+  /** SQLite `synchronous` (the file is in WAL mode): `normal` (default) or `full`. */
+  sync?: 'normal' | 'full';
 }
 
 export function portOpen(port: number, host = '127.0.0.1', timeoutMs = 500): Promise<boolean> {
@@ -61,6 +63,11 @@ export async function startDevServer(opts: DevServerOptions): Promise<DevServer>
     '--ui-port', String(opts.uiPort),
     '--namespace', opts.namespace,
     '--log-level', 'warn',
+    // WAL: a commit appends to the log instead of rewriting pages through a rollback journal; with
+    // synchronous=normal it is not fsynced per commit. Measured on 2 cores: construction 4.8 → 10.4
+    // inferences/s (in memory: 12.7); still safe against kill -9 of the server.
+    '--sqlite-pragma', 'journal_mode=wal',
+    '--sqlite-pragma', `synchronous=${opts.sync ?? 'normal'}`,
   ];
   for (const sa of SEARCH_ATTRIBUTES) args.push('--search-attribute', `${sa}=Keyword`);
   const child = spawn(bin, args, { stdio: ['ignore', log, log], detached: false });

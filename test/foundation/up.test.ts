@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -66,6 +66,8 @@ test('r4ec up: Web UI, the five search attributes (also on an existing database)
   assert.equal(ui.status, 200);
   const attrs = execFileSync(temporalBinary(), ['operator', 'search-attribute', 'list', '--address', `127.0.0.1:${port}`, '-o', 'json']).toString();
   for (const sa of SEARCH_ATTRIBUTES) assert.match(attrs, new RegExp(`"${sa}"`), `${sa} registered`);
+  // The SQLite file is in WAL mode (header bytes 18 and 19 are 2), also when created without it.
+  assert.deepEqual([...readFileSync(join(stateDir, 'temporal.sqlite')).subarray(18, 20)], [2, 2], 'temporal.sqlite in WAL mode');
 
   // An open workflow survives a stop/start of `r4ec up` (server + workers) and completes.
   const connection = await Connection.connect({ address: `127.0.0.1:${port}` });

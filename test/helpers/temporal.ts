@@ -27,7 +27,7 @@ export interface TestTemporal {
   close(): Promise<void>;
 }
 
-export async function startTestTemporal(opts: { keepStateDir?: boolean } = {}): Promise<TestTemporal> {
+export async function startTestTemporal(opts: { keepStateDir?: boolean; dbFilename?: string; extraArgs?: string[] } = {}): Promise<TestTemporal> {
   installRuntime(undefined);
   const env = await TestWorkflowEnvironment.createLocal({
     server: {
@@ -35,6 +35,8 @@ export async function startTestTemporal(opts: { keepStateDir?: boolean } = {}): 
       ip: '127.0.0.1',
       searchAttributes: SEARCH_ATTRIBUTE_KEYS,
       log: { format: 'pretty', level: 'error' },
+      ...(opts.dbFilename ? { dbFilename: opts.dbFilename } : {}),
+      ...(opts.extraArgs ? { extraArgs: opts.extraArgs } : {}),
     },
   });
   const stateDir = mkdtempSync(join(tmpdir(), 'r4ec-test-'));
