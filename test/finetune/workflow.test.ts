@@ -145,14 +145,12 @@ test('four LoRA jobs; a killed trainer resumes from its checkpoint; one adapter 
   });
 });
 
-// Skipped: in a fresh-clone CI run under heavy load the job it cancels had already finished (the
-// progress file it read showed `done`), a race in how the test picks the running trainer. The
-// behaviour itself was checked by hand (`r4ec cancel` stopped a LoRA trainer at its step-3
-// checkpoint) and by the local activity tests; fix the selection, then remove the skip.
-test('cancelling a job workflow stops its trainer, keeps the checkpoint, and the next run resumes', { skip: 'racy under load: see the comment above' }, async () => {
-  // A cancel reaches the activity with its next flushed heartbeat (≤ 0.8 × 2 s): 8 steps of 1 s leave room.
+// Steps of 3 s: under heavy load a cancel (delivered with the next flushed heartbeat) and the test's
+// polling both lag; with 1 s steps a loaded CI run once saw the job finish all 8 steps first.
+test('cancelling a job workflow stops its trainer, keeps the checkpoint, and the next run resumes', async () => {
+  // A cancel reaches the activity with its next flushed heartbeat (≤ 0.8 × 2 s): 8 steps of 3 s leave room.
   const cfg = { ...config(), finetune: { ...config().finetune, heartbeatTimeoutSeconds: 2 } };
-  await withWorkers(t, { config: cfg, deps: deps(cfg, 1) }, async ({ config: c }) => {
+  await withWorkers(t, { config: cfg, deps: deps(cfg, 3) }, async ({ config: c }) => {
     // New user-actor data (28 + 4 records = 8 steps); the other three jobs are the first test's (same content): reused.
     const input = await stageInput('ftrun2', c, sftJsonl(28, 100));
     const before = new Set(jobDirs());
