@@ -15,9 +15,8 @@ export class ProgressView {
   private lastLines: string[] = [];
   private drawn = 0;
   private lastPrinted = 0;
-  /** Last progress of each stage workflow; a closed one is never queried again (see childProgress). */
+  /** Last progress each stage workflow answered: what a closed one shows (see childProgress). */
   private readonly lastProgress = new Map<string, ChildProgress>();
-  private readonly closed = new Set<string>();
   constructor(
     private readonly out: NodeJS.WriteStream = process.stderr,
     private readonly tty = Boolean(process.stderr.isTTY),
@@ -64,25 +63,23 @@ export class ProgressView {
     const running: string[] = [];
     for (const id of ids) {
       let c = this.lastProgress.get(id);
-      if (!this.closed.has(id)) {
-        try {
-          const status = (await client.workflow.getHandle(id).describe()).status.name;
-          if (status !== 'RUNNING') {
-            this.closed.add(id);
-            if (c && status === 'COMPLETED') c = { done: c.total, total: c.total };
-          } else {
-            const q = await client.workflow.getHandle(id).query<ChildProgress>('progress');
-            if (q && typeof q.done === 'number' && typeof q.total === 'number') c = q;
-          }
-        } catch {
-          /* not started yet, or between tasks */
-        }
-        if (c) this.lastProgress.set(id, c);
+      let open = false;
+      try {
+        // Described every poll: a rerun of the run starts a new execution under the same id.
+        const status = (await client.workflow.getHandle(id).describe()).status.name;
+        if (status === 'RUNNING') {
+          open = true;
+          const q = await client.workflow.getHandle(id).query<ChildProgress>('progress');
+          if (q && typeof q.done === 'number' && typeof q.total === 'number') c = q;
+        } else if (c && status === 'COMPLETED') c = { done: c.total, total: c.total };
+      } catch {
+        /* not started yet, or between tasks */
       }
+      if (c) this.lastProgress.set(id, c);
       if (!c) continue;
       done += c.done;
       total += c.total;
-      if (!this.closed.has(id)) running.push(...(c.running ?? []));
+      if (open) running.push(...(c.running ?? []));
       any = true;
     }
     return any ? { done, total, running } : undefined;

@@ -1,6 +1,7 @@
 // The CLI's progress view against a real dev server: a stage workflow that has closed is described,
-// never queried (a query on a closed workflow replays its whole history on a worker, and here its
-// queue has no worker left at all), and job stages show each running job's heartbeat.
+// never queried (a query on a closed workflow replays its whole history on a worker; here its queue
+// has no worker left at all), a new execution under the same id is queried again, and job stages
+// show each running job's heartbeat.
 import assert from 'node:assert/strict';
 import { Writable } from 'node:stream';
 import { after, before, test } from 'node:test';
@@ -80,6 +81,13 @@ test('a finished domain stage keeps its count without being queried; the running
     await user.result();
     await within(10_000, view.poll(t.client, runId), 'a poll after both closed');
     assert.match(frame(), / 8\/8/);
+
+    // The run is run again: a new execution under the same id is queried, not taken for the old one.
+    const again = await t.client.workflow.start('fakeDomainStageWorkflow', { taskQueue: qb, workflowId: `${runId}/refine/item`, args: [{ done: 0, total: 4 }] });
+    await within(10_000, view.poll(t.client, runId), 'a poll after the item stage started again');
+    assert.match(frame(), / 5\/9/, 'user 5/5 from its last answer, the new item execution 0/4');
+    await again.signal('finish');
+    await again.result();
     await pipeline.signal('finish');
     await pipeline.result();
   } finally {
