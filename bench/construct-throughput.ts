@@ -8,30 +8,14 @@
 // - inferences/s at 0 ms latency: the orchestration ceiling (child workflows, activities, records).
 // - at latency L with C concurrent calls: achieved ÷ ideal, ideal = C ÷ (mean calls per inference × L).
 // Wall time is the whole stage: plan, the fan-out and the assembly of the output.
-import { readdirSync, readFileSync } from 'node:fs';
 import { cpus, loadavg } from 'node:os';
 import { performance } from 'node:perf_hooks';
 import { parseArgs } from 'node:util';
+import { childrenCpuSeconds } from './proc';
 import type { ConstructSummary } from '../workflows/construct';
 import type { DomainStageInput, StageResult } from '../workflows/stage-types';
 import { syntheticDataset } from '../test/construct/helpers';
 import { startTestTemporal, testConfig, withWorkers } from '../test/helpers/temporal';
-
-/** CPU seconds (user + system) of this process's direct children: the dev server. */
-function childrenCpuSeconds(): number {
-  let total = 0;
-  for (const pid of readdirSync('/proc').filter((d) => /^\d+$/.test(d))) {
-    try {
-      const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-      const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-      if (Number(f[1]) !== process.pid) continue;
-      total += (Number(f[11]) + Number(f[12])) / 100; // USER_HZ
-    } catch {
-      /* gone */
-    }
-  }
-  return total;
-}
 
 async function main(): Promise<void> {
   const { values: a } = parseArgs({

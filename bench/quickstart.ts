@@ -15,7 +15,7 @@
 // - CPU seconds by process of the run's tree (sampled from /proc every second): the r4ec process
 //   (workers, workflows, the simulator), the Temporal dev server, the Python trainers.
 import { spawn } from 'node:child_process';
-import { mkdtempSync, readdirSync, readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -24,6 +24,7 @@ import { parseArgs } from 'node:util';
 import { Client, Connection } from '@temporalio/client';
 import type { temporal } from '@temporalio/proto';
 import { startDevServer } from '../workers/dev-server';
+import { processTable } from './proc';
 
 type Category = 'training' | 'encoding' | 'llm' | 'other activities';
 const ORDER: Category[] = ['training', 'encoding', 'llm', 'other activities'];
@@ -50,24 +51,12 @@ function freePort(): Promise<number> {
 
 /** Cumulative CPU seconds of every process in the tree under `root`, by pid (with a label). */
 function sampleTree(root: number, seen: Map<number, { label: string; cpu: number }>): void {
-  const parent = new Map<number, number>();
-  const cpu = new Map<number, number>();
-  for (const d of readdirSync('/proc')) {
-    if (!/^\d+$/.test(d)) continue;
-    try {
-      const stat = readFileSync(`/proc/${d}/stat`, 'utf8');
-      const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-      parent.set(Number(d), Number(f[1]));
-      cpu.set(Number(d), (Number(f[11]) + Number(f[12])) / 100); // USER_HZ
-    } catch {
-      /* gone */
-    }
-  }
+  const table = processTable();
   const inTree = (pid: number): boolean => {
-    for (let p = pid, i = 0; p > 1 && i < 64; p = parent.get(p) ?? 0, i++) if (p === root) return true;
+    for (let p = pid, i = 0; p > 1 && i < 64; p = table.get(p)?.ppid ?? 0, i++) if (p === root) return true;
     return false;
   };
-  for (const [pid, c] of cpu) {
+  for (const [pid, { cpuSeconds: c }] of table) {
     if (!inTree(pid)) continue;
     let label = seen.get(pid)?.label;
     if (!label) {

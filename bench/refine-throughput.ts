@@ -9,9 +9,9 @@
 // - achieved ÷ ideal at a latency L with C concurrent calls: ideal = (C / L) calls/s ÷ calls per entity.
 // - calls per entity (requests the simulator answered, over entities) vs the algorithm's minimum:
 //   kar + reason + judge = 3 for iterative; kar is a cache hit when teacher and actor are the same model.
-import { readdirSync, readFileSync } from 'node:fs';
 import { performance } from 'node:perf_hooks';
 import { parseArgs } from 'node:util';
+import { childrenCpuSeconds } from './proc';
 import { minimumCalls } from '../core/refine/steps';
 import type { RefineStageSummary } from '../workflows/refine';
 import type { StageResult } from '../workflows/stage-types';
@@ -30,23 +30,6 @@ function impliedCalls(o: Record<string, number>, strategy: string, samples: numb
   if (strategy === 'filter') return (o.accepted_first! + o.budget_exhausted!) * 2 * samples;
   // accepted_first: reason + judge; after one refinement: + refine + judge (maxIterations = 1 here).
   return o.accepted_first! * 2 + (o.accepted_after_refine! + o.budget_exhausted!) * 4;
-}
-
-/** CPU seconds (user + system) of this process's direct children (the dev server, the simulator). */
-function childrenCpuSeconds(only?: (pid: number) => boolean): number {
-  const tick = 100; // USER_HZ on Linux
-  let total = 0;
-  for (const pid of readdirSync('/proc').filter((d) => /^\d+$/.test(d))) {
-    try {
-      const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-      const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-      if (Number(f[1]) !== process.pid || (only && !only(Number(pid)))) continue;
-      total += (Number(f[11]) + Number(f[12])) / tick;
-    } catch {
-      /* gone */
-    }
-  }
-  return total;
 }
 
 /** withWorkers, but with the cpu worker's workflow thread pool set (the bootstrap keeps the SDK default). */
