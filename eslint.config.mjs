@@ -1,5 +1,7 @@
-// Lint: type-aware rules everywhere, and the determinism guard for workflows/ (no Node builtins, no
-// value imports of activities: workflows import activity *types* only).
+// Lint: type-aware rules everywhere, the determinism guard for workflows/ (no Node builtins, no
+// value imports of activities: workflows import activity *types* only), and the layer arrows:
+// config/ is schemas and names (imports nothing of the project outside config/), workers/ and
+// runtime/ never import cli/, runtime/ never imports workers/.
 import tseslint from 'typescript-eslint';
 import { builtinModules } from 'node:module';
 
@@ -34,7 +36,7 @@ export default tseslint.config(
               allowTypeImports: true,
               message: 'workflows import activity types only: `import type { ... }` and proxyActivities',
             },
-            { group: ['**/core/**', '**/workers/**', '**/cli/**'], allowTypeImports: true, message: 'workflows may not import core/, workers/ or cli/ code (I/O and non-determinism live there)' },
+            { group: ['**/core/**', '**/workers/**', '**/cli/**', '**/runtime/**'], allowTypeImports: true, message: 'workflows may not import core/, runtime/, workers/ or cli/ code (I/O and non-determinism live there)' },
           ],
         },
       ],
@@ -43,6 +45,30 @@ export default tseslint.config(
         { name: 'process', message: 'no process.env in workflows: config arrives as validated input' },
         { name: 'setTimeout', message: 'use sleep() from @temporalio/workflow' },
         { name: 'setInterval', message: 'use sleep() from @temporalio/workflow' },
+      ],
+    },
+  },
+  {
+    files: ['config/**/*.ts'],
+    rules: {
+      '@typescript-eslint/no-restricted-imports': [
+        'error',
+        { patterns: [{ group: ['../*', '../**'], message: 'config/ is schemas and names only: it imports nothing of the project outside config/ (loading lives in runtime/config.ts)' }] },
+      ],
+    },
+  },
+  {
+    files: ['workers/**/*.ts'],
+    rules: {
+      '@typescript-eslint/no-restricted-imports': ['error', { patterns: [{ group: ['**/cli', '**/cli/**'], message: 'workers/ never imports cli/: what both need lives in runtime/' }] }],
+    },
+  },
+  {
+    files: ['runtime/**/*.ts'],
+    rules: {
+      '@typescript-eslint/no-restricted-imports': [
+        'error',
+        { patterns: [{ group: ['**/cli', '**/cli/**', '**/workers', '**/workers/**'], message: 'runtime/ is shared by cli/, workers/, tests and bench: it imports neither cli/ nor workers/' }] },
       ],
     },
   },

@@ -2,7 +2,7 @@
 // here — never only in the r4ec client — so a plain `temporal workflow start --input-file cfg.json`
 // gets exactly the same checks.
 import { ApplicationFailure } from '@temporalio/activity';
-import { ConfigError, validateConfig } from '../config/load';
+import { ConfigError, validateConfig } from '../core/validate-config';
 import type { R4ecConfig } from '../config/schema';
 import { hashJson } from '../core/util/hash';
 import type { ActivityDeps } from './deps';

@@ -4,7 +4,7 @@ import { buildReport } from '../../core/report/build';
 import { renderHtml } from '../../core/report/html';
 import { R4ecError } from '../../core/errors';
 import { openStore } from '../../core/store';
-import { stateDirFrom } from '../../workers/paths';
+import { stateDirFrom } from '../../runtime/paths';
 import type { RunSummary } from '../../workflows/pipeline';
 import { str, type Command } from '../args';
 import { clientFor } from '../client';

@@ -1,5 +1,5 @@
 import { WorkflowFailedError, type Client } from '@temporalio/client';
-import { loadConfig } from '../../config/load';
+import { loadConfig } from '../../runtime/config';
 import type { R4ecConfig } from '../../config/schema';
 import { resolveDatasetDir } from '../../activities/ingest';
 import { ingest } from '../../core/data/ingest';
@@ -7,8 +7,8 @@ import { loadDataset } from '../../core/data/dataset';
 import { estimateRun } from '../../core/estimate';
 import { PIPELINE_WORKFLOW_TYPE, STAGES, type Stage } from '../../config/names';
 import { R4ecError } from '../../core/errors';
-import { connectClient, dataConverterFor, resolveTemporal } from '../../workers/connection';
-import { stateDirFrom } from '../../workers/paths';
+import { connectClient, dataConverterFor, resolveTemporal } from '../../runtime/connection';
+import { stateDirFrom } from '../../runtime/paths';
 import { openStore } from '../../core/store';
 import type { RunSummary, StageSelection } from '../../workflows/pipeline';
 import { str, type Command } from '../args';

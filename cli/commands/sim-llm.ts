@@ -1,9 +1,9 @@
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { loadConfig } from '../../config/load';
+import { loadConfig } from '../../runtime/config';
 import { R4ecError } from '../../core/errors';
 import { simulatorFaults, startSimulator } from '../../core/sim';
-import { stateDirFrom } from '../../workers/paths';
+import { stateDirFrom } from '../../runtime/paths';
 import { str, type Command } from '../args';
 
 const rate = (v: string | undefined, name: string): number | undefined => {

@@ -1,4 +1,4 @@
-import { loadConfig } from '../../config/load';
+import { loadConfig } from '../../runtime/config';
 import { QUEUE_KINDS, type QueueKind } from '../../config/names';
 import { R4ecError } from '../../core/errors';
 import { runWorkerProcess } from '../../workers/main';

@@ -157,7 +157,7 @@ test('filter strategy: n samples with seeds 0..n-1, kept by the judge; a finishe
       // sees a record newer than the output and rewrites it.
       const entity = recs[0]!;
       const { execFileSync } = await import('node:child_process');
-      const { temporalBinary } = await import('../../workers/paths');
+      const { temporalBinary } = await import('../../runtime/paths');
       execFileSync(temporalBinary(), ['workflow', 'reset', '--address', t.address, '--workflow-id', entity.workflowId, '--type', 'FirstWorkflowTask', '--reason', 'test'], { stdio: 'pipe' });
       await t.client.workflow.getHandle(entity.workflowId).result();
       const rerun = (await t.client.workflow.execute('rerunFailedRefineWorkflow', {

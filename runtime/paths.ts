@@ -1,10 +1,10 @@
 import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
 
-/** The repository root (this file lives in workers/). */
+/** The repository root (this file lives in runtime/). */
 export const REPO_ROOT = resolve(__dirname, '..');
 
-/** `$R4EC_STATE_DIR`, default `./.r4ec` (relative to the working directory, as DESIGN.md says). */
+/** `$R4EC_STATE_DIR`, default `./.r4ec` (relative to the working directory). */
 export function stateDirFrom(env: NodeJS.ProcessEnv, configured?: string): string {
   return resolve(env.R4EC_STATE_DIR ?? configured ?? '.r4ec');
 }
