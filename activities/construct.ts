@@ -21,6 +21,7 @@ import {
 } from '../core/construct';
 import { StageOutput } from '../core/store';
 import type { ActivityDeps } from './deps';
+import { toFailure } from './failure';
 import { createConstructAssembleActivities, stageSummaryOf } from './construct-assemble';
 import { constructKeys, datasetFor, inferenceKey, planPage, writePlan, PLAN_PAGE, type ConstructSummary } from './construct-plan';
 import { parseInput } from './validate';
@@ -128,7 +129,7 @@ export function createConstructActivities(deps: ActivityDeps) {
         const sample = buildSample(ds.meta, ds.seq, input.domain === 'item' ? ds.raters : undefined, input.domain, input.entry);
         return { sample, reasonSpec: promptSpec(sample, 'reason', 'construct') };
       } catch (e) {
-        throw ApplicationFailure.nonRetryable(`loadConstructSample: ${(e as Error).message}`, 'ConstructPlanError');
+        throw toFailure(e, { prefix: 'loadConstructSample', type: 'ConstructPlanError', nonRetryable: true });
       }
     },
 

@@ -3,7 +3,7 @@
 // that finished after the last heartbeat are found in the store, so none is encoded twice.
 import { appendFile, mkdir } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
-import { ApplicationFailure, Context } from '@temporalio/activity';
+import { Context } from '@temporalio/activity';
 import { z } from 'zod';
 import { DOMAINS, KNOWLEDGE_SETS } from '../config/names';
 import { EncodeSchema } from '../config/schema';
@@ -27,6 +27,7 @@ import {
 } from '../core/encode';
 import { StageOutput, StoreError } from '../core/store';
 import type { ActivityDeps } from './deps';
+import { toFailure } from './failure';
 import { parseInput } from './validate';
 
 const Artifact = z.object({ key: z.string().min(1), contentHash: z.string().min(1) });
@@ -97,9 +98,9 @@ async function mapErrors<T>(fn: () => Promise<T>): Promise<T> {
   try {
     return await fn();
   } catch (err) {
-    if (err instanceof DataError) throw ApplicationFailure.nonRetryable(err.message, 'BadKnowledgeData', err.toJSON());
-    if (err instanceof EncoderError) throw ApplicationFailure.nonRetryable(err.message, 'BadEncoder');
-    if (err instanceof StoreError && err.code !== 'io') throw ApplicationFailure.nonRetryable(err.message, 'StoreError');
+    if (err instanceof DataError) throw toFailure(err, { type: 'BadKnowledgeData' });
+    if (err instanceof EncoderError) throw toFailure(err);
+    if (err instanceof StoreError && err.code !== 'io') throw toFailure(err, { type: 'StoreError' });
     throw err;
   }
 }

@@ -38,6 +38,7 @@ import { LlmError } from '../core/llm/errors';
 import type { LlmRegistry } from '../core/llm/registry';
 import { StageOutput, stageKey } from '../core/store';
 import type { ActivityDeps } from './deps';
+import { toFailure } from './failure';
 import { parseInput } from './validate';
 
 /** Repository root: `python -m trainer.lora.train` runs from here. */
@@ -121,10 +122,6 @@ export interface LoadFinetunedAdapterOutput {
 
 /** The stage output's file: which served model each job's role uses. */
 export const ADAPTERS_FILE = 'adapters.json';
-
-function toFailure(err: FinetuneError): ApplicationFailure {
-  return ApplicationFailure.create({ message: err.message, type: err.code, nonRetryable: !err.retryable, details: [{ lastLines: err.lastLines }] });
-}
 
 function cancelled(ctx: Context): CancelledFailure {
   const reason: unknown = ctx.cancellationSignal.reason;
@@ -370,7 +367,7 @@ export function createAdapterServingActivities(deps: ServingActivityDeps) {
         return { servedName: entry.servedName, loaded: true, alreadyLoaded: r.alreadyLoaded, endpoint: endpoint.baseUrl };
       } catch (e) {
         if (e instanceof LlmError) {
-          throw ApplicationFailure.create({ message: e.message, type: 'AdapterLoadFailed', nonRetryable: !e.retryable, details: [{ kind: e.kind, status: e.status ?? null }] });
+          throw toFailure(e, { type: 'AdapterLoadFailed' });
         }
         throw e;
       }

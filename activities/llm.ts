@@ -18,6 +18,7 @@ import type { UsageTotals } from '../core/llm/usage';
 import { buildPrompt, PromptSpecError, PromptSpecSchema } from '../core/prompts/builders';
 import type { PromptKind } from '../core/prompts/tags';
 import type { ActivityDeps } from './deps';
+import { toFailure } from './failure';
 import { parseInput } from './validate';
 
 /** The llm worker adds its client registry (endpoints per role, cache, usage ledger). */
@@ -81,25 +82,6 @@ export type CallLlmOutput =
       usage: UsageTotals;
     };
 
-/** How an LlmError becomes a Temporal failure (exported for tests). */
-export function toActivityFailure(err: LlmError): ApplicationFailure {
-  if (err.retryable) {
-    return ApplicationFailure.create({
-      message: err.message,
-      type: 'LlmTransportError',
-      nonRetryable: false,
-      details: [{ kind: err.kind, status: err.status ?? null, endpoint: err.endpoint, model: err.model }],
-      ...(err.retryAfterMs !== undefined ? { nextRetryDelay: Math.max(1, Math.round(err.retryAfterMs)) } : {}),
-    });
-  }
-  return ApplicationFailure.create({
-    message: err.message,
-    type: 'LlmRequestRejected',
-    nonRetryable: true,
-    details: [{ kind: err.kind, status: err.status ?? null, endpoint: err.endpoint, model: err.model }],
-  });
-}
-
 export function createLlmActivities(deps: LlmActivityDeps) {
   return {
     async callLlm(raw: CallLlmInput): Promise<CallLlmOutput> {
@@ -116,7 +98,7 @@ export function createLlmActivities(deps: LlmActivityDeps) {
           ? { domain: input.prompt.domain, step: input.prompt.step, variant: input.prompt.variant, medium: input.prompt.medium }
           : input.kind!;
       } catch (e) {
-        if (e instanceof PromptSpecError) throw ApplicationFailure.nonRetryable(`callLlm: ${e.message}`, 'InvalidPrompt');
+        if (e instanceof PromptSpecError) throw toFailure(e, { prefix: 'callLlm' });
         throw e;
       }
       if (registry.usesSimulator(input.role)) await deps.ensureSimulatorCatalog?.(input.catalogKey);
@@ -124,8 +106,8 @@ export function createLlmActivities(deps: LlmActivityDeps) {
       try {
         client = registry.client(input.role);
       } catch (e) {
-        if (e instanceof LlmError) throw toActivityFailure(e);
-        throw ApplicationFailure.nonRetryable(`callLlm: ${(e as Error).message}`, 'LlmNotConfigured');
+        if (e instanceof LlmError) throw toFailure(e);
+        throw toFailure(e, { prefix: 'callLlm', type: 'LlmNotConfigured', nonRetryable: true });
       }
       const ctx = Context.current();
       try {
@@ -161,7 +143,7 @@ export function createLlmActivities(deps: LlmActivityDeps) {
       } catch (e) {
         if (e instanceof LlmError) {
           if (e.kind === 'cancelled' && ctx.cancellationSignal.aborted) throw ctx.cancellationSignal.reason ?? e;
-          throw toActivityFailure(e);
+          throw toFailure(e);
         }
         throw e;
       }

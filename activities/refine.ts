@@ -1,7 +1,6 @@
 // Refine's bookkeeping activities (cpu queue): plan the stage, page through its entities with their
 // prompt samples, the run-level call budget, entity records, assembly, and the rerun of failed
 // entities. The LLM steps themselves are `callLlm` on the llm queue (activities/llm.ts).
-import { ApplicationFailure } from '@temporalio/activity';
 import { z } from 'zod';
 import { DOMAINS, LLM_ROLES, type Domain, type LlmRole, type RefineOutcome } from '../config/names';
 import { R4ecConfigSchema, type R4ecConfig } from '../config/schema';
@@ -33,6 +32,7 @@ import {
 import { StageOutput } from '../core/store';
 import { canonicalJson } from '../core/util/hash';
 import type { ActivityDeps } from './deps';
+import { toFailure } from './failure';
 import { parseInput } from './validate';
 
 const Artifact = z.object({ key: z.string().min(1), contentHash: z.string().min(1) });
@@ -137,16 +137,13 @@ export function callTimeouts(config: R4ecConfig): Record<LlmRole, number> {
   return Object.fromEntries(LLM_ROLES.map((r) => [r, (config.llm[r]?.timeoutMs ?? simTimeout) * attempts + 5_000])) as Record<LlmRole, number>;
 }
 
-function failure(err: unknown, activity: string): never {
-  throw ApplicationFailure.nonRetryable(`${activity}: ${(err as Error).message}`, 'RefineDataError');
-}
-
 /** Bad stored data cannot be fixed by retrying: fail once, saying which object and field. */
 async function mapErrors<T>(activity: string, fn: () => Promise<T>): Promise<T> {
   try {
     return await fn();
   } catch (err) {
-    if (err instanceof RefineDataError || err instanceof z.ZodError) failure(err, activity);
+    if (err instanceof RefineDataError) throw toFailure(err, { prefix: activity });
+    if (err instanceof z.ZodError) throw toFailure(new RefineDataError(err.message), { prefix: activity });
     throw err;
   }
 }

@@ -31,6 +31,7 @@ import {
 } from '../core/ctr';
 import { StageOutput, StoreError, stageKey } from '../core/store';
 import type { ActivityDeps } from './deps';
+import { toFailure } from './failure';
 import { parseInput } from './validate';
 
 /** Repository root: `python -m trainer.ctr.train` runs from here. */
@@ -195,11 +196,7 @@ export function createTrainActivities(deps: ActivityDeps) {
           },
         });
       } catch (err) {
-        if (err instanceof TrainerFailure) {
-          const msg = `${jobName(job)}: ${err.message}`;
-          if (err.nonRetryable) throw ApplicationFailure.nonRetryable(msg, err.type);
-          throw ApplicationFailure.retryable(msg, err.type);
-        }
+        if (err instanceof TrainerFailure) throw toFailure(err, { prefix: jobName(job) });
         throw err;
       }
 

@@ -13,6 +13,10 @@ export class ConfigError extends R4ecError {
     super(`invalid config (${source}):\n  ${problems.join('\n  ')}`, 'config_invalid', { suggestion, exitCode: 2 });
     this.name = 'ConfigError';
   }
+
+  override details(): Record<string, unknown> {
+    return { problems: this.problems };
+  }
 }
 
 export function validateConfig(raw: unknown, source: string): R4ecConfig {

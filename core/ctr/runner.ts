@@ -3,21 +3,22 @@
 // crash or a retry is the whole resume protocol; the last line says done or error.
 import { spawn } from 'node:child_process';
 import { createInterface } from 'node:readline';
+import { R4ecError } from '../errors';
 
 export interface TrainerEvent {
   event: string;
   [k: string]: unknown;
 }
 
-export class TrainerFailure extends Error {
+/** Code: the trainer's error kind (SpecError, DataError, CheckpointError, ...), SpawnError or ProcessExit. */
+export class TrainerFailure extends R4ecError {
   constructor(
     message: string,
-    /** The trainer's error kind (SpecError, DataError, CheckpointError, ...) or ProcessExit. */
-    readonly type: string,
+    type: string,
     /** Bad input: running it again cannot help. */
-    readonly nonRetryable: boolean,
+    nonRetryable: boolean,
   ) {
-    super(message);
+    super(message, type, { retryable: !nonRetryable });
     this.name = 'TrainerFailure';
   }
 }

@@ -14,6 +14,7 @@ import { closeSync, openSync } from 'node:fs';
 import { mkdir, open, readFile, rename, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { FinetuneError, type FinetuneErrorCode } from './errors';
+import { R4ecError } from '../errors';
 
 export const JOB_FILES = {
   spec: 'spec.json',
@@ -69,12 +70,13 @@ export interface LocalJobResult {
 }
 
 /** Thrown after a cancel once the trainer has stopped (its checkpoint kept). */
-export class JobCancelled extends Error {
+/** Never a failure: the activity turns it into a cancellation. */
+export class JobCancelled extends R4ecError {
   constructor(
     readonly state: JobState,
     readonly graceful: boolean,
   ) {
-    super(`trainer stopped on cancel${state.checkpointStep !== undefined ? ` (checkpoint at step ${state.checkpointStep})` : ''}`);
+    super(`trainer stopped on cancel${state.checkpointStep !== undefined ? ` (checkpoint at step ${state.checkpointStep})` : ''}`, 'JobCancelled');
     this.name = 'JobCancelled';
   }
 }

@@ -14,6 +14,7 @@ import {
   type Medium,
   type PromptKind,
 } from '../prompts/tags';
+import { R4ecError } from '../errors';
 
 export type FormatErrorCode =
   | 'empty'
@@ -25,12 +26,12 @@ export type FormatErrorCode =
   | 'missing_reflection'
   | 'template_echo';
 
-export class FormatError extends Error {
-  readonly code: FormatErrorCode;
+/** An answer that does not parse; the client re-asks with a correction (never retried as transport). */
+export class FormatError extends R4ecError {
+  declare readonly code: FormatErrorCode;
   constructor(code: FormatErrorCode, message: string) {
-    super(message);
+    super(message, code);
     this.name = 'FormatError';
-    this.code = code;
   }
 }
 

@@ -16,6 +16,7 @@ import {
   type Medium,
   type PromptKind,
 } from './tags';
+import { R4ecError } from '../errors';
 
 const HistoryEntrySchema = z.object({ title: z.string(), rating: z.number().finite() }).strict();
 const History = z.array(HistoryEntrySchema);
@@ -60,9 +61,9 @@ export type UserPromptSpec = z.infer<typeof UserPromptSpecSchema>;
 export type ItemPromptSpec = z.infer<typeof ItemPromptSpecSchema>;
 export type PromptSpec = z.infer<typeof PromptSpecSchema>;
 
-export class PromptSpecError extends Error {
+export class PromptSpecError extends R4ecError {
   constructor(message: string) {
-    super(message);
+    super(message, 'InvalidPrompt');
     this.name = 'PromptSpecError';
   }
 }

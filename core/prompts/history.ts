@@ -4,6 +4,7 @@
 // and `&` written as \u escapes, so no title can ever produce a tag (e.g. `</User History>`) in the
 // prompt text: a title stays data. The reader also accepts the authors' Python-repr form, whose
 // titles carry unescaped quotes (`['Ender's Game', 5]`), and a JSON array of entries.
+import { R4ecError } from '../errors';
 
 export interface HistoryEntry {
   title: string;
@@ -30,12 +31,12 @@ export function renderHistory(entries: readonly HistoryEntry[] | null): string {
   return entries.map((e) => `[${escapeJsonString(e.title)}, ${renderRating(e.rating)}]`).join(', ');
 }
 
-export class HistoryParseError extends Error {
+export class HistoryParseError extends R4ecError {
   constructor(
     message: string,
     readonly offset: number,
   ) {
-    super(message);
+    super(message, 'HistoryParseError');
     this.name = 'HistoryParseError';
   }
 }

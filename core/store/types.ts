@@ -1,5 +1,6 @@
 // The artifact store: content-keyed, write-once outputs of every stage. The local directory is the
 // default; an S3-compatible backend implements the same interface (see README, "Several machines").
+import { R4ecError } from '../errors';
 
 export interface ArtifactStore {
   /** Where it lives, for messages (never credentials). */
@@ -20,13 +21,15 @@ export interface ArtifactStore {
   putFile(key: string, path: string): Promise<void>;
 }
 
-export class StoreError extends Error {
+/** `io` is transport (retryable); a missing object or a bad key is not. */
+export class StoreError extends R4ecError {
+  declare readonly code: 'not_found' | 'bad_key' | 'io';
   constructor(
     message: string,
-    readonly code: 'not_found' | 'bad_key' | 'io',
+    code: 'not_found' | 'bad_key' | 'io',
     readonly key?: string,
   ) {
-    super(message);
+    super(message, code, { retryable: code === 'io' });
     this.name = 'StoreError';
   }
 }
