@@ -5,6 +5,7 @@ import { ApplicationFailure, Context } from '@temporalio/activity';
 import { z } from 'zod';
 import { DOMAINS } from '../config/names';
 import { assembleFiles, ConstructReportSchema, DATASET_FILES, InferenceRecordSchema, MANIFEST_FILE, REPORT_FILE, type ConstructReport, type InferenceRecord } from '../core/construct';
+import { LlmUsageSchema } from '../core/llm/usage';
 import { StageOutput } from '../core/store';
 import type { ActivityDeps } from './deps';
 import { inferenceKey, readPlanInfo, type ConstructSummary } from './construct-plan';
@@ -22,7 +23,7 @@ const AssembleInput = z
 
 const SummarySchema = z.object({
   outcomes: z.record(z.string(), z.number()),
-  llm: z.object({ calls: z.number(), cacheHits: z.number(), promptTokens: z.number(), completionTokens: z.number() }),
+  llm: LlmUsageSchema,
   records: z.object({ reason: z.number(), reflect: z.number(), refine: z.number() }),
   sampled: z.number(),
 });

@@ -2,6 +2,7 @@
 import { z } from 'zod';
 import type { CONSTRUCT_OUTCOMES, Domain } from '../config/names';
 import type { R4ecConfig } from '../config/schema';
+import type { LlmUsage } from '../core/rules';
 import { itemSampleTarget, PlanEntrySchema, selectEntities, userSamplePos, type PlanEntry } from '../core/construct';
 import { loadDataset, type DatasetMeta, type ItemRaterIndex, type Sequences } from '../core/data';
 import { stageKey, type ArtifactStore } from '../core/store';
@@ -13,7 +14,7 @@ export const PLAN_PAGE = 1000;
 
 export interface ConstructSummary {
   outcomes: Record<(typeof CONSTRUCT_OUTCOMES)[number], number>;
-  llm: { calls: number; cacheHits: number; promptTokens: number; completionTokens: number };
+  llm: LlmUsage;
   records: { reason: number; reflect: number; refine: number };
   sampled: number;
 }

@@ -13,8 +13,6 @@ import {
   FINETUNE_CODE_VERSION,
   FinetuneError,
   JobCancelled,
-  LORA_JOBS,
-  LORA_JOB_NAMES,
   OpenAiJobCancelled,
   adapterLocalDir,
   ensureTinyModel,
@@ -37,6 +35,7 @@ import { loadLoraAdapter } from '../core/llm/adapters';
 import { LlmError } from '../core/llm/errors';
 import type { LlmRegistry } from '../core/llm/registry';
 import { StageOutput, stageKey } from '../core/store';
+import { LORA_JOB_NAMES, LORA_JOBS } from '../core/rules';
 import type { ActivityDeps } from './deps';
 import { toFailure } from './failure';
 import { parseInput } from './validate';

@@ -14,7 +14,7 @@ import { LlmError } from '../core/llm/errors';
 import { correctionTurn, parseAnswer, type ParsedAnswer } from '../core/llm/parse';
 import type { LlmRegistry } from '../core/llm/registry';
 import { ChatMessageSchema, type ChatMessage } from '../core/llm/types';
-import type { UsageTotals } from '../core/llm/usage';
+import type { LlmUsage } from '../core/rules';
 import { buildPrompt, PromptSpecError, PromptSpecSchema } from '../core/prompts/builders';
 import type { PromptKind } from '../core/prompts/tags';
 import type { ActivityDeps } from './deps';
@@ -70,7 +70,7 @@ export type CallLlmOutput =
       requestHash: string;
       cacheHit: boolean;
       formatAttempts: number;
-      usage: UsageTotals;
+      usage: LlmUsage;
     }
   | {
       status: 'failed_format';
@@ -79,7 +79,7 @@ export type CallLlmOutput =
       lastText: string;
       model: string;
       formatAttempts: number;
-      usage: UsageTotals;
+      usage: LlmUsage;
     };
 
 export function createLlmActivities(deps: LlmActivityDeps) {

@@ -2,7 +2,7 @@
 // prompt samples, the run-level call budget, entity records, assembly, and the rerun of failed
 // entities. The LLM steps themselves are `callLlm` on the llm queue (activities/llm.ts).
 import { z } from 'zod';
-import { DOMAINS, LLM_ROLES, type Domain, type LlmRole, type RefineOutcome } from '../config/names';
+import { DOMAINS, type Domain, type LlmRole, type RefineOutcome } from '../config/names';
 import { R4ecConfigSchema, type R4ecConfig } from '../config/schema';
 import { loadDataset, type DatasetView } from '../core/data/dataset';
 import {
@@ -12,9 +12,7 @@ import {
   combineRefineOutputs,
   committedSummary,
   isSettled,
-  failedEntitiesQuery,
   scanRecords,
-  minimumCalls,
   readRecord,
   readStagePointer,
   refineStageKey,
@@ -25,10 +23,10 @@ import {
   EntityRecordSchema,
   RefineDataError,
   RefineEntities,
-  type EntitySample,
   type RefineSummary,
   type RoleModels,
 } from '../core/refine';
+import { callTimeouts, failedEntitiesQuery, minimumCalls, type EntitySample } from '../core/rules';
 import { StageOutput } from '../core/store';
 import { canonicalJson } from '../core/util/hash';
 import type { ActivityDeps } from './deps';
@@ -130,13 +128,6 @@ export interface PrepareRefineRerunOutput {
 const CombineInput = z.object({ user: Artifact, item: Artifact });
 export type CombineRefineOutputsInput = z.input<typeof CombineInput>;
 
-/** Seconds an LLM activity may take: the role's request timeout for each format attempt, plus slack. */
-export function callTimeouts(config: R4ecConfig): Record<LlmRole, number> {
-  const attempts = config.llm.formatRetries + 1;
-  const simTimeout = 60_000 + config.llm.simulator.latencyMs * 2;
-  return Object.fromEntries(LLM_ROLES.map((r) => [r, (config.llm[r]?.timeoutMs ?? simTimeout) * attempts + 5_000])) as Record<LlmRole, number>;
-}
-
 /** Bad stored data cannot be fixed by retrying: fail once, saying which object and field. */
 async function mapErrors<T>(activity: string, fn: () => Promise<T>): Promise<T> {
   try {
@@ -175,7 +166,7 @@ export function createRefineActivities(deps: ActivityDeps) {
       total: entities.total,
       models,
       adapterJobKeys,
-      callTimeoutMs: callTimeouts(config),
+      callTimeoutMs: callTimeouts(config.llm),
       reserveCalls: capped ? minimumCalls(config.refine.strategy, config.refine.filterSamples) : 0,
       karFromActor,
     };

@@ -5,6 +5,7 @@
 import { ApplicationFailure, continueAsNew, executeChild, proxyActivities, upsertSearchAttributes } from '@temporalio/workflow';
 import type { createConstructActivities, PlanConstructionOutput } from '../activities/construct';
 import type { ConstructSummary } from '../activities/construct-plan';
+import { workflowIds } from '../core/rules';
 import { constructInferenceWorkflow } from './construct-inference';
 import { emptyCarry, runWindowedFanout, trackProgress, type FanoutCarry } from './fanout';
 import { r4ecAttributes } from './search-attributes';
@@ -47,7 +48,7 @@ export async function constructDatasetWorkflow(input: ConstructStageInput): Prom
     loadPage: (offset, limit) => acts.loadConstructPage({ workKey, offset, limit, inferencesPerSample: K }),
     runChild: async (u) => {
       const res = await executeChild(constructInferenceWorkflow, {
-        workflowId: `${runId}/construct/${domain}/${u.entry.entityId}/${u.k}`,
+        workflowId: workflowIds.constructInference(runId, domain, u.entry.entityId, u.k),
         taskQueue: config.queues.cpu.name,
         typedSearchAttributes: r4ecAttributes({ runId, stage: 'construct', domain, entityId: u.entry.entityId }),
         args: [

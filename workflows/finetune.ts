@@ -19,6 +19,7 @@ import type {
   createFinetuneActivities,
 } from '../activities/finetune';
 import type { R4ecConfig } from '../config/schema';
+import { workflowIds } from '../core/rules';
 import { progressQuery } from './fanout';
 import { r4ecAttributes } from './search-attributes';
 import type { StageInput, StageResult } from './stage-types';
@@ -78,7 +79,7 @@ export async function fineTuneWorkflow(input: StageInput): Promise<StageResult<F
   const settled = await Promise.allSettled(
     plan.jobs.map((job) =>
       executeChild(loraJobWorkflow, {
-        workflowId: `${runId}/finetune/${job.name}`,
+        workflowId: workflowIds.loraJob(runId, job.name),
         taskQueue: config.queues.cpu.name,
         args: [{ runId, job, finetune: ft, queues: { gpu: config.queues.gpu.name, llm: config.queues.llm.name }, baseModel: plan.baseModel! }],
         typedSearchAttributes: r4ecAttributes({ runId, stage: 'finetune', domain: job.domain, entityId: job.name }),

@@ -14,9 +14,10 @@ import {
 import type { createPipelineActivities } from '../activities/pipeline';
 import { DOMAINS, STAGES, type Domain, type Stage } from '../config/names';
 import type { R4ecConfig } from '../config/schema';
+import { addUsage, workflowIds, zeroUsage, type LlmUsage } from '../core/rules';
 import { STAGE_WORKFLOWS } from './registry';
 import { r4ecAttributes } from './search-attributes';
-import type { ArtifactName, LlmUsageSummary, StageArtifact, StageResult } from './stage-types';
+import type { ArtifactName, StageArtifact, StageResult } from './stage-types';
 
 export interface StageSelection {
   only?: Stage[];
@@ -45,7 +46,7 @@ export interface RunSummary {
   refine?: { outcomes: Partial<Record<Domain, Record<string, number>>> };
   train?: Record<string, unknown>;
   report?: Record<string, unknown>;
-  llm: LlmUsageSummary;
+  llm: LlmUsage;
   /** Each stage's own `llm` block (with `byRole`/`latencyMs` when the stage reports them), for the report. */
   llmByStage: Partial<Record<Stage, Record<string, unknown>>>;
   artifacts: Partial<Record<ArtifactName, StageArtifact>>;
@@ -88,7 +89,7 @@ export async function r4ecPipelineWorkflow(rawConfig: unknown, selection?: Stage
 
   const progress: Partial<Record<Stage, StageProgress>> = {};
   for (const s of plan) progress[s] = { status: 'pending', seconds: 0, skipped: false, selected: selected.includes(s) };
-  const summary: RunSummary = { runId, configHash, stages: {}, llm: { calls: 0, cacheHits: 0, promptTokens: 0, completionTokens: 0 }, llmByStage: {}, artifacts: {} };
+  const summary: RunSummary = { runId, configHash, stages: {}, llm: zeroUsage(), llmByStage: {}, artifacts: {} };
   let current: Stage | undefined;
   setHandler(progressQuery, () => ({ runId, stages: progress, ...(current ? { current } : {}) }));
   setHandler(summaryQuery, () => summary);
@@ -112,10 +113,11 @@ export async function r4ecPipelineWorkflow(rawConfig: unknown, selection?: Stage
       p.status = p.skipped ? 'skipped' : 'completed';
       for (const { name, result } of results) {
         summary.artifacts[name] = result.artifact;
-        addLlm(summary.llm, result.summary);
-        const extra = result.summary.llm as Record<string, unknown> | undefined;
+        const extra = result.summary.llm as (Partial<LlmUsage> & Record<string, unknown>) | undefined;
+        summary.llm = addUsage(summary.llm, extra);
         if (extra) {
-          addLlm((summary.llmByStage[stage] ??= { calls: 0, cacheHits: 0, promptTokens: 0, completionTokens: 0 }) as unknown as LlmUsageSummary, result.summary);
+          const byStage = (summary.llmByStage[stage] ??= { ...zeroUsage() });
+          Object.assign(byStage, addUsage(byStage as unknown as LlmUsage, extra));
           if (extra.byRole) summary.llmByStage[stage]!.byRole = extra.byRole;
           if (extra.latencyMs) summary.llmByStage[stage]!.latencyMs = extra.latencyMs;
         }
@@ -151,18 +153,18 @@ async function runStage(
       taskQueue: config.queues.cpu.name,
       typedSearchAttributes: r4ecAttributes({ runId, stage, ...attrs }),
     }) as Promise<StageResult>;
-  if (!spec.perDomain) return [{ name: stage, result: await child(`${runId}/${stage}`, base, {}) }];
+  if (!spec.perDomain) return [{ name: stage, result: await child(workflowIds.stage(runId, stage), base, {}) }];
   const name = (d: Domain) => `${stage}:${d}` as ArtifactName;
   if (stage === 'refine' && config.refine.activeUserMinInteractions > 0) {
     // Approximated users are built from item knowledge: items first.
-    const item = await child(`${runId}/${stage}/item`, { ...base, domain: 'item' }, { domain: 'item' });
-    const user = await child(`${runId}/${stage}/user`, { ...base, artifacts: { ...base.artifacts, [name('item')]: item.artifact }, domain: 'user' }, { domain: 'user' });
+    const item = await child(workflowIds.stage(runId, stage, 'item'), { ...base, domain: 'item' }, { domain: 'item' });
+    const user = await child(workflowIds.stage(runId, stage, 'user'), { ...base, artifacts: { ...base.artifacts, [name('item')]: item.artifact }, domain: 'user' }, { domain: 'user' });
     return [
       { name: name('user'), result: user },
       { name: name('item'), result: item },
     ];
   }
-  const results = await Promise.all(DOMAINS.map((d) => child(`${runId}/${stage}/${d}`, { ...base, domain: d }, { domain: d })));
+  const results = await Promise.all(DOMAINS.map((d) => child(workflowIds.stage(runId, stage, d), { ...base, domain: d }, { domain: d })));
   return DOMAINS.map((d, i) => ({ name: name(d), result: results[i]! }));
 }
 
@@ -219,15 +221,6 @@ function recordSummary(summary: RunSummary, stage: Stage, results: Array<{ name:
   if (stage === 'ingest') summary.ingest = rest as Record<string, number>;
   else if (stage === 'train') summary.train = rest;
   else if (stage === 'report') summary.report = rest;
-}
-
-function addLlm(total: LlmUsageSummary, stageSummary: Record<string, unknown>): void {
-  const u = stageSummary.llm as Partial<LlmUsageSummary> | undefined;
-  if (!u) return;
-  total.calls += u.calls ?? 0;
-  total.cacheHits += u.cacheHits ?? 0;
-  total.promptTokens += u.promptTokens ?? 0;
-  total.completionTokens += u.completionTokens ?? 0;
 }
 
 function failureMessage(err: unknown): string {

@@ -8,16 +8,16 @@
 import { continueAsNew, upsertSearchAttributes, workflowInfo } from '@temporalio/workflow';
 import type { PrepareRefineRerunOutput } from '../activities/refine';
 import type { Domain, RefineOutcome } from '../config/names';
-import type { RefineUsage } from '../core/refine/record';
+import { failedEntitiesQuery, zeroUsage, type LlmUsage } from '../core/rules';
 import { emptyCarry, trackProgress, type FanoutCarry } from './fanout';
-import { ensureAdapters, entityOptions, refineActivities, runRefineFanout, zeroUsage } from './refine-shared';
+import { ensureAdapters, entityOptions, refineActivities, runRefineFanout } from './refine-shared';
 import { r4ecAttributes } from './search-attributes';
 
 export interface RerunFailedRefineInput {
   runId: string;
   /** Default: item, then user. */
   domains?: Domain[];
-  resume?: { position: number; prepared: PrepareRefineRerunOutput; carry: FanoutCarry; usage: RefineUsage; results: RerunFailedRefineOutput['domains'] };
+  resume?: { position: number; prepared: PrepareRefineRerunOutput; carry: FanoutCarry; usage: LlmUsage; results: RerunFailedRefineOutput['domains'] };
 }
 
 export interface RerunDomainResult {
@@ -29,7 +29,7 @@ export interface RerunDomainResult {
   total: Record<RefineOutcome, number> | null;
   artifact: { key: string; contentHash: string } | null;
   previousContentHash: string | null;
-  llm: RefineUsage;
+  llm: LlmUsage;
 }
 
 export interface RerunFailedRefineOutput {
@@ -37,11 +37,6 @@ export interface RerunFailedRefineOutput {
   domains: Partial<Record<Domain, RerunDomainResult | { found: false }>>;
   /** The same question for the Web UI / `temporal workflow list --query` (both domains). */
   query: string;
-}
-
-/** The visibility query for a run's failed refine entities; kept here, pure, because workflows cannot import core. */
-function failedQuery(runId: string): string {
-  return `R4ecRunId=${JSON.stringify(runId)} AND R4ecStage="refine" AND R4ecOutcome IN ("failed_format","failed_transport")`;
 }
 
 export async function rerunFailedRefineWorkflow(input: RerunFailedRefineInput): Promise<RerunFailedRefineOutput> {
@@ -90,5 +85,5 @@ export async function rerunFailedRefineWorkflow(input: RerunFailedRefineInput): 
       llm: usage,
     };
   }
-  return { runId, domains: results, query: failedQuery(runId) };
+  return { runId, domains: results, query: failedEntitiesQuery(runId) };
 }

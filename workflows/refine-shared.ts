@@ -6,7 +6,7 @@ import type { createAdapterServingActivities } from '../activities/finetune';
 import type { PlanRefineOutput, RefineActivities, RefineUnit } from '../activities/refine';
 import type { Domain } from '../config/names';
 import type { R4ecConfig } from '../config/schema';
-import type { RefineUsage } from '../core/refine/record';
+import { addUsage, workflowIds, type LlmUsage } from '../core/rules';
 import { runWindowedFanout, type FanoutCarry, type FanoutRunResult } from './fanout';
 import { refineEntityWorkflow, type RefineEntityInput } from './refine-entity';
 import { r4ecAttributes } from './search-attributes';
@@ -30,17 +30,6 @@ export async function ensureAdapters(config: R4ecConfig, jobKeys: readonly strin
   for (const jobKey of jobKeys) await loadFinetunedAdapter({ jobKey });
 }
 
-export function zeroUsage(): RefineUsage {
-  return { calls: 0, cacheHits: 0, promptTokens: 0, completionTokens: 0 };
-}
-
-export function addUsage(total: RefineUsage, u: RefineUsage): void {
-  total.calls += u.calls;
-  total.cacheHits += u.cacheHits;
-  total.promptTokens += u.promptTokens;
-  total.completionTokens += u.completionTokens;
-}
-
 export function entityOptions(config: R4ecConfig) {
   return { historyLength: config.refine.historyLength, activeUserMinInteractions: config.refine.activeUserMinInteractions };
 }
@@ -53,7 +42,7 @@ export interface RefineFanoutArgs {
   ingestKey: string;
   carry: FanoutCarry;
   /** Adds up what the children report. */
-  usage: RefineUsage;
+  usage: LlmUsage;
   /** A rerun: exactly these dataset indices, redone whatever their record says. */
   indices?: readonly number[];
 }
@@ -91,12 +80,12 @@ export async function runRefineFanout(a: RefineFanoutArgs): Promise<FanoutRunRes
     loadPage: (offset, limit) => acts.listRefineEntities(a.indices ? { ...list, indices: a.indices.slice(offset, offset + limit) } : { ...list, offset, limit }),
     runChild: async (u) => {
       const out = await executeChild(refineEntityWorkflow, {
-        workflowId: `${runId}/refine/${domain}/${u.entityId}`,
+        workflowId: workflowIds.refineEntity(runId, domain, u.entityId),
         taskQueue: config.queues.cpu.name,
         args: [{ ...base, entityId: u.entityId, index: u.index, sample: u.sample! }],
         typedSearchAttributes: r4ecAttributes({ runId, stage: 'refine', domain, entityId: u.entityId }),
       });
-      addUsage(a.usage, out.usage);
+      Object.assign(a.usage, addUsage(a.usage, out.usage));
       return out.outcome;
     },
   });

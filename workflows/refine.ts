@@ -8,19 +8,19 @@
 import { ApplicationFailure, continueAsNew, upsertSearchAttributes } from '@temporalio/workflow';
 import type { PlanRefineOutput } from '../activities/refine';
 import type { RefineSummary } from '../core/refine/assemble';
-import type { RefineUsage } from '../core/refine/record';
+import { zeroUsage, type LlmUsage } from '../core/rules';
 import { emptyCarry, trackProgress, type FanoutCarry } from './fanout';
-import { ensureAdapters, entityOptions, refineActivities, runRefineFanout, zeroUsage } from './refine-shared';
+import { ensureAdapters, entityOptions, refineActivities, runRefineFanout } from './refine-shared';
 import { r4ecAttributes } from './search-attributes';
 import type { DomainStageInput, StageResult } from './stage-types';
 
 export interface RefineStageInput extends DomainStageInput {
   /** Set by continue-as-new: the plan, how far the fan-out got, and what the children used so far. */
-  resume?: { plan: PlanRefineOutput; carry: FanoutCarry; usage: RefineUsage; runs: number };
+  resume?: { plan: PlanRefineOutput; carry: FanoutCarry; usage: LlmUsage; runs: number };
 }
 
 /** refine's block of the run summary; `llm` counts this execution's calls (0 when skipped). */
-export type RefineStageSummary = Omit<RefineSummary, 'llm'> & { key: string; llm: RefineUsage; runs: number };
+export type RefineStageSummary = Omit<RefineSummary, 'llm'> & { key: string; llm: LlmUsage; runs: number };
 
 export async function refineKnowledgeWorkflow(input: RefineStageInput): Promise<StageResult<RefineStageSummary>> {
   const { runId, config, domain } = input;

@@ -37,11 +37,3 @@ export interface StageResult<S = Record<string, unknown>> {
 export interface DomainStageInput extends StageInput {
   domain: Domain;
 }
-
-/** Optional block any stage summary may carry; the pipeline sums them into the run summary's `llm`. */
-export interface LlmUsageSummary {
-  calls: number;
-  cacheHits: number;
-  promptTokens: number;
-  completionTokens: number;
-}

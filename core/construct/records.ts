@@ -6,9 +6,9 @@ import { CONSTRUCT_OUTCOMES, type ConstructOutcome } from '../../config/names';
 import { actorSftRecord, reflectionSftRecord, SftRecordSchema, type SftRecord } from '../prompts/sft';
 import { ConstructSampleSchema, promptSpec, type ConstructSample } from './sample';
 import { R4ecError } from '../errors';
+import { LlmUsageSchema } from '../llm/usage';
 
-const Usage = z.object({ calls: z.number().int().nonnegative(), cacheHits: z.number().int().nonnegative(), promptTokens: z.number().nonnegative(), completionTokens: z.number().nonnegative() }).strict();
-export type ConstructUsage = z.infer<typeof Usage>;
+const Usage = LlmUsageSchema.strict();
 
 /** The teacher's parsed answers of one inference, as far as it got. */
 export const InferenceStepsSchema = z

@@ -4,7 +4,7 @@
 import { dirname } from 'node:path';
 import { z } from 'zod';
 import { MANIFEST, StageOutput, type ArtifactStore } from '../store';
-import { LORA_JOB_NAMES } from './jobs';
+import { LORA_JOB_NAMES } from '../rules/jobs';
 
 export const ADAPTERS_PREFIX = 'adapters';
 export const ENTRY_FILE = 'entry.json';

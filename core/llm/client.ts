@@ -13,7 +13,9 @@ import { classifyError, LlmError } from './errors';
 import { abortableSleep, endpointLimiter, type EndpointLimiter } from './limiter';
 import { FormatError } from './parse';
 import type { ChatMessage, SamplingParams, TokenUsage } from './types';
-import { addRecord, emptyTotals, type UsageLedger, type UsageRecord, type UsageTotals } from './usage';
+import type { LlmUsage } from '../rules/usage';
+import { zeroUsage } from '../rules/usage';
+import { addRecord, type UsageLedger, type UsageRecord } from './usage';
 
 export interface LlmClientOptions {
   endpoint: EndpointConfig;
@@ -72,7 +74,7 @@ export type AskResult<T> =
       cacheHit: boolean;
       /** Requests (or cache hits) it took: 1 + re-asks. */
       formatAttempts: number;
-      usage: UsageTotals;
+      usage: LlmUsage;
     }
   | {
       status: 'failed_format';
@@ -81,7 +83,7 @@ export type AskResult<T> =
       lastText: string;
       model: string;
       formatAttempts: number;
-      usage: UsageTotals;
+      usage: LlmUsage;
     };
 
 const NO_KEY = 'sk-no-key-configured';
@@ -201,7 +203,7 @@ export class LlmClient {
 
   async ask<T>(req: AskRequest<T>): Promise<AskResult<T>> {
     const model = this.modelFor(req);
-    const usage = emptyTotals();
+    const usage = zeroUsage();
     let messages = req.messages;
     let lastText = '';
     let lastError: FormatError | undefined;

@@ -3,6 +3,7 @@
 import { join } from 'node:path';
 import type { LlmRole } from '../../config/names';
 import type { EndpointConfig, R4ecConfig } from '../../config/schema';
+import { simulatorRequestTimeoutMs } from '../rules/timeouts';
 import { LlmCache } from './cache';
 import { LlmClient } from './client';
 import { UsageLedger } from './usage';
@@ -25,7 +26,7 @@ export function simulatorEndpoint(url: string, llm: LlmConfig, concurrency = 16)
     baseUrl: `${url.replace(/\/+$/, '')}/v1`,
     model: llm.simulator.model,
     concurrency,
-    timeoutMs: 60_000 + llm.simulator.latencyMs * 2,
+    timeoutMs: simulatorRequestTimeoutMs(llm.simulator),
     temperature: 0.7,
     topP: 1,
     maxTokens: 1024,

@@ -10,7 +10,8 @@ import { StageOutput, stageKey, type ArtifactStore } from '../store';
 import type { RefineEntities } from './entities';
 import { RefineDataError } from './errors';
 import { REFINE_CODE_VERSION } from './plan';
-import { addUsage, readRecord, setTexts, zeroUsage, type EntityRecord, type RefineUsage } from './record';
+import { addUsage, zeroUsage, type LlmUsage } from '../rules/usage';
+import { readRecord, setTexts, type EntityRecord } from './record';
 
 export const ENTITIES_FILE = 'entities.jsonl';
 
@@ -20,7 +21,7 @@ export interface RefineSummary {
   entities: number;
   outcomes: Record<RefineOutcome, number>;
   /** Summed over every entity record (reruns included). */
-  llm: RefineUsage;
+  llm: LlmUsage;
   /** Up to 50 failed entities, for the run summary; the full list is in entities.jsonl. */
   failedSample: Array<{ entityId: string; outcome: RefineOutcome }>;
 }

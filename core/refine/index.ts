@@ -1,5 +1,4 @@
 export * from './errors';
-export * from './steps';
 export * from './record';
 export * from './entities';
 export * from './budget';
