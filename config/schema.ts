@@ -1,4 +1,4 @@
-// The one schema for the whole pipeline. Pure zod: no I/O here (loading lives in config/load.ts).
+// The one schema for the whole pipeline. Pure zod: no I/O here (loading lives in runtime/config.ts).
 // Every section has defaults, so `{}` is a valid config: the embedded default (local dev server,
 // simulator LLM, synthetic data).
 import { z } from 'zod';
