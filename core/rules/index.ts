@@ -5,4 +5,5 @@ export * from './ids';
 export * from './jobs';
 export * from './refine';
 export * from './timeouts';
+export * from './stage';
 export * from './usage';
