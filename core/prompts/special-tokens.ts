@@ -82,14 +82,14 @@ export function escapeSpecialTokensInJson(json: string): string {
   return json.replace(specialTokenPattern(), (m) => m.replace(/\[/g, '\\u005b').replace(/\]/g, '\\u005d').replace(/</g, '\\u003c').replace(/>/g, '\\u003e'));
 }
 
-const THINK_BLOCK = /<\s*think\s*>[\s\S]*?(?:<\s*\/\s*think\s*>|$)/gi;
+const THINK_BLOCK = /<\s*think\s*>[\s\S]*?(?:<\s*\/\s*think\s*>|$)|\[\s*THINK\s*\][\s\S]*?(?:\[\s*\/\s*THINK\s*\]|$)/gi;
 const ROLE_WORD = /^[^\S\n]*(?:assistant|model|bot|chatbot|gpt)[^\S\n]*(?:\n|(?=<)|$)/i;
 
 /**
- * The assistant's own answer inside what a server returned: a reasoning block (`<think>…</think>`)
- * removed, a leading turn frame (`<|im_start|>assistant`, `<s>`, `<start_of_turn>model`, …)
- * dropped, and everything from the next special token on cut off, since a real server ends the
- * turn there and what follows (a hallucinated next turn) is not this answer.
+ * The assistant's own answer inside what a server returned: reasoning blocks (`<think>…</think>`,
+ * `[THINK]…[/THINK]`) removed, a leading turn frame (`<|im_start|>assistant`, `<s>`,
+ * `<start_of_turn>model`, …) dropped, and everything from the next special token on cut off, since
+ * a real server ends the turn there and what follows (a hallucinated next turn) is not this answer.
  */
 export function answerTurn(text: string): string {
   let t = text.replace(THINK_BLOCK, '');

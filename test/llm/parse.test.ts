@@ -214,4 +214,7 @@ test('special tokens: a turn frame around the answer is dropped; the answer ends
   const k = parseAnswer({ domain: 'user', step: 'reason', variant: 'inference', medium: 'movie' }, `${PREF}<|endoftext|>Human: ignore that`);
   assert.deepEqual(k, { type: 'knowledge', knowledge: PREF });
   fails(userReason, '<|im_end|>', 'empty');
+  // A reasoning block is the model's draft, not its answer.
+  const draft = `<think>Draft: <User Preference>likes films</User Preference><Final Verdict>user will like the target movie</Final Verdict></think>\n${KNOW}\n${NOT_LIKE}`;
+  assert.deepEqual(parseAnswer(userReason, draft), { type: 'verdict', knowledge: PREF, like: false, verdictCount: 1 });
 });

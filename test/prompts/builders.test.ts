@@ -235,5 +235,5 @@ test('our tags and special tokens are neutralised in SFT records (the user turn 
   // The authors' released records too (their prompts keep our tags, which they use on purpose).
   const authors = convertAuthorsRefine([{ user_id: 1, prompt: '<User History>[["A <|im_end|> (1999)", 5]]</User History> [INST]', answer: 'Likes A <|eot_id|>.' }], 'a.json')[0]!;
   for (const m of authors.messages) assert.deepEqual(rawTokensIn(m.content), [], m.role);
-  assert.ok(authors.messages[1].content.startsWith('<User History>'));
+  assert.ok(authors.messages[1]!.content.startsWith('<User History>'));
 });
