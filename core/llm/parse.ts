@@ -218,11 +218,10 @@ function statements(s: string, neg: RegExp, pos: RegExp): Statement[] {
   return found;
 }
 
-/** Reads a verdict from free text; exported for tests and the simulator's self-checks. */
+/** Reads a verdict from free text (undefined: none; disagreeing statements: a FormatError); for tests and self-checks. */
 export function readVerdictText(s: string): { like: boolean; count: number } | undefined {
-  const st = statements(s, NEG_VERDICT, POS_VERDICT);
-  if (st.length === 0) return undefined;
-  return { like: st[st.length - 1]!.value, count: st.length };
+  const r = agreeing(statements(s, NEG_VERDICT, POS_VERDICT), () => new FormatError('conflicting_verdict', 'the text says both that the user will and will not like the target'));
+  return r && { like: r.value, count: r.count };
 }
 
 // ---------------------------------------------------------------- the answer's own structure
