@@ -7,6 +7,32 @@ import { BACKBONES, QUEUE_KINDS, VARIANTS } from './names';
 const positiveInt = z.number().int().positive();
 const rate = z.number().min(0).max(1);
 
+const URL_EXAMPLE = '"http://localhost:8000/v1"';
+
+/** Why `s` is not an http(s) URL with a host, with the fix; undefined when it is one. */
+export function httpUrlProblem(s: string): string | undefined {
+  const expected = `expected an http(s) URL with a host, got ${JSON.stringify(s)}`;
+  const scheme = /^([a-z][a-z0-9+.-]*):\/\//i.exec(s)?.[1];
+  if (scheme === undefined) {
+    // `localhost:8000/v1` even parses as a URL (scheme "localhost:"): the scheme was left out.
+    const guess = `http://${s.replace(/^\/+/, '')}`;
+    return URL.canParse(guess) && httpUrlProblem(guess) === undefined ? `${expected}: add the scheme, e.g. ${JSON.stringify(guess)}` : `${expected}, e.g. ${URL_EXAMPLE}`;
+  }
+  if (!/^https?$/i.test(scheme)) return `${expected}: the scheme must be http:// or https://, not ${scheme}://`;
+  // The WHATWG parser reads `http:///v1` as host "v1": check the authority as written.
+  const authority = s.slice(scheme.length + 3).split(/[/?#]/)[0]!;
+  const host = authority.replace(/^[^@]*@/, '').replace(/:\d*$/, '');
+  if (host === '' || !URL.canParse(s)) return `${expected}: it names no valid host, e.g. ${URL_EXAMPLE}`;
+  return undefined;
+}
+
+/** An endpoint URL: http(s) with a host. */
+const httpUrl = () =>
+  z.string().superRefine((s, ctx) => {
+    const problem = httpUrlProblem(s);
+    if (problem) ctx.addIssue({ code: 'custom', message: problem });
+  });
+
 export const TemporalSchema = z
   .object({
     /** host:port of a Temporal frontend; absent = start/use the local dev server. */
@@ -59,6 +85,11 @@ export const DatasetSchema = z
     ratingsFile: z.string().min(1).optional(),
     historyLength: positiveInt.default(10),
     trainFraction: z.number().gt(0).lt(1).default(0.8),
+    /**
+     * A line repeating an earlier line's (user, item, timestamp): `error` names both lines;
+     * `drop` keeps the first, drops the repeats and counts them (the ingest summary's duplicatesDropped).
+     */
+    duplicates: z.enum(['error', 'drop']).default('error'),
     /** Amazon-Books: the authors' k-core filter (60-core users, 40-core items). */
     kCore: z
       .object({ user: positiveInt.default(60), item: positiveInt.default(40) })
@@ -69,7 +100,7 @@ export const DatasetSchema = z
 
 export const EndpointSchema = z
   .object({
-    baseUrl: z.string().url(),
+    baseUrl: httpUrl(),
     model: z.string().min(1),
     /** Name of the env var with the API key; the key is read by the llm worker only. */
     apiKeyEnv: z.string().min(1).optional(),
@@ -176,7 +207,7 @@ export const FinetuneSchema = z
     /** `openai` backend: the fine-tuning API (any compatible server via baseUrl); the key is read by the gpu worker. */
     openai: z
       .object({
-        baseUrl: z.string().url().optional(),
+        baseUrl: httpUrl().optional(),
         apiKeyEnv: z.string().min(1).default('OPENAI_API_KEY'),
         pollIntervalSeconds: z.number().positive().default(30),
         /** Multiplies the provider's default learning rate; absent = provider default. */
@@ -256,7 +287,7 @@ export const StoreSchema = z
         kind: z.literal('s3'),
         bucket: z.string().min(1),
         prefix: z.string().default(''),
-        endpoint: z.string().url().optional(),
+        endpoint: httpUrl().optional(),
         region: z.string().default('us-east-1'),
       })
       .strict(),
