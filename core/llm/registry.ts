@@ -3,10 +3,10 @@
 import { join } from 'node:path';
 import type { LlmRole } from '../../config/names';
 import type { EndpointConfig, R4ecConfig } from '../../config/schema';
-import { BatchClient } from './batch';
 import { LlmCache } from './cache';
 import { LlmClient } from './client';
 import { UsageLedger } from './usage';
+import { BatchClient } from './batch';
 
 export type LlmConfig = R4ecConfig['llm'];
 
