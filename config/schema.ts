@@ -113,6 +113,33 @@ export const EndpointSchema = z
   })
   .strict();
 
+/**
+ * The teacher's Batch API path: its requests go out as JSONL files answered within the completion
+ * window at the batch price, and are waited for with durable timers between polls.
+ */
+export const TeacherBatchSchema = z
+  .object({
+    enabled: z.boolean().default(false),
+    /** The only window OpenAI offers. */
+    completionWindow: z.literal('24h').default('24h'),
+    /** Requests per batch file (OpenAI: at most 50,000; files are also kept under 200 MB). */
+    maxRequestsPerFile: z.number().int().min(1).max(50_000).default(50_000),
+    /** Seconds between two polls of an open batch. */
+    pollIntervalSeconds: z.number().positive().default(60),
+  })
+  .strict();
+
+export const TeacherEndpointSchema = EndpointSchema.extend({ batch: TeacherBatchSchema.prefault({}) }).strict();
+
+/** USD per million tokens; `batchDiscount` is the share taken off for Batch API requests. */
+export const ModelPriceSchema = z
+  .object({
+    inputPerMTok: z.number().min(0),
+    outputPerMTok: z.number().min(0),
+    batchDiscount: rate.default(0.5),
+  })
+  .strict();
+
 export const SimulatorSchema = z
   .object({
     latencyMs: z.number().int().min(0).default(0),
@@ -133,7 +160,7 @@ export const SimulatorSchema = z
 
 export const LlmSchema = z
   .object({
-    teacher: EndpointSchema.optional(),
+    teacher: TeacherEndpointSchema.optional(),
     actor: EndpointSchema.optional(),
     reflection: EndpointSchema.optional(),
     simulator: SimulatorSchema.prefault({}),
@@ -148,8 +175,13 @@ export const LlmSchema = z
       })
       .strict()
       .prefault({}),
-    /** Run-level cap on calls/tokens: new work stops cleanly (`skipped_call_cap`) once reached. */
-    cap: z.object({ maxCalls: positiveInt.optional(), maxTokens: positiveInt.optional() }).strict().prefault({}),
+    /** Run-level cap on calls, tokens and money (USD): new work stops cleanly (`skipped_call_cap`) once reached. */
+    cap: z.object({ maxCalls: positiveInt.optional(), maxTokens: positiveInt.optional(), maxUsd: z.number().positive().optional() }).strict().prefault({}),
+    /**
+     * Prices per model name (a dated snapshot such as `gpt-4o-2024-08-06` falls back to `gpt-4o`).
+     * Added to, and overriding, the built-in list of common OpenAI models (core/llm/prices.ts).
+     */
+    prices: z.record(z.string().min(1), ModelPriceSchema).default({}),
   })
   .strict();
 
@@ -331,4 +363,6 @@ export const R4ecConfigSchema = z
 export type R4ecConfig = z.infer<typeof R4ecConfigSchema>;
 export type R4ecConfigInput = z.input<typeof R4ecConfigSchema>;
 export type EndpointConfig = z.infer<typeof EndpointSchema>;
+export type TeacherEndpointConfig = z.infer<typeof TeacherEndpointSchema>;
+export type ModelPrice = z.infer<typeof ModelPriceSchema>;
 export type QueueKindName = (typeof QUEUE_KINDS)[number];
