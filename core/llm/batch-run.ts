@@ -2,7 +2,7 @@
 // send the rest as batches, wait for them, collect, and repeat with the re-asks and resubmissions
 // until every item is settled. A stage that must survive restarts runs the same steps as
 // activities with durable timers between polls; this loop is their reference order.
-import { addTotals, emptyTotals, type UsageTotals } from './usage';
+import { addUsage, zeroUsage, type LlmUsage } from '../rules/usage';
 import type { BatchItem, BatchScope } from './batch-files';
 import type { BatchClient, BatchHandling, BatchInfo, BatchItemResult, LookupOptions } from './batch';
 import { abortableSleep } from './limiter';
@@ -34,9 +34,9 @@ export async function runBatchRounds<T>(bc: BatchClient, items: readonly BatchIt
     ids.add(i.id);
   }
   const settled = new Map<string, SettledBatchResult<T>>();
-  const spent = new Map<string, UsageTotals>();
+  const spent = new Map<string, LlmUsage>();
   const settle = (r: BatchItemResult<T>): BatchItem | undefined => {
-    const total = addTotals(spent.get(r.id) ?? emptyTotals(), r.usage);
+    const total = addUsage(spent.get(r.id) ?? zeroUsage(), r.usage);
     spent.set(r.id, total);
     if (r.status === 'retry') return r.item;
     settled.set(r.id, { ...r, usage: total });

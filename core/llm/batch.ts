@@ -20,7 +20,8 @@ import { classifyError } from './errors';
 import { FormatError } from './parse';
 import { reaskMessages } from './request';
 import type { TokenUsage } from './types';
-import { emptyTotals, type UsageLedger, type UsageRecord, type UsageTotals } from './usage';
+import { zeroUsage, type LlmUsage } from '../rules/usage';
+import type { UsageLedger, UsageRecord } from './usage';
 import {
   BATCH_ENDPOINT,
   BatchOutputLineSchema,
@@ -81,10 +82,10 @@ export interface BatchHandling<T> {
 
 /** Where one item stands after a round. `retry` items make up the next round. */
 export type BatchItemResult<T> =
-  | { id: string; status: 'ok'; value: T; text: string; model: string; requestHash: string; cacheHit: boolean; formatAttempts: number; usage: UsageTotals }
-  | { id: string; status: 'retry'; reason: 'format' | 'transport'; code: string; error: string; item: BatchItem; usage: UsageTotals }
-  | { id: string; status: 'failed_format'; code: string; error: string; lastText: string; model: string; formatAttempts: number; usage: UsageTotals }
-  | { id: string; status: 'failed_transport'; code: string; error: string; retryable: boolean; usage: UsageTotals };
+  | { id: string; status: 'ok'; value: T; text: string; model: string; requestHash: string; cacheHit: boolean; formatAttempts: number; usage: LlmUsage }
+  | { id: string; status: 'retry'; reason: 'format' | 'transport'; code: string; error: string; item: BatchItem; usage: LlmUsage }
+  | { id: string; status: 'failed_format'; code: string; error: string; lastText: string; model: string; formatAttempts: number; usage: LlmUsage }
+  | { id: string; status: 'failed_transport'; code: string; error: string; retryable: boolean; usage: LlmUsage };
 
 export interface BatchClientOptions {
   /** The teacher's client: endpoint, model, sampling defaults and credentials. */
@@ -158,7 +159,7 @@ export class BatchClient {
           const value = handling.parse(item, cached.text);
           this.cache!.hits++;
           await this.record(item, { model: r.model, requestHash: r.hash, cacheHit: true, outcome: 'ok', promptTokens: 0, completionTokens: 0 });
-          done.push({ id: item.id, status: 'ok', value, text: cached.text, model: r.model, requestHash: r.hash, cacheHit: true, formatAttempts: (item.formatAttempts ?? 0) + 1, usage: { ...emptyTotals(), cacheHits: 1 } });
+          done.push({ id: item.id, status: 'ok', value, text: cached.text, model: r.model, requestHash: r.hash, cacheHit: true, formatAttempts: (item.formatAttempts ?? 0) + 1, usage: { ...zeroUsage(), cacheHits: 1 } });
           continue;
         } catch (e) {
           // The parser changed and no longer accepts this text: ask again.
@@ -330,7 +331,7 @@ export class BatchClient {
     for (const [i, { item, req }] of group.entries()) {
       // One request answered several items: the first paid for it, the others read it as a cache hit would.
       const first = i === 0;
-      const totals: UsageTotals = first ? { calls: 1, cacheHits: 0, ...usage } : { ...emptyTotals(), cacheHits: 1 };
+      const totals: LlmUsage = first ? { calls: 1, cacheHits: 0, ...usage } : { ...zeroUsage(), cacheHits: 1 };
       const attempts = (item.formatAttempts ?? 0) + 1;
       let value: T;
       try {
@@ -373,9 +374,9 @@ export class BatchClient {
       if (i === 0 && line.status !== null) await this.record(item, { model: req.model, requestHash: req.hash, cacheHit: false, outcome: 'transport_error', promptTokens: 0, completionTokens: 0 });
       const attempts = (item.transportAttempts ?? 0) + 1;
       if (line.retryable && attempts < handling.transportAttempts) {
-        out.push({ id: item.id, status: 'retry', reason: 'transport', code: line.code, error: line.message, item: { ...item, transportAttempts: attempts }, usage: emptyTotals() });
+        out.push({ id: item.id, status: 'retry', reason: 'transport', code: line.code, error: line.message, item: { ...item, transportAttempts: attempts }, usage: zeroUsage() });
       } else {
-        out.push({ id: item.id, status: 'failed_transport', code: line.code, error: line.message, retryable: line.retryable, usage: emptyTotals() });
+        out.push({ id: item.id, status: 'failed_transport', code: line.code, error: line.message, retryable: line.retryable, usage: zeroUsage() });
       }
     }
   }
