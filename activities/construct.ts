@@ -20,6 +20,7 @@ import {
   type ConstructSample,
   type ConstructSummary,
   type ConstructUnit,
+  type ConstructWork,
   type InferenceRecord,
 } from '../core/construct';
 import type { PromptSpec } from '../core/prompts/builders';
@@ -27,7 +28,7 @@ import type { ActivityDeps } from './deps';
 import { toFailure } from './failure';
 import { parseInput } from './validate';
 
-export type { ConstructPlan, ConstructSummary, ConstructUnit };
+export type { ConstructPlan, ConstructSummary, ConstructUnit, ConstructWork };
 
 const Artifact = z.object({ key: z.string().min(1), contentHash: z.string().min(1) }).strict();
 

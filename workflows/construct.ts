@@ -3,18 +3,19 @@
 // continue-as-new (workflows/fanout.ts) → assemble D_reason, D_reflect, D_refine and the report.
 // `progress` ({ done, total, outcomes }) answers on `${runId}/construct/${domain}`.
 import { ApplicationFailure, continueAsNew, executeChild, proxyActivities, upsertSearchAttributes } from '@temporalio/workflow';
-import type { ConstructPlan, ConstructSummary, createConstructActivities } from '../activities/construct';
-import { workflowIds } from '../core/rules';
+import type { ConstructSummary, ConstructWork, createConstructActivities } from '../activities/construct';
+import { workflowIds, type StageTodo } from '../core/rules';
 import { constructInferenceWorkflow } from './construct-inference';
 import { emptyCarry, runWindowedFanout, trackProgress, type FanoutCarry } from './fanout';
 import { r4ecAttributes } from './search-attributes';
+import { planOrMissing } from './stage-plan';
 import type { DomainStageInput, StageResult } from './stage-types';
 
 export type { ConstructSummary };
 
 export interface ConstructStageInput extends DomainStageInput {
   /** Set by continue-as-new: the plan and how far the fan-out got. */
-  resume?: { plan: Extract<ConstructPlan, { status: 'todo' }>; carry: FanoutCarry };
+  resume?: { plan: StageTodo<ConstructWork>; carry: FanoutCarry };
 }
 
 export async function constructDatasetWorkflow(input: ConstructStageInput): Promise<StageResult<ConstructSummary>> {
@@ -33,7 +34,7 @@ export async function constructDatasetWorkflow(input: ConstructStageInput): Prom
 
   let plan = input.resume?.plan;
   if (!plan) {
-    const planned = await acts.planConstruction({ runId, domain, construct: config.construct, llm: config.llm, ingest, lookupOnly: input.lookupOnly ?? false });
+    const planned = await planOrMissing(acts.planConstruction({ runId, domain, construct: config.construct, llm: config.llm, ingest, lookupOnly: input.lookupOnly ?? false }));
     if (planned.status === 'done') return { artifact: planned.artifact, skipped: true, summary: planned.summary };
     plan = planned;
     progress.total = plan.work.units;

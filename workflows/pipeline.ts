@@ -16,6 +16,7 @@ import { DOMAINS, STAGES, type Domain, type Stage } from '../config/names';
 import type { R4ecConfig } from '../config/schema';
 import { addUsage, workflowIds, zeroUsage, type LlmUsage } from '../core/rules';
 import { STAGE_WORKFLOWS } from './registry';
+import { refineActivities } from './refine-shared';
 import { r4ecAttributes } from './search-attributes';
 import type { ArtifactName, StageArtifact, StageResult } from './stage-types';
 
@@ -90,6 +91,8 @@ export async function r4ecPipelineWorkflow(rawConfig: unknown, selection?: Stage
   const progress: Partial<Record<Stage, StageProgress>> = {};
   for (const s of plan) progress[s] = { status: 'pending', seconds: 0, skipped: false, selected: selected.includes(s) };
   const summary: RunSummary = { runId, configHash, stages: {}, llm: zeroUsage(), llmByStage: {}, artifacts: {} };
+  // What later stages read: every stage output, and refine's merge of its two domains.
+  const handed: Partial<Record<ArtifactName, StageArtifact>> = {};
   let current: Stage | undefined;
   setHandler(progressQuery, () => ({ runId, stages: progress, ...(current ? { current } : {}) }));
   setHandler(summaryQuery, () => summary);
@@ -108,11 +111,11 @@ export async function r4ecPipelineWorkflow(rawConfig: unknown, selection?: Stage
     const started = Date.now();
     p.startedAt = started;
     try {
-      const results = await runStage(stage, config, runId, summary, lookupOnly);
+      const results = await runStage(stage, config, runId, summary, handed, lookupOnly);
       p.skipped = results.every((r) => r.result.skipped);
       p.status = p.skipped ? 'skipped' : 'completed';
       for (const { name, result } of results) {
-        summary.artifacts[name] = result.artifact;
+        summary.artifacts[name] = handed[name] = result.artifact;
         const extra = result.summary.llm as (Partial<LlmUsage> & Record<string, unknown>) | undefined;
         summary.llm = addUsage(summary.llm, extra);
         if (extra) {
@@ -121,6 +124,10 @@ export async function r4ecPipelineWorkflow(rawConfig: unknown, selection?: Stage
           if (extra.byRole) summary.llmByStage[stage]!.byRole = extra.byRole;
           if (extra.latencyMs) summary.llmByStage[stage]!.latencyMs = extra.latencyMs;
         }
+      }
+      if (stage === 'refine') {
+        const merged = await refineActivities(config.queues.cpu.name).combineRefineOutputs({ user: handed['refine:user']!, item: handed['refine:item']! });
+        handed.refine = { key: merged.key, contentHash: merged.contentHash };
       }
       recordSummary(summary, stage, results);
     } catch (err) {
@@ -142,10 +149,11 @@ async function runStage(
   config: R4ecConfig,
   runId: string,
   summary: RunSummary,
+  handed: Partial<Record<ArtifactName, StageArtifact>>,
   lookupOnly: boolean,
 ): Promise<Array<{ name: ArtifactName; result: StageResult }>> {
   const spec = STAGE_WORKFLOWS[stage]!;
-  const base = { runId, config, artifacts: { ...summary.artifacts }, lookupOnly, ...(stage === 'report' ? { report: reportInput(config, summary) } : {}) };
+  const base = { runId, config, artifacts: { ...handed }, lookupOnly, ...(stage === 'report' ? { report: reportInput(config, summary) } : {}) };
   const child = (workflowId: string, input: object, attrs: { domain?: Domain }) =>
     executeChild(spec.workflowType, {
       workflowId,
