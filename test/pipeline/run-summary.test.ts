@@ -3,6 +3,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { R4ecConfigSchema } from '../../config/schema';
+import { DatasetCountsSchema, summaryOf } from '../../core/data/meta';
 import { reportInput } from '../../workflows/report-input';
 import { emptySummary, recordConstruct, recordFailure, recordIngest, recordOutputs, recordRefine, recordReport, recordTiming, recordTrain } from '../../workflows/run-summary';
 
@@ -11,10 +12,13 @@ const usage = (calls: number) => ({ calls, cacheHits: 1, promptTokens: 10 * call
 const constructOutcomes = (kept: number) => ({ kept_reason: kept, kept_refine: 0, discard_correct_unreasonable: 0, discard_wrong_reasonable: 0, discard_refine_wrong: 0, failed_format: 0, failed_transport: 0 });
 const refineOutcomes = (first: number) => ({ accepted_first: first, accepted_after_refine: 0, budget_exhausted: 0, approximated: 0, failed_format: 0, failed_transport: 0, skipped_call_cap: 0 });
 
+// The ingest stage's own summary of its counts: the run summary carries it as it is.
+const ingest = summaryOf(DatasetCountsSchema.parse({ users: 3, items: 4, train: 5, test: 6, trainPositive: 2, testPositive: 1, interactions: 20, allItems: 5, categories: 2 }));
+
 function run() {
   const s = emptySummary('run-1', 'cfg');
   const timing = { status: 'completed' as const, seconds: 1, skipped: false };
-  recordIngest(s, { artifact: art('ingest/a'), skipped: false, summary: { users: 3, items: 4, train: 5, test: 6, trainPositive: 2, testPositive: 1 } });
+  recordIngest(s, { artifact: art('ingest/a'), skipped: false, summary: ingest });
   recordOutputs(s, [['ingest', art('ingest/a')]]);
   recordTiming(s, 'ingest', timing);
   const c = (d: 'user' | 'item', n: number) => ({ artifact: art(`construct/${d}`), skipped: false, summary: { outcomes: constructOutcomes(n), llm: usage(n), records: { reason: n, reflect: n, refine: 0 }, sampled: n } });
@@ -43,7 +47,7 @@ test('every block lands where the CLI contract says, in its order', () => {
       '"llm":{"calls":5,"cacheHits":4,"promptTokens":50,"completionTokens":10},' +
       '"llmByStage":{"construct":{"calls":5,"cacheHits":2,"promptTokens":50,"completionTokens":10},"refine":{"calls":0,"cacheHits":2,"promptTokens":0,"completionTokens":0}},' +
       '"artifacts":{"ingest":{"key":"ingest/a","contentHash":"h-ingest/a"},"construct:user":{"key":"construct/user","contentHash":"h-construct/user"},"construct:item":{"key":"construct/item","contentHash":"h-construct/item"},"refine:user":{"key":"refine/user","contentHash":"h-refine/user"},"refine:item":{"key":"refine/item","contentHash":"h-refine/item"},"train":{"key":"train/a","contentHash":"h-train/a"}},' +
-      '"ingest":{"users":3,"items":4,"train":5,"test":6,"trainPositive":2,"testPositive":1},' +
+      `"ingest":${JSON.stringify(ingest)},` +
       `"construct":{"outcomes":{"user":${JSON.stringify(constructOutcomes(2))},"item":${JSON.stringify(constructOutcomes(3))}}},` +
       `"refine":{"outcomes":{"user":${JSON.stringify(refineOutcomes(4))},"item":${JSON.stringify(refineOutcomes(5))}}},` +
       '"train":{"features":"paper","floor":{"auc":0.7,"logloss":0.6},"results":{},"byFeatures":{},"models":1}}',
