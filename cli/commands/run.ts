@@ -11,12 +11,12 @@ import { R4ecError } from '../../core/errors';
 import { connectClient, dataConverterFor, resolveTemporal } from '../../runtime/connection';
 import { stateDirFrom } from '../../runtime/paths';
 import { openStore } from '../../core/store';
-import type { RunSummary, StageSelection } from '../../workflows/pipeline';
+import type { StageSelection } from '../../core/rules';
+import type { RunSummary } from '../../workflows/run-summary';
 import { str, type Command } from '../args';
 import { ensureServer, startWorkers } from '../local';
 import { ProgressView } from '../progress';
 import { deriveRunId } from '../run-id';
-import { STAGE_WORKFLOWS } from '../../workflows/registry';
 
 function stageList(flag: string, value: string | undefined): Stage[] | undefined {
   if (value === undefined) return undefined;
@@ -61,14 +61,6 @@ export const runCommand: Command = {
     'after a failure or a config change redoes only what changed.',
   async run({ values }) {
     const selection = selectionFrom(values);
-    const wanted = selection?.only ?? STAGES.filter((s, i) => i >= STAGES.indexOf(selection?.from ?? 'ingest') && i <= STAGES.indexOf(selection?.until ?? 'report'));
-    const missing = wanted.filter((s) => !STAGE_WORKFLOWS[s]);
-    if (missing.length && (selection?.only || selection?.until)) {
-      throw new R4ecError(`stage ${missing.join(', ')} is not available in this build`, 'stage_not_available', {
-        suggestion: `available stages: ${Object.keys(STAGE_WORKFLOWS).join(', ')}`,
-        exitCode: 2,
-      });
-    }
     const loaded = loadConfig({ path: str(values.config) });
     const { config } = loaded;
     const env = process.env;
