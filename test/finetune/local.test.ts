@@ -125,6 +125,16 @@ test('bad inputs fail the plan once, clearly, before any training', async () => 
   assert.equal((await listAdapters(store)).length, 0);
 });
 
+test('outside the run\'s selection (lookupOnly) a missing output fails the plan with StageOutputMissing and stores nothing', async () => {
+  const { store, acts } = setup();
+  const construct = await constructs(store);
+  const f = await failure(mock().run(acts.planFinetune, { runId: 'r1', finetune: testFinetune(model), construct, lookupOnly: true }));
+  assert.equal(f.type, 'StageOutputMissing');
+  assert.equal(f.nonRetryable, true);
+  assert.match(f.message, /finetune: no output finetune\/\S+ for these inputs/);
+  assert.deepEqual(await store.list('finetune-data/'), [], 'no dataset was merged');
+});
+
 test("the trainer fine-tunes on the authors' D_refine sample and the adapter is registered once", { skip: skipWithoutShared('r4ec/amz_user_refine.json') }, async () => {
   const { store, acts } = setup();
   const raw: unknown = JSON.parse(readFileSync(sharedPath('r4ec', 'amz_user_refine.json'), 'utf8'));
