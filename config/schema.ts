@@ -306,7 +306,7 @@ export const TrainSchema = z
     connector: z.array(positiveInt).nonempty().default([128]),
     /** Torch CPU threads per trainer process; 0 = torch's default. */
     threads: z.number().int().min(0).default(0),
-    /** Heartbeat timeout of a training activity: a trainer silent this long is restarted (it resumes). */
+    /** Heartbeat timeout of a training activity (it heartbeats on a timer while its trainer runs): a worker silent this long is presumed dead and the job retried (the trainer resumes from its checkpoint). */
     heartbeatTimeoutSeconds: positiveInt.default(300),
   })
   .strict();
