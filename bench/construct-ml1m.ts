@@ -1,7 +1,7 @@
 // Construction over the shared MovieLens-1M half (users 1-2999) on a local dev server, both
 // domains, with the simulator as the teacher injecting faults (default 5% malformed answers and 5%
-// 429s). Prints the outcomes, calls, tokens and wall time per domain (a figure for the issue note,
-// not a test). The data is read from ../shared/data (never committed).
+// 429s). Prints the outcomes, calls, tokens and wall time per domain (a benchmark figure, not a
+// test; recorded figures: bench/README.md). The data is read from ../shared/data (never committed).
 //
 //   npx tsx bench/construct-ml1m.ts [--malformed 0.05] [--rate-limited 0.05] [--retry-after 1]
 //       [--fraction 0.4] [--window 64] [--llm-slots 16] [--json]

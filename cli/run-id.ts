@@ -4,7 +4,7 @@ import type { R4ecConfig } from '../config/schema';
 import { hashJson } from '../core/util/hash';
 
 /**
- * DESIGN.md: by default the run id derives from the dataset and the config hash, so `r4ec run` with
+ * By default the run id (docs/DESIGN.md, "Run ids") derives from the dataset and the config hash, so `r4ec run` with
  * the same inputs re-attaches instead of duplicating. The dataset enters as a cheap fingerprint of
  * its files (name, size, mtime); the content hashes are taken by the ingest activity.
  */

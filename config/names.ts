@@ -1,4 +1,4 @@
-// Canonical names from DESIGN.md. Scripts outside the project read these: keep them exact.
+// Canonical names (docs/DESIGN.md, "Canonical names"). Scripts outside the project read these: keep them exact.
 // Pure constants (no zod), so workflows may import this module.
 
 export const STAGES = ['ingest', 'construct', 'finetune', 'refine', 'encode', 'train', 'report'] as const;

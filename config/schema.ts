@@ -296,7 +296,7 @@ export const TrainSchema = z
     device: z.enum(['auto', 'cpu', 'cuda']).default('auto'),
     /** More feature sets to train besides `features` (the summary's `results`); all are in `byFeatures`. */
     featureSets: z.array(z.enum(['paper', 'full'])).optional(),
-    /** Train the logistic-regression floor (PAPER.md) and report it as `train.floor`. */
+    /** Train the logistic-regression floor (trainer/ctr/floor.py) and report it as `train.floor`. */
     floor: z.boolean().default(true),
     weightDecay: z.number().min(0).default(0),
     dropout: z.number().min(0).lt(1).default(0),

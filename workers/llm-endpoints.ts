@@ -1,5 +1,5 @@
 // The llm worker's endpoints: the configured endpoint per role, and the offline simulator for every
-// role without one (DESIGN.md "The offline LLM"), started here on loopback. The simulator's world
+// role without one (docs/DESIGN.md, "The offline LLM"), started here on loopback. The simulator's world
 // knowledge is the catalog of every ingested dataset in the store (titles, years, genres — never
 // ratings), merged by title and refreshed when a new dataset appears.
 import { mkdir } from 'node:fs/promises';

@@ -1,5 +1,5 @@
-// Which entities construction samples, and which one training-split sample each (DESIGN.md
-// construct stage). Deterministic for a seed and independent of the order entities are listed in:
+// Which entities construction samples, and which one training-split sample each (docs/DESIGN.md,
+// "construct"). Deterministic for a seed and independent of the order entities are listed in:
 // an entity's rank is a hash of (seed, domain, raw id), so adding entities does not reshuffle the
 // others. Only training-part positions (< train_end) are ever chosen.
 import { z } from 'zod';

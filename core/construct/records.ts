@@ -1,6 +1,6 @@
 // What one construction inference leaves behind (Algorithm 1): its outcome with a reason, and the
 // fine-tuning records it adds to D_reason / D_reflect / D_refine. Records use the inference-variant
-// prompts (no target item); assistant turns as DESIGN.md's finetune stage defines them.
+// prompts (no target item); assistant turns as docs/DESIGN.md ("finetune") defines them.
 import { z } from 'zod';
 import { CONSTRUCT_OUTCOMES, type ConstructOutcome } from '../../config/names';
 import { actorSftRecord, reflectionSftRecord, SftRecordSchema, type SftRecord } from '../prompts/sft';

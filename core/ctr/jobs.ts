@@ -147,7 +147,7 @@ export interface ModelResult {
 }
 export type ResultsTable = Record<string, Record<string, ModelResult>>;
 
-/** The `train` block of the run summary (DESIGN.md CLI contract), plus every feature set trained. */
+/** The `train` block of the run summary (docs/DESIGN.md, "CLI contract"), plus every feature set trained. */
 export interface TrainSummary {
   features: FeatureSet;
   floor?: { auc: number; logloss: number };

@@ -89,7 +89,7 @@ export function buildItemRaterIndex(seq: Sequences, itemCount: number): ItemRate
 }
 
 /**
- * DESIGN.md construct stage: the liking (disliking) user of an item is the user with most training
+ * Construct's rule (docs/DESIGN.md): the liking (disliking) user of an item is the user with most training
  * interactions who rated it > threshold (<= threshold) in their training part; ties go to the
  * lowest user index (users are indexed in raw-id order). null when nobody qualifies.
  */

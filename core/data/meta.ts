@@ -61,7 +61,7 @@ export type DatasetMeta = z.infer<typeof DatasetMetaSchema>;
 export type DatasetItem = z.infer<typeof DatasetItemSchema>;
 export type DatasetCounts = z.infer<typeof DatasetCountsSchema>;
 
-/** The `ingest` block of the run summary (DESIGN.md "CLI contract"). */
+/** The `ingest` block of the run summary (docs/DESIGN.md, "CLI contract"). */
 export interface IngestSummary {
   users: number;
   items: number;

@@ -1,4 +1,4 @@
-// The authors' split (DESIGN.md "Stages → ingest", read against ucas-hao/R4ec
+// The authors' split (docs/DESIGN.md, "ingest"; read against ucas-hao/R4ec
 // preprocess/*.py and generate_data_and_prompt.py):
 // per user a stable sort by timestamp (ties keep file order), n interactions, k = floor(0.8·n).
 // With 0-based positions, CTR samples target positions h+1..k (train) and k+1..n-1 (test), h = 10;

@@ -1,6 +1,7 @@
 // The authors' released D_refine sample (`amz_user_refine.json`: [{user_id, prompt, answer}]) as our
 // SFT records: their prompt is the whole inference-variant refine instruction, so it becomes the user
-// turn; the answer (bare refined preference text) is the assistant turn, as in DESIGN.md.
+// turn; the answer (bare refined preference text) is the assistant turn, as the finetune
+// stage trains the actor (docs/DESIGN.md, "finetune").
 import { z } from 'zod';
 import { neutralizeSpecialTokens } from '../prompts/special-tokens';
 import { FinetuneError } from './errors';

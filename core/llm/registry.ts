@@ -1,5 +1,5 @@
 // One LlmClient per role for a worker: the endpoint from config, or the simulator for every role
-// that has none (DESIGN.md "The offline LLM"). Shared cache and usage ledger under the state dir.
+// that has none (docs/DESIGN.md, "The offline LLM"). Shared cache and usage ledger under the state dir.
 import { join } from 'node:path';
 import type { LlmRole } from '../../config/names';
 import type { EndpointConfig, R4ecConfig } from '../../config/schema';

@@ -1,7 +1,7 @@
 // Prompt builders: construction variants (target item shown, verdict asked) and inference variants
 // (no target item; what the fine-tuned actor and reflection models see), for user and item, for
 // reason / reflect / refine, worded for movies and for books. The wording is ours; the structure
-// and the tag and verdict strings follow the paper (PAPER.md).
+// and the tag and verdict strings are the paper's exact ones (tags.ts).
 import { z } from 'zod';
 import type { ChatMessage } from '../llm/types';
 import { renderHistory, type HistoryEntry } from './history';

@@ -14,7 +14,7 @@ export interface HistoryEntry {
   rating: number;
 }
 
-/** What a prompt shows where a like/dislike user does not exist (DESIGN.md item samples). */
+/** What a prompt shows where a like/dislike user does not exist (an item sample's missing side). */
 export const NO_SUCH_USER = '(no such user)';
 /** What a prompt shows for an empty history. */
 export const NO_HISTORY = '(no history)';

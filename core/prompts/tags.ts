@@ -1,5 +1,5 @@
 // Format facts of the R4ec prompts: tag names and verdict/judgement strings. These are the paper's
-// exact strings (PAPER.md); everything else in the prompts is our own wording.
+// exact strings (the fine-tuned models learn them); everything else in the prompts is our own wording.
 import type { Domain } from '../../config/names';
 
 export type Medium = 'movie' | 'book';
@@ -20,7 +20,7 @@ export interface PromptKind {
 
 const Cap: Record<Medium, string> = { movie: 'Movie', book: 'Book' };
 
-/** Default like thresholds: like = rating > threshold (PAPER.md). */
+/** Default like thresholds, as the paper's: like = rating > 3 for movies (ML-1M), > 4 for books (Amazon). */
 export const LIKE_THRESHOLD: Record<Medium, number> = { movie: 3, book: 4 };
 
 export function tags(medium: Medium) {

@@ -1,6 +1,6 @@
-// The entities refine works on and what their prompts may show. No leakage (DESIGN.md): a user's
+// The entities refine works on and what their prompts may show. No leakage (docs/DESIGN.md): a user's
 // prompt renders only that user's latest K training-part interactions; an item's prompt its title
-// and the latest K training-part interactions (other than this item) of the DESIGN.md liking and
+// and the latest K training-part interactions (other than this item) of the item's liking and
 // disliking users, who are themselves chosen from training-part ratings only. Everything here reads
 // the dataset through core/data's training-part helpers, never the test arrays.
 import type { Domain } from '../../config/names';

@@ -47,7 +47,7 @@ export interface ReportData {
   llm: { total: LlmUsage; usage: UsageRow[]; latency: LatencyRow[] };
 }
 
-/** The train stage's summary block as the pipeline reports it (DESIGN.md CLI contract). */
+/** The train stage's summary block as the pipeline reports it (docs/DESIGN.md, "CLI contract"). */
 export const TrainSummarySchema = z.object({
   features: z.string(),
   floor: z.object({ auc: z.number(), logloss: z.number() }).optional(),

@@ -30,7 +30,7 @@ export interface StageKeyInput {
   inputs: string[];
 }
 
-/** DESIGN.md: key = hash of (stage, stage code version, config slice, input artifacts' content hashes). */
+/** key = hash of (stage, stage code version, config slice, input artifacts' content hashes): docs/DESIGN.md, "Durability". */
 export function stageKey(input: StageKeyInput): string {
   return `${input.stage}/${hashJson(input).slice(0, 24)}`;
 }

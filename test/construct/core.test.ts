@@ -76,7 +76,7 @@ test('samples: user and item targets and every history position lie in training 
     for (const side of [s.provenance.like, s.provenance.dislike]) {
       if (!side) continue;
       for (const p of side.positions) assert.ok(p < seq.trainEnd[side.user]!);
-      // The item itself is never in a like/dislike history (DESIGN: "other than this item").
+      // The item itself is never in a like/dislike history (the histories are "other than this item").
       assert.ok(side.positions.every((p) => seq.item[seq.offsets[side.user]! + p] !== i));
     }
     const shown = [pickRater(seq, raters, i, meta.labelThreshold, 'liking'), pickRater(seq, raters, i, meta.labelThreshold, 'disliking')];

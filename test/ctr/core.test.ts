@@ -1,5 +1,5 @@
 // core/ctr without Python: the metrics (the same definitions as the trainer's), the train stage's
-// job plan, keys' config slices and the summary's shape (DESIGN.md CLI contract `train` block).
+// job plan, keys' config slices and the summary's shape (the CLI contract's `train` block, docs/DESIGN.md).
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { TrainSchema } from '../../config/schema';

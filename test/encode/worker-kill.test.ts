@@ -1,4 +1,4 @@
-// The durability test on a real server: the gpu worker process is killed (SIGKILL) while
+// Encode's durability on a real server: the gpu worker process is killed (SIGKILL) while
 // encodeKnowledgeWorkflow is encoding; a new worker resumes from the heartbeated shard offset, no
 // shard is encoded twice (per-shard log), and the workflow completes.
 import assert from 'node:assert/strict';

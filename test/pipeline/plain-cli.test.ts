@@ -1,4 +1,4 @@
-// DESIGN.md "Started from anywhere": the pipeline starts with the plain Temporal CLI and its input
+// Started from anywhere (docs/DESIGN.md, "CLI contract"): the pipeline starts with the plain Temporal CLI and its input
 // is the plain JSON config; a `temporal workflow reset` to a stage's start redoes that stage and the
 // later ones only.
 import assert from 'node:assert/strict';

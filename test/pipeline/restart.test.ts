@@ -1,5 +1,5 @@
 // Killing the dev server and every worker mid-run and starting them again completes the run
-// without redoing finished stages or repeating completed LLM calls (issue: the whole DAG).
+// without redoing finished stages or repeating completed LLM calls, over the whole DAG.
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';

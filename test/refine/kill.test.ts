@@ -1,6 +1,6 @@
 // A worker process killed (SIGKILL) in the middle of a refine stage: a new worker finishes the
 // stage, every entity gets its outcome, and no completed LLM call is sent again — only calls that
-// were in flight at the kill may repeat (DESIGN.md durability rules; simulator request log).
+// were in flight at the kill may repeat (docs/DESIGN.md, "Durability"; simulator request log).
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { join, resolve } from 'node:path';

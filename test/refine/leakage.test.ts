@@ -1,4 +1,4 @@
-// No leakage (DESIGN.md): over every prompt a refine run sends, for both domains, no test-split
+// No leakage (docs/DESIGN.md): over every prompt a refine run sends, for both domains, no test-split
 // (user, item, rating) appears. User prompts may show only that user's training part; item prompts
 // only the training part of one user who rated the item in training (liking / disliking side). A
 // planted leak shows the check can fail.

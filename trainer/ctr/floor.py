@@ -1,4 +1,4 @@
-"""The non-neural floor (PAPER.md): logistic regression on four features.
+"""The non-neural floor (a reference row in Table 2): logistic regression on four features.
 
 1. the item's smoothed like-rate over the training part of all sequences,
 2. the user's smoothed like-rate over their interactions before the sample,

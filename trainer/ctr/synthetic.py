@@ -1,5 +1,5 @@
 """Writing a dataset in the ingest output format (docs/ARCHITECTURE.md, "The ingested dataset")
-from per-user interaction sequences, with the authors' split rule (DESIGN.md, stage 1).
+from per-user interaction sequences, with the authors' split rule (docs/DESIGN.md, "ingest").
 
 Used by the trainer's tests (a tiny synthetic dataset with a planted signal) so they do not
 depend on the TypeScript side; the pipeline's ingest stage (core/data) is the reference
