@@ -3,8 +3,8 @@
 // mocked at the S3 level.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
+import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { connect, createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { CreateBucketCommand, S3Client } from '@aws-sdk/client-s3';
@@ -37,6 +37,14 @@ export interface TestS3 {
   stop(): Promise<void>;
 }
 
+function portOpen(port: number): Promise<boolean> {
+  return new Promise((res) => {
+    const sock = connect({ port, host: '127.0.0.1' });
+    sock.once('connect', () => (sock.destroy(), res(true)));
+    sock.once('error', () => (sock.destroy(), res(false)));
+  });
+}
+
 async function freePort(): Promise<number> {
   return new Promise((res, rej) => {
     const srv = createServer();
@@ -50,6 +58,7 @@ async function freePort(): Promise<number> {
 
 export async function startTestS3(opts: { dir?: string } = {}): Promise<TestS3> {
   const dataDir = opts.dir ?? mkdtempSync(join(tmpdir(), 'r4ec-s3-'));
+  mkdirSync(dataDir, { recursive: true });
   const cacheRoot = mkdtempSync(join(tmpdir(), 'r4ec-s3-cache-'));
   const accessKeyId = `test${randomBytes(6).toString('hex')}`;
   const secretAccessKey = randomBytes(24).toString('base64url');
@@ -72,21 +81,19 @@ export async function startTestS3(opts: { dir?: string } = {}): Promise<TestS3> 
       await admin.send(new CreateBucketCommand({ Bucket: name }));
     };
     let up = false;
-    for (let i = 0; i < 100 && child.exitCode === null; i++) {
-      try {
-        await createBucket('r4ec-probe-up');
-        up = true;
-        break;
-      } catch {
-        await new Promise((r) => setTimeout(r, 100));
-      }
+    for (let i = 0; i < 300 && child.exitCode === null && !up; i++) {
+      up = await portOpen(port);
+      if (!up) await new Promise((r) => setTimeout(r, 50));
     }
     if (!up) {
-      lastErr = log;
       child.kill('SIGKILL');
       await exited;
-      continue; // most likely the port was taken between freePort() and the bind
+      lastErr = log;
+      // Only a port taken between freePort() and the bind is worth another try.
+      if (/address already in use/i.test(log)) continue;
+      throw new Error(`versitygw did not start:\n${log}`);
     }
+    await createBucket('r4ec-probe-up');
     let n = 0;
     const env = { AWS_ACCESS_KEY_ID: accessKeyId, AWS_SECRET_ACCESS_KEY: secretAccessKey, AWS_REGION: region, AWS_EC2_METADATA_DISABLED: 'true' };
     return {
