@@ -5,28 +5,23 @@
 // create (`If-None-Match: *`). Credentials come only from the standard AWS chain (environment,
 // shared profile, SSO, web identity, container/instance role): never from config or payloads.
 import { createHash, randomUUID } from 'node:crypto';
-import { createReadStream } from 'node:fs';
-import { open, stat, type FileHandle } from 'node:fs/promises';
 import { posix } from 'node:path';
 import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import {
-  AbortMultipartUploadCommand,
-  CompleteMultipartUploadCommand,
-  CreateMultipartUploadCommand,
   DeleteObjectCommand,
   GetObjectCommand,
   HeadObjectCommand,
   ListObjectsV2Command,
   PutObjectCommand,
   S3Client,
-  UploadPartCommand,
   type S3ClientConfig,
 } from '@aws-sdk/client-s3';
 import { sha256 } from '../util/hash';
 import { ContentCache } from './content-cache';
 import { checkKey } from './local';
 import { s3Failure, s3Status } from './s3-errors';
+import { MIN_PART, uploadFile } from './s3-upload';
 import { ArtifactStore, ListPage, ObjectInfo, StoreError } from './types';
 
 /** User metadata (x-amz-meta-sha256) holding the object's content hash. */
@@ -34,9 +29,6 @@ const HASH_META = 'sha256';
 /** Keys the store writes for itself (the conditional-write probe); never listed. */
 const PROBE_PREFIX = '_r4ec-probe/';
 const MiB = 1024 * 1024;
-/** S3's limits: parts of at least 5 MiB (except the last), at most 10,000 of them. */
-const MIN_PART = 5 * MiB;
-const MAX_PARTS = 10_000;
 
 export interface S3StoreOptions {
   bucket: string;
@@ -131,10 +123,15 @@ export class S3Store implements ArtifactStore {
     return (await this.head(key)) !== undefined;
   }
 
-  async getStream(key: string, ifMatch?: string): Promise<Readable> {
+  /** The object's body; SDK errors unmapped (callers look at the status). */
+  private async openObject(key: string, ifMatch?: string): Promise<Readable> {
+    const r = await this.client.send(new GetObjectCommand({ Bucket: this.bucket, Key: this.objectKey(key), ...(ifMatch ? { IfMatch: ifMatch } : {}) }));
+    return r.Body as Readable;
+  }
+
+  async getStream(key: string): Promise<Readable> {
     try {
-      const r = await this.client.send(new GetObjectCommand({ Bucket: this.bucket, Key: this.objectKey(key), ...(ifMatch ? { IfMatch: ifMatch } : {}) }));
-      return r.Body as Readable;
+      return await this.openObject(key);
     } catch (err) {
       if (err instanceof StoreError) throw err;
       throw this.fail(err, 'get', key);
@@ -163,7 +160,13 @@ export class S3Store implements ArtifactStore {
   }
 
   async putFile(key: string, path: string): Promise<void> {
-    await this.uploadFile(key, path);
+    const objectKey = this.objectKey(key);
+    try {
+      await uploadFile(this.client, { bucket: this.bucket, key: objectKey, path, partSize: this.partSize, concurrency: this.concurrency, hashMeta: HASH_META });
+    } catch (err) {
+      if (err instanceof StoreError) throw err;
+      throw this.fail(err, 'putFile', key);
+    }
   }
 
   async putIfAbsent(key: string, data: Uint8Array | string): Promise<boolean> {
@@ -227,64 +230,6 @@ export class S3Store implements ArtifactStore {
     return this.conditionalChecked;
   }
 
-  /** A file in one PUT when small, else a multipart upload holding ~partSize × concurrency in memory. */
-  private async uploadFile(key: string, path: string): Promise<void> {
-    const objectKey = this.objectKey(key);
-    const size = (await stat(path)).size;
-    const fh = await open(path, 'r');
-    try {
-      if (size <= this.partSize) {
-        const body = await readRange(fh, 0, size);
-        await this.client.send(new PutObjectCommand({ Bucket: this.bucket, Key: objectKey, Body: body, ContentLength: size, Metadata: { [HASH_META]: sha256(body) } }));
-        return;
-      }
-      // The hash goes in the object's metadata, which is fixed when the upload starts: one read pass first.
-      const hash = createHash('sha256');
-      await pipeline(createReadStream(path), hash);
-      const partSize = Math.max(this.partSize, Math.ceil(size / MAX_PARTS / MiB) * MiB);
-      const count = Math.ceil(size / partSize);
-      const { UploadId } = await this.client.send(new CreateMultipartUploadCommand({ Bucket: this.bucket, Key: objectKey, Metadata: { [HASH_META]: hash.digest('hex') } }));
-      try {
-        const etags = new Array<string>(count);
-        let next = 0;
-        let failed = false;
-        const uploader = async (): Promise<void> => {
-          while (!failed && next < count) {
-            const i = next++;
-            const start = i * partSize;
-            const body = await readRange(fh, start, Math.min(partSize, size - start));
-            try {
-              const r = await this.client.send(new UploadPartCommand({ Bucket: this.bucket, Key: objectKey, UploadId, PartNumber: i + 1, Body: body, ContentLength: body.byteLength }));
-              etags[i] = r.ETag ?? '';
-            } catch (err) {
-              failed = true;
-              throw err;
-            }
-          }
-        };
-        await Promise.all(Array.from({ length: Math.min(this.concurrency, count) }, uploader));
-        await this.client.send(
-          new CompleteMultipartUploadCommand({
-            Bucket: this.bucket,
-            Key: objectKey,
-            UploadId,
-            MultipartUpload: { Parts: etags.map((ETag, i) => ({ ETag, PartNumber: i + 1 })) },
-          }),
-        );
-      } catch (err) {
-        // Parts of an aborted upload are never visible; abort frees their space now (a killed
-        // process leaves them to the bucket's AbortIncompleteMultipartUpload lifecycle rule).
-        await this.client.send(new AbortMultipartUploadCommand({ Bucket: this.bucket, Key: objectKey, UploadId })).catch(() => undefined);
-        throw err;
-      }
-    } catch (err) {
-      if (err instanceof StoreError) throw err;
-      throw this.fail(err, 'putFile', key);
-    } finally {
-      await fh.close();
-    }
-  }
-
   async list(prefix: string): Promise<string[]> {
     const out: string[] = [];
     let startAfter: string | undefined;
@@ -340,24 +285,33 @@ export class S3Store implements ArtifactStore {
     if (h.sha256) return { bytes: h.bytes, sha256: h.sha256 };
     // Written by another tool: no stored hash, so read it once.
     const hash = createHash('sha256');
-    await pipeline(await this.getStream(key, h.etag || undefined), hash);
+    try {
+      await pipeline(await this.openObject(key, h.etag || undefined), hash);
+    } catch (err) {
+      if (err instanceof StoreError) throw err;
+      throw this.fail(err, 'stat', key);
+    }
     return { bytes: h.bytes, sha256: hash.digest('hex') };
   }
 
   /** A cached copy named by content; downloaded (streaming, hash-checked) only when not cached yet. */
   async localPath(key: string): Promise<string> {
-    const h = await this.head(key);
-    if (!h) throw new StoreError(`artifact "${key}" not found in ${this.description}`, 'not_found', key);
-    const id = cacheId(this.bucket, this.objectKey(key), h);
-    const name = posix.basename(key);
-    const cached = this.cache.objectPath(id, name);
-    if (await this.cache.has(cached)) return cached;
-    try {
-      // If-Match: the bytes must be the version whose hash named the cache entry.
-      return await this.cache.fill(id, name, await this.getStream(key, h.etag || undefined), { ...(h.sha256 ? { sha256: h.sha256 } : {}), bytes: h.bytes });
-    } catch (err) {
-      if (err instanceof StoreError) throw err;
-      throw this.fail(err, 'download', key);
+    for (let attempt = 0; ; attempt++) {
+      const h = await this.head(key);
+      if (!h) throw new StoreError(`artifact "${key}" not found in ${this.description}`, 'not_found', key);
+      const id = cacheId(this.bucket, this.objectKey(key), h);
+      const name = posix.basename(key);
+      const cached = this.cache.objectPath(id, name);
+      if (await this.cache.has(cached)) return cached;
+      try {
+        // If-Match: the bytes must be the version whose hash named the cache entry.
+        return await this.cache.fill(id, name, await this.openObject(key, h.etag || undefined), { ...(h.sha256 ? { sha256: h.sha256 } : {}), bytes: h.bytes });
+      } catch (err) {
+        // 412: overwritten between the HEAD and the GET; look again.
+        if (s3Status(err) === 412 && attempt < 2) continue;
+        if (err instanceof StoreError) throw err;
+        throw this.fail(err, 'download', key);
+      }
     }
   }
 
@@ -396,15 +350,4 @@ function normalizePrefix(prefix: string): string {
 /** The content hash when the object carries one, else its identity (key + ETag) for foreign objects. */
 function cacheId(bucket: string, objectKey: string, h: { sha256: string | undefined; etag: string }): string {
   return h.sha256 ?? `e${sha256(`${bucket}\n${objectKey}\n${h.etag}`)}`;
-}
-
-async function readRange(fh: FileHandle, position: number, length: number): Promise<Buffer> {
-  const buf = Buffer.allocUnsafe(length);
-  let done = 0;
-  while (done < length) {
-    const { bytesRead } = await fh.read(buf, done, length - done, position + done);
-    if (bytesRead === 0) throw new Error(`file shrank while being uploaded (expected ${length} bytes at offset ${position})`);
-    done += bytesRead;
-  }
-  return buf;
 }
