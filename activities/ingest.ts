@@ -1,11 +1,12 @@
 // ingest on the cpu queue: resolve the raw files, reuse or build the content-keyed dataset.
 import { access } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
-import { ApplicationFailure, Context } from '@temporalio/activity';
+import { Context } from '@temporalio/activity';
 import { z } from 'zod';
 import { DatasetSchema } from '../config/schema';
 import { DataError, ingest, synthesizeDataset, SYNTH_DEFAULTS, SYNTH_MARKER, type IngestProgress, type IngestSummary } from '../core/data';
 import type { ActivityDeps } from './deps';
+import { toFailure } from './failure';
 import { parseInput } from './validate';
 
 const IngestDatasetInput = z.object({ dataset: DatasetSchema });
@@ -55,7 +56,7 @@ export function createIngestActivities(deps: ActivityDeps) {
         return { key: r.key, contentHash: r.contentHash, skipped: r.skipped, summary: r.summary, dir };
       } catch (err) {
         // A bad file cannot be fixed by retrying: fail once, with where and what.
-        if (err instanceof DataError) throw ApplicationFailure.nonRetryable(err.message, 'DataError', err.toJSON());
+        if (err instanceof DataError) throw toFailure(err);
         throw err;
       }
     },

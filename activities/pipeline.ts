@@ -1,11 +1,11 @@
 // The pipeline's own activities (cpu queue). Validation, defaults and hashing of the config happen
 // here — never only in the r4ec client — so a plain `temporal workflow start --input-file cfg.json`
 // gets exactly the same checks.
-import { ApplicationFailure } from '@temporalio/activity';
-import { ConfigError, validateConfig } from '../config/load';
+import { ConfigError, validateConfig } from '../core/validate-config';
 import type { R4ecConfig } from '../config/schema';
 import { hashJson } from '../core/util/hash';
 import type { ActivityDeps } from './deps';
+import { toFailure } from './failure';
 
 export interface ResolvePipelineConfigOutput {
   config: R4ecConfig;
@@ -22,9 +22,7 @@ export function createPipelineActivities(deps: ActivityDeps) {
         if (input.runId) await deps.store.put(`runs/${encodeURIComponent(input.runId)}/config-${configHash.slice(0, 16)}.json`, JSON.stringify(config, null, 1));
         return { config, configHash };
       } catch (err) {
-        if (err instanceof ConfigError) {
-          throw ApplicationFailure.nonRetryable(`${err.message}\n  suggestion: ${err.suggestion ?? ''}`, 'ConfigError', { problems: err.problems });
-        }
+        if (err instanceof ConfigError) throw toFailure(err, { type: 'ConfigError' });
         throw err;
       }
     },

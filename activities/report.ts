@@ -1,5 +1,6 @@
 // The report stage (cpu queue): HTML + JSON into the store.
 import { z } from 'zod';
+import { LlmUsageSchema } from '../core/llm/usage';
 import { buildReport, type ReportInput } from '../core/report/build';
 import { renderHtml } from '../core/report/html';
 import { StageOutput, stageKey } from '../core/store';
@@ -19,7 +20,7 @@ const Input = z.object({
     construct: z.object({ outcomes: z.record(z.string(), z.record(z.string(), z.number())) }).optional(),
     refine: z.object({ outcomes: z.record(z.string(), z.record(z.string(), z.number())) }).optional(),
     train: z.record(z.string(), z.unknown()).optional(),
-    llm: z.object({ calls: z.number(), cacheHits: z.number(), promptTokens: z.number(), completionTokens: z.number() }),
+    llm: LlmUsageSchema,
     llmByStage: z.record(z.string(), z.any()).optional(),
     artifacts: z.object({ ingest: z.string().optional(), train: z.string().optional() }),
   }),

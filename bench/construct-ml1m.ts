@@ -9,6 +9,7 @@ import { performance } from 'node:perf_hooks';
 import { parseArgs } from 'node:util';
 import { DatasetSchema } from '../config/schema';
 import { ingest } from '../core/data';
+import { workflowIds } from '../core/rules';
 import type { ConstructSummary } from '../workflows/construct';
 import type { DomainStageInput, StageResult } from '../workflows/stage-types';
 import { sharedPath, skipWithoutShared } from '../test/helpers/data';
@@ -49,7 +50,7 @@ async function main(): Promise<void> {
         (['user', 'item'] as const).map(async (domain) => {
           const input: DomainStageInput = { runId, config, artifacts: { ingest: { key: ing.key, contentHash: ing.contentHash } }, domain };
           const s0 = performance.now();
-          const r = (await t.client.workflow.execute('constructDatasetWorkflow', { taskQueue: config.queues.cpu.name, workflowId: `${runId}/construct/${domain}`, args: [input] })) as StageResult<ConstructSummary>;
+          const r = (await t.client.workflow.execute('constructDatasetWorkflow', { taskQueue: config.queues.cpu.name, workflowId: workflowIds.stage(runId, 'construct', domain), args: [input] })) as StageResult<ConstructSummary>;
           return { domain, seconds: (performance.now() - s0) / 1000, r };
         }),
       );

@@ -12,6 +12,7 @@ import { cpus, loadavg } from 'node:os';
 import { performance } from 'node:perf_hooks';
 import { parseArgs } from 'node:util';
 import { childrenCpuSeconds } from './proc';
+import { workflowIds } from '../core/rules';
 import type { ConstructSummary } from '../workflows/construct';
 import type { DomainStageInput, StageResult } from '../workflows/stage-types';
 import { syntheticDataset } from '../test/construct/helpers';
@@ -53,7 +54,7 @@ async function main(): Promise<void> {
       const t0 = performance.now();
       const r = (await t.client.workflow.execute('constructDatasetWorkflow', {
         taskQueue: config.queues.cpu.name,
-        workflowId: `${runId}/construct/user`,
+        workflowId: workflowIds.stage(runId, 'construct', 'user'),
         args: [input],
       })) as StageResult<ConstructSummary>;
       const seconds = (performance.now() - t0) / 1000;

@@ -9,8 +9,9 @@ import { cpus, loadavg } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import type { ActivityDeps } from '../activities';
-import { jobDirOf } from '../activities/finetune';
+import { jobDirOf } from '../core/finetune';
 import { LlmRegistry } from '../core/llm/registry';
+import { workflowIds } from '../core/rules';
 import { startSimulator } from '../core/sim/server';
 import { sftJsonl } from '../test/finetune/fixtures';
 import { removeTinyModel, testFinetune, tinyModel, writeConstruct } from '../test/finetune/helpers';
@@ -41,13 +42,13 @@ async function main(): Promise<void> {
       const t0 = Date.now();
       const r = (await t.client.workflow.execute('fineTuneWorkflow', {
         taskQueue: c.queues.cpu.name,
-        workflowId: `${runId}/finetune`,
+        workflowId: workflowIds.stage(runId, 'finetune'),
         args: [{ runId, config: c, artifacts: { 'construct:user': user, 'construct:item': item } }],
       })) as { summary: { adapters: Record<string, { jobKey: string; trainSeconds?: number; tokensPerSecond?: number; steps?: number }> } };
       const stageWall = (Date.now() - t0) / 1000;
       const rows = [];
       for (const [job, a] of Object.entries(r.summary.adapters)) {
-        const handle = t.client.workflow.getHandle(`${runId}/finetune/${job}`);
+        const handle = t.client.workflow.getHandle(workflowIds.loraJob(runId, job));
         const d = await handle.describe();
         const jobWall = (d.closeTime!.getTime() - d.startTime.getTime()) / 1000;
         // The gpu queue runs one job at a time: time waiting for the slot is not overhead of this job.

@@ -23,7 +23,7 @@ import { performance } from 'node:perf_hooks';
 import { parseArgs } from 'node:util';
 import { Client, Connection } from '@temporalio/client';
 import type { temporal } from '@temporalio/proto';
-import { startDevServer } from '../workers/dev-server';
+import { startDevServer } from '../runtime/dev-server';
 import { processTable } from './proc';
 
 type Category = 'training' | 'encoding' | 'llm' | 'other activities';

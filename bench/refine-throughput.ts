@@ -12,7 +12,7 @@
 import { performance } from 'node:perf_hooks';
 import { parseArgs } from 'node:util';
 import { childrenCpuSeconds } from './proc';
-import { minimumCalls } from '../core/refine/steps';
+import { minimumCalls, workflowIds } from '../core/rules';
 import type { RefineStageSummary } from '../workflows/refine';
 import type { StageResult } from '../workflows/stage-types';
 import { mkdtempSync } from 'node:fs';
@@ -100,7 +100,7 @@ async function main(): Promise<void> {
         const sim0 = childrenCpuSeconds((pid) => pid === sim.pid);
         const result = (await t.client.workflow.execute('refineKnowledgeWorkflow', {
           taskQueue: c.queues.cpu.name,
-          workflowId: `${runId}/refine/user`,
+          workflowId: workflowIds.stage(runId, 'refine', 'user'),
           args: [{ runId, config: c, artifacts: { ingest }, domain: 'user' }],
         })) as StageResult<RefineStageSummary>;
         const cpu = process.cpuUsage(cpu0);

@@ -1,8 +1,8 @@
 import type { Client } from '@temporalio/client';
-import { loadConfig, type LoadedConfig } from '../config/load';
+import { loadConfig, type LoadedConfig } from '../runtime/config';
 import { R4ecError } from '../core/errors';
-import { connectClient, dataConverterFor, resolveTemporal } from '../workers/connection';
-import { portOpen } from '../workers/dev-server';
+import { connectClient, dataConverterFor, resolveTemporal } from '../runtime/connection';
+import { portOpen } from '../runtime/dev-server';
 
 /** A client for commands that talk to a running Temporal (never starts a server). */
 export async function clientFor(configPath: string | undefined): Promise<{ client: Client; loaded: LoadedConfig; close(): Promise<void> }> {

@@ -3,8 +3,8 @@
 import type { R4ecConfig } from '../config/schema';
 import { closeWorkerResources } from '../workers/bootstrap';
 import { connectWorkers } from '../workers/main';
-import { startDevServer, type DevServer } from '../workers/dev-server';
-import { stateDirFrom } from '../workers/paths';
+import { startDevServer, type DevServer } from '../runtime/dev-server';
+import { stateDirFrom } from '../runtime/paths';
 import type { Worker } from '@temporalio/worker';
 
 export interface LocalStack {

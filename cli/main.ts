@@ -1,6 +1,6 @@
 // r4ec: one entry, one error handler, --help on every command.
 import { helpText, parse, type Command } from './args';
-import { handleError } from './errors';
+import { handleError } from '../runtime/handle-error';
 import { runCommand } from './commands/run';
 import { upCommand } from './commands/up';
 import { workerCommand } from './commands/worker';

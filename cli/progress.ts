@@ -3,7 +3,8 @@
 import type { Client } from '@temporalio/client';
 import { decodeFromPayloadsAtIndex } from '@temporalio/common/lib/internal-non-workflow';
 import { STAGES, type Stage } from '../config/names';
-import type { StageProgress } from '../workflows/pipeline';
+import { isPerDomain, workflowIds } from '../core/rules';
+import type { StageProgress } from '../workflows/run-summary';
 
 interface ChildProgress {
   done: number;
@@ -56,7 +57,7 @@ export class ProgressView {
    * (seconds for thousands of children) on the same thread that runs the live ones.
    */
   private async childProgress(client: Client, runId: string, stage: Stage): Promise<ChildProgress | undefined> {
-    const ids = stage === 'construct' || stage === 'refine' ? [`${runId}/${stage}/user`, `${runId}/${stage}/item`] : [`${runId}/${stage}`];
+    const ids = isPerDomain(stage) ? [workflowIds.stage(runId, stage, 'user'), workflowIds.stage(runId, stage, 'item')] : [workflowIds.stage(runId, stage)];
     let done = 0;
     let total = 0;
     let any = false;
@@ -114,7 +115,7 @@ export class ProgressView {
 async function jobDetail(client: Client, runId: string, stage: Stage, running: string[] | undefined): Promise<string> {
   if (!running?.length || (stage !== 'finetune' && stage !== 'train')) return '';
   const beats: Record<string, unknown>[] = [];
-  const ids = stage === 'finetune' ? running.map((j) => `${runId}/finetune/${j}`) : [`${runId}/train`];
+  const ids = stage === 'finetune' ? running.map((j) => workflowIds.loraJob(runId, j)) : [workflowIds.stage(runId, 'train')];
   for (const id of ids) {
     try {
       const d = await client.workflow.getHandle(id).describe();

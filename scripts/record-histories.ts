@@ -3,7 +3,7 @@
 import { writeFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { execFileSync } from 'node:child_process';
-import { temporalBinary } from '../workers/paths';
+import { temporalBinary } from '../runtime/paths';
 import { startTestTemporal, withWorkers } from '../test/helpers/temporal';
 
 async function main(): Promise<void> {

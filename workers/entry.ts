@@ -1,6 +1,6 @@
 import type { QueueKind } from '../config/names';
-import { loadConfig } from '../config/load';
-import { handleError } from '../cli/errors';
+import { loadConfig } from '../runtime/config';
+import { handleError } from '../runtime/handle-error';
 import { runWorkerProcess } from './main';
 
 /** Shared by workers/<queue>.ts: `--config FILE` or $R4EC_CONFIG; address from config or $R4EC__TEMPORAL__ADDRESS. */

@@ -4,8 +4,8 @@ import type { QueueKind } from '../config/names';
 import type { R4ecConfig } from '../config/schema';
 import { openStore } from '../core/store';
 import { createWorkers, installRuntime, runWorkers } from './bootstrap';
-import { connectWorker, dataConverterFor, resolveTemporal } from './connection';
-import { pythonBinary, stateDirFrom } from './paths';
+import { connectWorker, dataConverterFor, resolveTemporal } from '../runtime/connection';
+import { pythonBinary, stateDirFrom } from '../runtime/paths';
 
 export interface WorkerProcessOptions {
   config: R4ecConfig;

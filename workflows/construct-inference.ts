@@ -4,13 +4,12 @@
 // recorded in the store with its reason and set as the R4ecOutcome search attribute.
 import { ActivityFailure, ApplicationFailure, proxyActivities, proxyLocalActivities, upsertSearchAttributes, workflowInfo } from '@temporalio/workflow';
 import type { createConstructActivities } from '../activities/construct';
-import type { createConstructTeacherActivities } from '../activities/construct-teacher';
-import type { CallLlmOutput } from '../activities/llm';
+import type { CallLlmOutput, createLlmActivities } from '../activities/llm';
 import type { ConstructOutcome, Domain } from '../config/names';
 import type { R4ecConfig } from '../config/schema';
-import type { ConstructUsage, InferenceSteps, PlanEntry } from '../core/construct';
+import type { InferenceSteps, PlanEntry } from '../core/construct';
 import type { PromptSpec } from '../core/prompts/builders';
-import { decideAfterReflect, decideAfterRefine } from './construct-algorithm';
+import { addUsage, callTimeoutMs, decideAfterReflect, decideAfterRefine, zeroUsage } from '../core/rules';
 import { SA } from './search-attributes';
 
 export interface ConstructInferenceInput {
@@ -39,11 +38,9 @@ export async function constructInferenceWorkflow(input: ConstructInferenceInput)
     startToCloseTimeout: '2 minutes',
     retry: { initialInterval: '1 second', maximumAttempts: 5, nonRetryableErrorTypes: ['InvalidActivityInput', 'ConstructPlanError'] },
   });
-  // One activity may hold every format re-ask of a call: budget each request's timeout per attempt.
-  const perRequestMs = llm.teacher ? llm.teacher.timeoutMs : 60_000 + llm.simulator.latencyMs * 2;
-  const { askTeacher } = proxyActivities<ReturnType<typeof createConstructTeacherActivities>>({
+  const { askTeacher } = proxyActivities<ReturnType<typeof createLlmActivities>>({
     taskQueue: input.llmQueue,
-    startToCloseTimeout: (llm.formatRetries + 1) * (perRequestMs + 30_000),
+    startToCloseTimeout: callTimeoutMs(llm, 'teacher'),
     heartbeatTimeout: `${input.heartbeatTimeoutSeconds} seconds`,
     retry: {
       maximumAttempts: llm.transport.maxAttempts,
@@ -55,22 +52,30 @@ export async function constructInferenceWorkflow(input: ConstructInferenceInput)
   });
 
   const { sample, reasonSpec } = await local.loadConstructSample({ datasetKey: input.datasetKey, domain: input.domain, entry: input.entry });
-  const usage: ConstructUsage = { calls: 0, cacheHits: 0, promptTokens: 0, completionTokens: 0 };
+  const usage = zeroUsage();
   const steps: InferenceSteps = {};
 
   const ask = async (step: 'reason' | 'reflect' | 'refine', prompt: PromptSpec): Promise<Extract<CallLlmOutput, { status: 'ok' }>['answer'] | Failed> => {
     let r: CallLlmOutput;
     try {
-      r = await askTeacher({ runId: input.runId, datasetKey: input.datasetKey, domain: input.domain, entityId: input.entry.entityId, seed: input.k, prompt, formatRetries: llm.formatRetries });
+      r = await askTeacher({
+        runId: input.runId,
+        stage: 'construct',
+        role: 'teacher',
+        domain: input.domain,
+        entityId: input.entry.entityId,
+        // Request seed: the inference number k (Algorithm 1 runs twice per sample, seeds 0 and 1).
+        seed: input.k,
+        prompt,
+        catalogKey: input.datasetKey,
+        formatRetries: llm.formatRetries,
+      });
     } catch (e) {
       if (!(e instanceof ActivityFailure)) throw e;
       const cause = e.cause instanceof ApplicationFailure ? `${e.cause.type ?? 'error'}: ${e.cause.message}` : (e.cause?.message ?? e.message);
       return { failed: 'failed_transport', reason: `${step}: ${cause} (retry policy exhausted: ${llm.transport.maxAttempts} attempts)` };
     }
-    usage.calls += r.usage.calls;
-    usage.cacheHits += r.usage.cacheHits;
-    usage.promptTokens += r.usage.promptTokens;
-    usage.completionTokens += r.usage.completionTokens;
+    Object.assign(usage, addUsage(usage, r.usage));
     if (r.status === 'failed_format') return { failed: 'failed_format', reason: `${step}: ${r.code}: ${r.error} (after ${r.formatAttempts} attempts)` };
     return r.answer;
   };

@@ -8,9 +8,20 @@ import { ActivityFailure, ApplicationFailure, proxyActivities, proxyLocalActivit
 import type { CallLlmInput, CallLlmOutput, createLlmActivities } from '../activities/llm';
 import type { RefineActivities } from '../activities/refine';
 import type { Domain, LlmRole, RefineOutcome } from '../config/names';
-import type { EntityResult, RefineUsage } from '../core/refine/record';
-import type { EntitySample, RefineStep, StepFailure } from '../core/refine/steps';
-import { filterOutcome, finalKnowledge, inferenceSpec, iterativeOutcome, nextIterativeStep } from './refine-steps';
+import type { EntityResult } from '../core/refine/record';
+import {
+  addUsage,
+  filterOutcome,
+  finalKnowledge,
+  inferenceSpec,
+  iterativeOutcome,
+  nextIterativeStep,
+  zeroUsage,
+  type EntitySample,
+  type LlmUsage,
+  type RefineStep,
+  type StepFailure,
+} from '../core/rules';
 import { r4ecAttributes } from './search-attributes';
 
 export interface RefineEntityInput {
@@ -41,7 +52,7 @@ export interface RefineEntityInput {
 
 export interface RefineEntityOutput {
   outcome: RefineOutcome;
-  usage: RefineUsage;
+  usage: LlmUsage;
 }
 
 type Llm = ReturnType<typeof createLlmActivities>;
@@ -50,7 +61,7 @@ type Answer = { ok: true; text: string; reasonable: boolean; reflection: string;
 export async function refineEntityWorkflow(input: RefineEntityInput): Promise<RefineEntityOutput> {
   const info = workflowInfo();
   const local = proxyLocalActivities<RefineActivities>({ startToCloseTimeout: '1 minute', retry: { maximumAttempts: 10 } });
-  const usage: RefineUsage = { calls: 0, cacheHits: 0, promptTokens: 0, completionTokens: 0 };
+  const usage = zeroUsage();
   const finish = async (r: Omit<EntityResult, 'domain' | 'entityId' | 'index' | 'strategy' | 'usage' | 'workflowId' | 'workflowRunId'>, release: number) => {
     const record: EntityResult = { ...r, domain: input.domain, entityId: input.entityId, index: input.index, strategy: input.strategy, usage, workflowId: info.workflowId, workflowRunId: info.runId };
     await local.saveRefineEntity({ key: input.key, record, charge: { runId: input.runId, releaseCalls: release } });
@@ -83,10 +94,7 @@ export async function refineEntityWorkflow(input: RefineEntityInput): Promise<Re
       }
       throw err;
     }
-    usage.calls += out.usage.calls;
-    usage.cacheHits += out.usage.cacheHits;
-    usage.promptTokens += out.usage.promptTokens;
-    usage.completionTokens += out.usage.completionTokens;
+    Object.assign(usage, addUsage(usage, out.usage));
     if (out.status === 'failed_format') return { ok: false, failure: { outcome: 'failed_format', call, message: `${out.code}: ${out.error}` } };
     const a = out.answer;
     if (a.type === 'judgement') return { ok: true, text: '', reasonable: a.reasonable, reflection: a.reflection, model: out.model };

@@ -3,10 +3,10 @@
 // entities (workflows/fanout.ts).
 import { executeChild, proxyActivities } from '@temporalio/workflow';
 import type { createAdapterServingActivities } from '../activities/finetune';
-import type { PlanRefineOutput, RefineActivities, RefineUnit } from '../activities/refine';
+import type { RefineActivities, RefineUnit, RefineWork } from '../activities/refine';
 import type { Domain } from '../config/names';
 import type { R4ecConfig } from '../config/schema';
-import type { RefineUsage } from '../core/refine/record';
+import { addUsage, workflowIds, type LlmUsage, type StageTodo } from '../core/rules';
 import { runWindowedFanout, type FanoutCarry, type FanoutRunResult } from './fanout';
 import { refineEntityWorkflow, type RefineEntityInput } from './refine-entity';
 import { r4ecAttributes } from './search-attributes';
@@ -30,17 +30,6 @@ export async function ensureAdapters(config: R4ecConfig, jobKeys: readonly strin
   for (const jobKey of jobKeys) await loadFinetunedAdapter({ jobKey });
 }
 
-export function zeroUsage(): RefineUsage {
-  return { calls: 0, cacheHits: 0, promptTokens: 0, completionTokens: 0 };
-}
-
-export function addUsage(total: RefineUsage, u: RefineUsage): void {
-  total.calls += u.calls;
-  total.cacheHits += u.cacheHits;
-  total.promptTokens += u.promptTokens;
-  total.completionTokens += u.completionTokens;
-}
-
 export function entityOptions(config: R4ecConfig) {
   return { historyLength: config.refine.historyLength, activeUserMinInteractions: config.refine.activeUserMinInteractions };
 }
@@ -49,40 +38,41 @@ export interface RefineFanoutArgs {
   runId: string;
   domain: Domain;
   config: R4ecConfig;
-  plan: PlanRefineOutput;
+  plan: Pick<StageTodo<RefineWork>, 'key' | 'work'>;
   ingestKey: string;
   carry: FanoutCarry;
   /** Adds up what the children report. */
-  usage: RefineUsage;
+  usage: LlmUsage;
   /** A rerun: exactly these dataset indices, redone whatever their record says. */
   indices?: readonly number[];
 }
 
 /** One workflow run's share of the fan-out (the caller continues-as-new when `finished` is false). */
 export async function runRefineFanout(a: RefineFanoutArgs): Promise<FanoutRunResult> {
-  const { config, plan, domain, runId } = a;
+  const { config, domain, runId } = a;
+  const { key, work } = a.plan;
   const r = config.refine;
   const acts = refineActivities(config.queues.cpu.name);
   const base: Omit<RefineEntityInput, 'entityId' | 'index' | 'sample'> = {
     runId,
-    key: plan.key,
+    key,
     domain,
     catalogKey: a.ingestKey,
     strategy: r.strategy,
     maxIterations: r.maxIterations,
     filterSamples: r.filterSamples,
-    models: plan.models,
+    models: work.models,
     llmQueue: config.queues.llm.name,
     formatRetries: config.llm.formatRetries,
     transport: config.llm.transport,
-    callTimeoutMs: plan.callTimeoutMs,
+    callTimeoutMs: work.callTimeoutMs,
     cap: config.llm.cap,
-    reserveCalls: plan.reserveCalls,
-    karFromActor: plan.karFromActor,
+    reserveCalls: work.reserveCalls,
+    karFromActor: work.karFromActor,
   };
-  const list = { runId, key: plan.key, ingestKey: a.ingestKey, domain, entities: entityOptions(config), cap: config.llm.cap };
+  const list = { runId, key, ingestKey: a.ingestKey, domain, entities: entityOptions(config), cap: config.llm.cap };
   return runWindowedFanout<RefineUnit>({
-    total: a.indices ? a.indices.length : plan.total,
+    total: a.indices ? a.indices.length : work.total,
     carry: a.carry,
     window: r.window,
     batchPerRun: r.batchPerRun,
@@ -91,12 +81,12 @@ export async function runRefineFanout(a: RefineFanoutArgs): Promise<FanoutRunRes
     loadPage: (offset, limit) => acts.listRefineEntities(a.indices ? { ...list, indices: a.indices.slice(offset, offset + limit) } : { ...list, offset, limit }),
     runChild: async (u) => {
       const out = await executeChild(refineEntityWorkflow, {
-        workflowId: `${runId}/refine/${domain}/${u.entityId}`,
+        workflowId: workflowIds.refineEntity(runId, domain, u.entityId),
         taskQueue: config.queues.cpu.name,
         args: [{ ...base, entityId: u.entityId, index: u.index, sample: u.sample! }],
         typedSearchAttributes: r4ecAttributes({ runId, stage: 'refine', domain, entityId: u.entityId }),
       });
-      addUsage(a.usage, out.usage);
+      Object.assign(a.usage, addUsage(a.usage, out.usage));
       return out.outcome;
     },
   });

@@ -1,5 +1,5 @@
-import { loadConfig } from '../../config/load';
-import { describeClusterResult, operatorConnection, setupCluster } from '../../workers/cluster-setup';
+import { loadConfig } from '../../runtime/config';
+import { describeClusterResult, operatorConnection, setupCluster } from '../../runtime/cluster-setup';
 import { str, type Command } from '../args';
 
 export const clusterSetupCommand: Command = {

@@ -2,9 +2,9 @@
 // codec protocol: POST /encode and /decode with {payloads:[…]} as JSON, CORS for the UI's origin).
 import { createServer } from 'node:http';
 import type { Payload } from '@temporalio/common';
-import { loadConfig } from '../../config/load';
+import { loadConfig } from '../../runtime/config';
 import { R4ecError } from '../../core/errors';
-import { codecFromEnv } from '../../workers/codec';
+import { codecFromEnv } from '../../runtime/codec';
 import { str, type Command } from '../args';
 
 interface JsonPayload {

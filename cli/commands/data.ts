@@ -5,7 +5,7 @@ import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { SYNTH_DEFAULTS, synthesizeDataset } from '../../core/data/synth';
 import { R4ecError } from '../../core/errors';
-import { stateDirFrom } from '../../workers/paths';
+import { stateDirFrom } from '../../runtime/paths';
 import { str, type Command } from '../args';
 
 const int = (v: string | undefined, d: number, name: string): number => {

@@ -5,7 +5,7 @@ import { copyFileSync, mkdirSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { R4ecError } from '../../core/errors';
 import { openStore } from '../../core/store';
-import { REPO_ROOT, stateDirFrom } from '../../workers/paths';
+import { REPO_ROOT, stateDirFrom } from '../../runtime/paths';
 import { str, type Command } from '../args';
 import { runSummaryOf } from './report';
 

@@ -1,11 +1,12 @@
 // `r4ec rerun --run X --failed`: new entity workflows for exactly the entities whose refine outcome
 // is failed_format/failed_transport, then the pipeline again under the same run id: refine's output
 // changed, so encode, train and report redo; everything else is skipped by its key.
-import { loadConfig } from '../../config/load';
+import { loadConfig } from '../../runtime/config';
 import { R4ecError } from '../../core/errors';
+import { workflowIds } from '../../core/rules';
 import { openStore } from '../../core/store';
 import { PIPELINE_WORKFLOW_TYPE } from '../../config/names';
-import { stateDirFrom } from '../../workers/paths';
+import { stateDirFrom } from '../../runtime/paths';
 import { str, type Command } from '../args';
 import { clientFor } from '../client';
 import { ensureServer, startWorkers } from '../local';
@@ -36,7 +37,7 @@ export const rerunCommand: Command = {
     try {
       const rerun = (await client.workflow.execute('rerunFailedRefineWorkflow', {
         taskQueue: config.queues.cpu.name,
-        workflowId: `${runId}/rerun-failed/${Date.now()}`,
+        workflowId: workflowIds.rerunFailed(runId, Date.now()),
         args: [{ runId }],
       })) as { domains: Record<string, { rerun?: number; outcomes?: Record<string, number>; found?: false }> };
       for (const [d, r] of Object.entries(rerun.domains)) {

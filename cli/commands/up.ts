@@ -1,4 +1,4 @@
-import { loadConfig } from '../../config/load';
+import { loadConfig } from '../../runtime/config';
 import { QUEUE_KINDS } from '../../config/names';
 import { str, type Command } from '../args';
 import { ensureServer, startWorkers } from '../local';

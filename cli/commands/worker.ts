@@ -1,7 +1,7 @@
-import { loadConfig } from '../../config/load';
+import { loadConfig } from '../../runtime/config';
 import { QUEUE_KINDS, type QueueKind } from '../../config/names';
 import { R4ecError } from '../../core/errors';
-import { setupClusterAtWorkerStart } from '../../workers/cluster-setup';
+import { setupClusterAtWorkerStart } from '../../runtime/cluster-setup';
 import { runWorkerProcess } from '../../workers/main';
 import { str, type Command } from '../args';
 

@@ -7,7 +7,9 @@
 //   report.json                                ConstructReport below.
 import { z } from 'zod';
 import { CONSTRUCT_OUTCOMES, type ConstructOutcome } from '../../config/names';
+import { LlmUsageSchema } from '../llm/usage';
 import { SftRecordSchema } from '../prompts/sft';
+import { addUsage, zeroUsage, type LlmUsage } from '../rules/usage';
 import { DATASET_NAMES, type InferenceRecord } from './records';
 import { ConstructSampleSchema } from './sample';
 
@@ -25,7 +27,7 @@ export const ManifestLineSchema = z
     outcome: z.enum(CONSTRUCT_OUTCOMES),
     reason: z.string(),
     label: z.boolean(),
-    usage: z.object({ calls: z.number(), cacheHits: z.number(), promptTokens: z.number(), completionTokens: z.number() }),
+    usage: LlmUsageSchema,
     /** Which interactions (user index, 0-based positions) the prompts showed: all in training parts. */
     provenance: ConstructSampleSchema.shape.provenance,
     /** 1-based line numbers of this inference's records in each dataset file. */
@@ -33,8 +35,6 @@ export const ManifestLineSchema = z
   })
   .strict();
 export type ManifestLine = z.infer<typeof ManifestLineSchema>;
-
-const Totals = z.object({ calls: z.number(), cacheHits: z.number(), promptTokens: z.number(), completionTokens: z.number() }).strict();
 
 export const ConstructReportSchema = z
   .object({
@@ -47,7 +47,7 @@ export const ConstructReportSchema = z
     inferences: z.number().int(),
     outcomes: z.record(z.enum(CONSTRUCT_OUTCOMES), z.number().int()),
     records: z.object({ reason: z.number().int(), reflect: z.number().int(), refine: z.number().int() }).strict(),
-    llm: Totals,
+    llm: LlmUsageSchema.strict(),
     teacher: z.object({ model: z.string(), simulator: z.boolean() }).strict(),
   })
   .strict();
@@ -63,12 +63,12 @@ export function assembleFiles(records: readonly InferenceRecord[]): {
   manifest: string;
   counts: Record<(typeof DATASET_NAMES)[number], number>;
   outcomes: Record<ConstructOutcome, number>;
-  usage: z.infer<typeof Totals>;
+  usage: LlmUsage;
 } {
   const lines: Record<(typeof DATASET_NAMES)[number], string[]> = { reason: [], reflect: [], refine: [] };
   const manifest: string[] = [];
   const outcomes = zeroOutcomes();
-  const usage = { calls: 0, cacheHits: 0, promptTokens: 0, completionTokens: 0 };
+  let usage = zeroUsage();
   for (const r of records) {
     const at = { reason: [] as number[], reflect: [] as number[], refine: [] as number[] };
     for (const d of DATASET_NAMES) {
@@ -78,10 +78,7 @@ export function assembleFiles(records: readonly InferenceRecord[]): {
       }
     }
     outcomes[r.outcome]++;
-    usage.calls += r.usage.calls;
-    usage.cacheHits += r.usage.cacheHits;
-    usage.promptTokens += r.usage.promptTokens;
-    usage.completionTokens += r.usage.completionTokens;
+    usage = addUsage(usage, r.usage);
     const m: ManifestLine = { workflowId: r.workflowId, entityId: r.entityId, index: r.index, k: r.k, seed: r.seed, outcome: r.outcome, reason: r.reason, label: r.label, usage: r.usage, provenance: r.provenance, lines: at };
     manifest.push(JSON.stringify(m));
   }

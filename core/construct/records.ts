@@ -5,9 +5,10 @@ import { z } from 'zod';
 import { CONSTRUCT_OUTCOMES, type ConstructOutcome } from '../../config/names';
 import { actorSftRecord, reflectionSftRecord, SftRecordSchema, type SftRecord } from '../prompts/sft';
 import { ConstructSampleSchema, promptSpec, type ConstructSample } from './sample';
+import { R4ecError } from '../errors';
+import { LlmUsageSchema } from '../llm/usage';
 
-const Usage = z.object({ calls: z.number().int().nonnegative(), cacheHits: z.number().int().nonnegative(), promptTokens: z.number().nonnegative(), completionTokens: z.number().nonnegative() }).strict();
-export type ConstructUsage = z.infer<typeof Usage>;
+const Usage = LlmUsageSchema.strict();
 
 /** The teacher's parsed answers of one inference, as far as it got. */
 export const InferenceStepsSchema = z
@@ -41,9 +42,9 @@ export const InferenceRecordSchema = z
   .strict();
 export type InferenceRecord = z.infer<typeof InferenceRecordSchema>;
 
-export class ConstructRecordError extends Error {
+export class ConstructRecordError extends R4ecError {
   constructor(message: string) {
-    super(message);
+    super(message, 'ConstructRecordError');
     this.name = 'ConstructRecordError';
   }
 }

@@ -5,6 +5,7 @@ import * as ort from 'onnxruntime-node';
 import { z } from 'zod';
 import { decodeNpy, type DecodedNpy } from '../data/npy';
 import { auc, logloss } from './metrics';
+import { R4ecError } from '../errors';
 
 export const CtrModelInfoSchema = z.object({
   kind: z.literal('ctr-backbone'),
@@ -40,9 +41,9 @@ export interface ScoreResult {
   n: number;
 }
 
-export class ScoreError extends Error {
+export class ScoreError extends R4ecError {
   constructor(message: string) {
-    super(message);
+    super(message, 'ScoreError');
     this.name = 'ScoreError';
   }
 }

@@ -12,6 +12,7 @@ import * as ort from 'onnxruntime-node';
 import { Tokenizer } from 'tokenizers';
 import { z } from 'zod';
 import { DataError } from '../data/errors';
+import { R4ecError } from '../errors';
 
 export const ENCODER_CONFIG_FILE = 'r4ec-encoder.json';
 
@@ -55,9 +56,9 @@ export interface OpenEncoderOptions {
   threads?: number;
 }
 
-export class EncoderError extends Error {
+export class EncoderError extends R4ecError {
   constructor(message: string) {
-    super(message);
+    super(message, 'BadEncoder');
     this.name = 'EncoderError';
   }
 }

@@ -1,6 +1,8 @@
-// Every way a fine-tune job can fail, with whether another attempt can help. Activities map
-// `retryable: false` to ApplicationFailure.nonRetryable(message, code) and keep the trainer's last
-// log lines in the failure's details, so the Web UI shows why without opening files.
+// Every way a fine-tune job can fail, with whether another attempt can help (the local trainer's own
+// failures come from the trainer-job runner: PythonJobError, core/python-job). The activities' failure
+// mapper turns `retryable: false` into a non-retryable failure of type `code` and keeps the trainer's
+// last log lines in the failure's details, so the Web UI shows why without opening files.
+import { R4ecError } from '../errors';
 
 export type FinetuneErrorCode =
   | 'BadDataset' // a malformed SFT line (file, line, field)
@@ -8,24 +10,26 @@ export type FinetuneErrorCode =
   | 'MissingStageInput' // construct output absent or without a dataset file
   | 'BaseModelMissing' // no model directory / unknown provider model
   | 'BadTrainerSpec'
-  | 'OutOfMemory'
-  | 'TrainerFailed' // the trainer reported an error (exception)
-  | 'TrainerExited' // it died without a final line (killed, crashed): resumable
-  | 'TrainerStopped' // someone else stopped it (SIGTERM) before it finished: resumable
-  | 'TrainerNotStartable' // python / trainer module missing
+  | 'TrainerNotStartable' // python / the tiny model's builder missing
+  | 'MissingAdapter' // a job to commit or serve has no registered adapter
   | 'ProviderJobFailed' // the provider's fine-tuning job ended failed
   | 'ProviderJobCancelled'
   | 'ProviderError'; // transport / API errors talking to the provider
 
-export class FinetuneError extends Error {
+export class FinetuneError extends R4ecError {
+  declare readonly code: FinetuneErrorCode;
   constructor(
-    readonly code: FinetuneErrorCode,
+    code: FinetuneErrorCode,
     message: string,
-    readonly retryable: boolean,
+    retryable: boolean,
     /** The trainer's last stderr / progress lines (or provider events), oldest first. */
     readonly lastLines: string[] = [],
   ) {
-    super(lastLines.length ? `${message}\n--- last trainer output ---\n${lastLines.join('\n')}` : message);
+    super(lastLines.length ? `${message}\n--- last trainer output ---\n${lastLines.join('\n')}` : message, code, { retryable });
     this.name = 'FinetuneError';
+  }
+
+  override details(): Record<string, unknown> {
+    return { lastLines: this.lastLines };
   }
 }

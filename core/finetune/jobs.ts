@@ -1,28 +1,9 @@
-// The four LoRA jobs of a run, their datasets and their content keys.
-import type { Domain, LlmRole } from '../../config/names';
+// The LoRA jobs' content keys and hyper-parameters (the jobs themselves: core/rules/jobs.ts).
 import type { R4ecConfig } from '../../config/schema';
+import type { LoraJobName, SftDatasetKind } from '../rules/jobs';
 import { hashJson } from '../util/hash';
 
 export type FinetuneConfig = R4ecConfig['finetune'];
-export type SftDatasetKind = 'reason' | 'reflect' | 'refine';
-
-export interface LoraJobDef {
-  name: LoraJobName;
-  domain: Domain;
-  role: Extract<LlmRole, 'actor' | 'reflection'>;
-  /** Construct datasets it trains on; the actor's loss is L_reason + L_refine. */
-  datasets: readonly SftDatasetKind[];
-}
-
-export const LORA_JOB_NAMES = ['user-actor', 'user-reflection', 'item-actor', 'item-reflection'] as const;
-export type LoraJobName = (typeof LORA_JOB_NAMES)[number];
-
-export const LORA_JOBS: readonly LoraJobDef[] = [
-  { name: 'user-actor', domain: 'user', role: 'actor', datasets: ['reason', 'refine'] },
-  { name: 'user-reflection', domain: 'user', role: 'reflection', datasets: ['reflect'] },
-  { name: 'item-actor', domain: 'item', role: 'actor', datasets: ['reason', 'refine'] },
-  { name: 'item-reflection', domain: 'item', role: 'reflection', datasets: ['reflect'] },
-];
 
 /** Bumped when the trainer or the dataset assembly changes what an adapter is. */
 export const FINETUNE_CODE_VERSION = '1';

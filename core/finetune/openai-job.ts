@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import OpenAI, { toFile } from 'openai';
 import type { FineTuningJob, FineTuningJobEvent } from 'openai/resources/fine-tuning/jobs/jobs';
 import { FinetuneError } from './errors';
+import { R4ecError } from '../errors';
 
 export const JOB_KEY_METADATA = 'r4ec_job_key';
 const NOTE = 'openai-job.json';
@@ -37,9 +38,10 @@ export interface OpenAiJobResult {
   events: number;
 }
 
-export class OpenAiJobCancelled extends Error {
+/** Never a failure: the activity turns it into a cancellation once the provider's job is cancelled. */
+export class OpenAiJobCancelled extends R4ecError {
   constructor(readonly jobId: string) {
-    super(`fine-tuning job ${jobId} cancelled on request`);
+    super(`fine-tuning job ${jobId} cancelled on request`, 'JobCancelled');
     this.name = 'OpenAiJobCancelled';
   }
 }

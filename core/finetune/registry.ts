@@ -3,7 +3,7 @@
 // no-op, so a retried activity can never register a second adapter for the same job.
 import { z } from 'zod';
 import { MANIFEST, StageOutput, type ArtifactStore } from '../store';
-import { LORA_JOB_NAMES } from './jobs';
+import { LORA_JOB_NAMES } from '../rules/jobs';
 
 export const ADAPTERS_PREFIX = 'adapters';
 export const ENTRY_FILE = 'entry.json';

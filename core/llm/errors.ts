@@ -7,6 +7,7 @@ import {
   APIError,
   APIUserAbortError,
 } from 'openai';
+import { R4ecError } from '../errors';
 
 export type LlmErrorKind =
   | 'rate_limited'
@@ -23,23 +24,28 @@ export type LlmErrorKind =
 
 const RETRYABLE: ReadonlySet<LlmErrorKind> = new Set(['rate_limited', 'server_error', 'timeout', 'connection', 'other']);
 
-export class LlmError extends Error {
+/**
+ * Code `LlmTransportError` (retryable; `retryAfterMs` from Retry-After / retry-after-ms when the
+ * server sent one) or `LlmRequestRejected` (not retryable): the failure types workflows know.
+ */
+export class LlmError extends R4ecError {
+  declare readonly code: 'LlmTransportError' | 'LlmRequestRejected';
   readonly kind: LlmErrorKind;
-  readonly retryable: boolean;
   readonly status: number | undefined;
-  /** From Retry-After / retry-after-ms when the server sent one. */
-  readonly retryAfterMs: number | undefined;
   readonly endpoint: string;
   readonly model: string;
   constructor(opts: { kind: LlmErrorKind; message: string; status?: number; retryAfterMs?: number; endpoint: string; model: string }) {
-    super(opts.message);
+    const retryable = RETRYABLE.has(opts.kind);
+    super(opts.message, retryable ? 'LlmTransportError' : 'LlmRequestRejected', { retryable, retryAfterMs: opts.retryAfterMs });
     this.name = 'LlmError';
     this.kind = opts.kind;
-    this.retryable = RETRYABLE.has(opts.kind);
     this.status = opts.status;
-    this.retryAfterMs = opts.retryAfterMs;
     this.endpoint = opts.endpoint;
     this.model = opts.model;
+  }
+
+  override details(): Record<string, unknown> {
+    return { kind: this.kind, status: this.status ?? null, endpoint: this.endpoint, model: this.model };
   }
 }
 

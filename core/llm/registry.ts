@@ -3,9 +3,11 @@
 import { join } from 'node:path';
 import type { LlmRole } from '../../config/names';
 import type { EndpointConfig, R4ecConfig } from '../../config/schema';
+import { simulatorRequestTimeoutMs } from '../rules/timeouts';
 import { LlmCache } from './cache';
 import { LlmClient } from './client';
 import { UsageLedger } from './usage';
+import { BatchClient } from './batch';
 
 export type LlmConfig = R4ecConfig['llm'];
 
@@ -25,7 +27,7 @@ export function simulatorEndpoint(url: string, llm: LlmConfig, concurrency = 16)
     baseUrl: `${url.replace(/\/+$/, '')}/v1`,
     model: llm.simulator.model,
     concurrency,
-    timeoutMs: 60_000 + llm.simulator.latencyMs * 2,
+    timeoutMs: simulatorRequestTimeoutMs(llm.simulator),
     temperature: 0.7,
     topP: 1,
     maxTokens: 1024,
@@ -58,6 +60,12 @@ export class LlmRegistry {
       throw new Error(`no LLM endpoint for role "${role}": set llm.${role} in the config, or run the simulator (r4ec sim-llm)`);
     }
     return simulatorEndpoint(this.opts.simulatorUrl, this.opts.llm, this.opts.simulatorConcurrency);
+  }
+
+  /** The Batch API client on a role's endpoint, over the same cache and ledger (the teacher's `batch` settings size its files). */
+  batchClient(role: LlmRole): BatchClient {
+    const settings = role === 'teacher' ? this.opts.llm.teacher?.batch : undefined;
+    return new BatchClient({ client: this.client(role), cache: this.cache, ledger: this.ledger, ...(settings ? { maxRequestsPerFile: settings.maxRequestsPerFile } : {}) });
   }
 
   client(role: LlmRole): LlmClient {

@@ -4,6 +4,7 @@
 import { appendFile, mkdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { z } from 'zod';
+import { zeroUsage, type LlmUsage } from '../rules/usage';
 
 export const UsageRecordSchema = z.object({
   at: z.string(),
@@ -20,51 +21,42 @@ export const UsageRecordSchema = z.object({
   promptTokens: z.number(),
   completionTokens: z.number(),
   latencyMs: z.number(),
+  /** Answered through the Batch API (billed at the batch price). */
+  batch: z.boolean().optional(),
 });
 export type UsageRecord = z.infer<typeof UsageRecordSchema>;
 
-export interface UsageTotals {
-  calls: number;
-  cacheHits: number;
-  promptTokens: number;
-  completionTokens: number;
-}
+/** LlmUsage as stored in records and passed between activities: whole counts, no negative tokens. */
+export const LlmUsageSchema = z.object({
+  calls: z.number().int().nonnegative(),
+  cacheHits: z.number().int().nonnegative(),
+  promptTokens: z.number().nonnegative(),
+  completionTokens: z.number().nonnegative(),
+}) satisfies z.ZodType<LlmUsage>;
 
-export function emptyTotals(): UsageTotals {
-  return { calls: 0, cacheHits: 0, promptTokens: 0, completionTokens: 0 };
-}
-
-export function addRecord(t: UsageTotals, r: Pick<UsageRecord, 'cacheHit' | 'promptTokens' | 'completionTokens'>): void {
+/** Counts one ledger record into `t` (a sent call, or a cache hit). */
+export function addRecord(t: LlmUsage, r: Pick<UsageRecord, 'cacheHit' | 'promptTokens' | 'completionTokens'>): void {
   if (r.cacheHit) t.cacheHits++;
   else t.calls++;
   t.promptTokens += r.promptTokens;
   t.completionTokens += r.completionTokens;
 }
 
-export function addTotals(a: UsageTotals, b: UsageTotals): UsageTotals {
-  return {
-    calls: a.calls + b.calls,
-    cacheHits: a.cacheHits + b.cacheHits,
-    promptTokens: a.promptTokens + b.promptTokens,
-    completionTokens: a.completionTokens + b.completionTokens,
-  };
-}
-
 export interface UsageSummary {
-  total: UsageTotals;
-  byStage: Record<string, UsageTotals>;
-  byRole: Record<string, UsageTotals>;
+  total: LlmUsage;
+  byStage: Record<string, LlmUsage>;
+  byRole: Record<string, LlmUsage>;
   /** `${stage}/${role}` */
-  byStageRole: Record<string, UsageTotals>;
+  byStageRole: Record<string, LlmUsage>;
 }
 
 export function summarizeUsage(records: Iterable<UsageRecord>): UsageSummary {
-  const s: UsageSummary = { total: emptyTotals(), byStage: {}, byRole: {}, byStageRole: {} };
+  const s: UsageSummary = { total: zeroUsage(), byStage: {}, byRole: {}, byStageRole: {} };
   for (const r of records) {
     addRecord(s.total, r);
-    addRecord((s.byStage[r.stage] ??= emptyTotals()), r);
-    addRecord((s.byRole[r.role] ??= emptyTotals()), r);
-    addRecord((s.byStageRole[`${r.stage}/${r.role}`] ??= emptyTotals()), r);
+    addRecord((s.byStage[r.stage] ??= zeroUsage()), r);
+    addRecord((s.byRole[r.role] ??= zeroUsage()), r);
+    addRecord((s.byStageRole[`${r.stage}/${r.role}`] ??= zeroUsage()), r);
   }
   return s;
 }

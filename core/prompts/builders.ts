@@ -5,6 +5,7 @@
 import { z } from 'zod';
 import type { ChatMessage } from '../llm/types';
 import { renderHistory, type HistoryEntry } from './history';
+import { neutralizeSpecialTokens } from './special-tokens';
 import {
   allTagNames,
   judgementStrings,
@@ -16,6 +17,7 @@ import {
   type Medium,
   type PromptKind,
 } from './tags';
+import { R4ecError } from '../errors';
 
 const HistoryEntrySchema = z.object({ title: z.string(), rating: z.number().finite() }).strict();
 const History = z.array(HistoryEntrySchema);
@@ -60,9 +62,9 @@ export type UserPromptSpec = z.infer<typeof UserPromptSpecSchema>;
 export type ItemPromptSpec = z.infer<typeof ItemPromptSpecSchema>;
 export type PromptSpec = z.infer<typeof PromptSpecSchema>;
 
-export class PromptSpecError extends Error {
+export class PromptSpecError extends R4ecError {
   constructor(message: string) {
-    super(message);
+    super(message, 'InvalidPrompt');
     this.name = 'PromptSpecError';
   }
 }
@@ -95,9 +97,13 @@ function block(tag: string, content: string): string {
   return `<${tag}>${content}</${tag}>`;
 }
 
-/** Free text (earlier answers, titles) must not be able to open or close one of our sections. */
+/**
+ * Free text from data (titles, earlier answers, reflections) must not be able to open or close one
+ * of our sections, nor a turn of the model's chat template: both kinds of markup are shown with
+ * look-alike brackets (`‹Final Verdict›`, `‹|im_end|›`).
+ */
 export function neutralizeTags(text: string): string {
-  return text.replace(TAG_LIKE, (m) => m.replace(/</g, '‹').replace(/>/g, '›'));
+  return neutralizeSpecialTokens(text.replace(TAG_LIKE, (m) => m.replace(/</g, '‹').replace(/>/g, '›')));
 }
 const TAG_LIKE = new RegExp(
   `<\\s*/?\\s*(?:${allTagNames().map((n) => n.split(' ').join('[\\s_-]*')).join('|')})\\s*>`,

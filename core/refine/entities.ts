@@ -7,7 +7,7 @@ import type { Domain } from '../../config/names';
 import type { DatasetView } from '../data/dataset';
 import { itemSampleUsers, latestTrainingInteractions, trainingInteractionCount, type Interaction, type ItemRaterIndex, type Sequences } from '../data/history';
 import type { DatasetItem } from '../data/meta';
-import type { EntitySample } from './steps';
+import type { EntitySample } from '../rules/refine';
 
 export type Medium = 'movie' | 'book';
 

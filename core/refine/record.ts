@@ -6,30 +6,12 @@ import { z } from 'zod';
 import { DOMAINS, REFINE_OUTCOMES, type Domain, type KnowledgeSet, type RefineOutcome } from '../../config/names';
 import type { ArtifactStore } from '../store';
 import { RefineDataError } from './errors';
-import { FAILED_OUTCOMES } from './steps';
+import { LlmUsageSchema } from '../llm/usage';
+import { FAILED_OUTCOMES } from '../rules/refine';
+import { addUsage } from '../rules/usage';
 
 export const RECORD_VERSION = 1;
 
-const Usage = z.object({
-  calls: z.number().int().nonnegative(),
-  cacheHits: z.number().int().nonnegative(),
-  promptTokens: z.number().nonnegative(),
-  completionTokens: z.number().nonnegative(),
-});
-export type RefineUsage = z.infer<typeof Usage>;
-
-export function zeroUsage(): RefineUsage {
-  return { calls: 0, cacheHits: 0, promptTokens: 0, completionTokens: 0 };
-}
-
-export function addUsage(a: RefineUsage, b: Partial<RefineUsage>): RefineUsage {
-  return {
-    calls: a.calls + (b.calls ?? 0),
-    cacheHits: a.cacheHits + (b.cacheHits ?? 0),
-    promptTokens: a.promptTokens + (b.promptTokens ?? 0),
-    completionTokens: a.completionTokens + (b.completionTokens ?? 0),
-  };
-}
 
 const StepSchema = z.object({
   step: z.enum(['reason', 'refine']),
@@ -57,7 +39,7 @@ export const EntityRecordSchema = z.object({
   /** Why the outcome is failed_*: which call, and the last error. */
   error: z.object({ outcome: z.enum(['failed_format', 'failed_transport']), call: z.string(), message: z.string() }).nullable(),
   /** Summed over every attempt (reruns add theirs). */
-  usage: Usage,
+  usage: LlmUsageSchema,
   /** Entity workflow runs that wrote this record (a rerun adds one). */
   attempts: z.number().int().positive(),
   workflowId: z.string(),

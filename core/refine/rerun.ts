@@ -1,21 +1,8 @@
-// `r4ec rerun --run X --failed`: which entities to redo, and the same question asked of Temporal's
-// visibility (the Web UI / `temporal workflow list` query). The store's entity records are the
-// source of truth (visibility is eventually consistent); the query is what operators type.
-import { FAILED_OUTCOMES } from './steps';
-import type { Domain } from '../../config/names';
+// `r4ec rerun --run X --failed`: which entities to redo. The store's entity records are the source
+// of truth (visibility is eventually consistent); the same question asked of Temporal's visibility
+// (failedEntitiesQuery in core/rules) is what operators type.
 import type { ArtifactStore } from '../store';
 import { isFailed, readRecord, recordPrefix } from './record';
-
-function quote(v: string): string {
-  return `"${v.replace(/\\/g, '\\\\').replace(/"/g, '\\"')}"`;
-}
-
-/** The visibility query for a run's failed refine entities (paste into the Web UI or `temporal workflow list --query`). */
-export function failedEntitiesQuery(runId: string, domain?: Domain): string {
-  const parts = [`R4ecRunId=${quote(runId)}`, `R4ecStage="refine"`, `R4ecOutcome IN (${FAILED_OUTCOMES.map((o) => quote(o)).join(',')})`];
-  if (domain) parts.push(`R4ecDomain=${quote(domain)}`);
-  return parts.join(' AND ');
-}
 
 export interface FailedEntity {
   entityId: string;

@@ -3,6 +3,7 @@
 import { BACKBONES, VARIANTS } from '../../config/names';
 import { decodeNpy } from '../data/npy';
 import { loadDataset } from '../data/dataset';
+import type { LlmUsage } from '../rules/usage';
 import type { ArtifactStore } from '../store';
 import { aucByBucket, ITEM_BUCKETS, meanStd, USER_BUCKETS } from './metrics';
 import { TrainSummarySchema, type LatencyRow, type ReportData, type TableRow, type UsageRow } from './model';
@@ -16,8 +17,8 @@ export interface ReportInput {
   construct?: { outcomes: Record<string, Record<string, number>> } | undefined;
   refine?: { outcomes: Record<string, Record<string, number>> } | undefined;
   train?: Record<string, unknown> | undefined;
-  llm: { calls: number; cacheHits: number; promptTokens: number; completionTokens: number };
-  llmByStage?: Record<string, { byRole?: Record<string, Partial<UsageRow>>; calls?: number; cacheHits?: number; promptTokens?: number; completionTokens?: number; latencyMs?: { entities: number; p50: number; p90: number; p99: number } }>;
+  llm: LlmUsage;
+  llmByStage?: Record<string, Partial<LlmUsage> & { byRole?: Record<string, Partial<UsageRow>>; latencyMs?: { entities: number; p50: number; p90: number; p99: number } }>;
   artifacts: { ingest?: string; train?: string };
 }
 

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import type { LlmUsage } from '../rules/usage';
 import type { BucketResult } from './metrics';
 
 export interface MetricCell {
@@ -18,13 +19,9 @@ export interface TableRow {
   relLogloss?: number;
 }
 
-export interface UsageRow {
+export interface UsageRow extends LlmUsage {
   stage: string;
   role: string;
-  calls: number;
-  cacheHits: number;
-  promptTokens: number;
-  completionTokens: number;
 }
 
 export interface LatencyRow {
@@ -47,7 +44,7 @@ export interface ReportData {
   userBuckets: Array<{ backbone: string; variant: string; results: BucketResult[] }>;
   itemBuckets: Array<{ backbone: string; variant: string; results: BucketResult[] }>;
   outcomes: { construct?: Record<string, Record<string, number>>; refine?: Record<string, Record<string, number>> };
-  llm: { total: { calls: number; cacheHits: number; promptTokens: number; completionTokens: number }; usage: UsageRow[]; latency: LatencyRow[] };
+  llm: { total: LlmUsage; usage: UsageRow[]; latency: LatencyRow[] };
 }
 
 /** The train stage's summary block as the pipeline reports it (DESIGN.md CLI contract). */

@@ -3,6 +3,7 @@
 // genres as a list or a "A|B" string (falling back to categoryName / category).
 import { readFile } from 'node:fs/promises';
 import { z } from 'zod';
+import { R4ecError } from '../errors';
 
 export interface CatalogItem {
   id: string;
@@ -22,9 +23,9 @@ const RawItem = z
   })
   .passthrough();
 
-export class CatalogError extends Error {
+export class CatalogError extends R4ecError {
   constructor(message: string) {
-    super(message);
+    super(message, 'CatalogError');
     this.name = 'CatalogError';
   }
 }

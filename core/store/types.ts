@@ -1,6 +1,7 @@
 // The artifact store: content-keyed, write-once outputs of every stage. The local directory is the
 // default; an S3-compatible backend implements the same interface (see README, "Several machines").
 import type { Readable } from 'node:stream';
+import { R4ecError } from '../errors';
 
 export interface ObjectInfo {
   bytes: number;
@@ -66,13 +67,15 @@ export type StoreErrorCode =
   /** The server lacks a feature the store relies on (conditional writes). */
   | 'unsupported';
 
-export class StoreError extends Error {
+/** `io` and `unreachable` are transport (retryable); a missing object, a bad key or bad credentials are not. */
+export class StoreError extends R4ecError {
+  declare readonly code: StoreErrorCode;
   constructor(
     message: string,
-    readonly code: StoreErrorCode,
+    code: StoreErrorCode,
     readonly key?: string,
   ) {
-    super(message);
+    super(message, code, { retryable: code === 'io' || code === 'unreachable' });
     this.name = 'StoreError';
   }
 }

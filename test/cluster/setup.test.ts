@@ -10,7 +10,7 @@ import { TestWorkflowEnvironment } from '@temporalio/testing';
 import { Worker } from '@temporalio/worker';
 import { SEARCH_ATTRIBUTES } from '../../config/names';
 import { SA } from '../../workflows/search-attributes';
-import { temporalBinary } from '../../workers/paths';
+import { temporalBinary } from '../../runtime/paths';
 
 const root = resolve(__dirname, '..', '..');
 const work = mkdtempSync(join(tmpdir(), 'r4ec-cluster-'));

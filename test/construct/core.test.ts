@@ -18,7 +18,7 @@ import {
 } from '../../core/construct';
 import { ingest, loadDataset, pickRater, synthesizeDataset, type DatasetView, type ItemRaterIndex, type Sequences } from '../../core/data';
 import { LocalStore } from '../../core/store';
-import { decideAfterReflect, decideAfterRefine } from '../../workflows/construct-algorithm';
+import { decideAfterReflect, decideAfterRefine } from '../../core/rules';
 
 let dir: string;
 let view: DatasetView;

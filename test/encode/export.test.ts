@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
 import { OnnxEncoder } from '../../core/encode/model';
-import { pythonBinary } from '../../workers/paths';
+import { pythonBinary } from '../../runtime/paths';
 import { pythonReference, skipWithoutPython } from './helpers';
 
 const dir = mkdtempSync(join(tmpdir(), 'r4ec-export-'));

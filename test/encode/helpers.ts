@@ -2,7 +2,7 @@ import { execFileSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { pythonBinary } from '../../workers/paths';
+import { pythonBinary } from '../../runtime/paths';
 
 /** The test encoder scripts/setup.sh links into the clone (or R4EC_ENCODER_DIR). */
 export const ENCODER_DIR = resolve(process.env.R4EC_ENCODER_DIR ?? resolve(__dirname, '..', '..', '.tools', 'encoder'));

@@ -6,7 +6,7 @@ import { join, resolve } from 'node:path';
 import { R4ecConfigSchema, type R4ecConfigInput } from '../../config/schema';
 import { ensureTinyModel } from '../../core/finetune';
 import { StageOutput, type ArtifactStore } from '../../core/store';
-import { pythonBinary } from '../../workers/paths';
+import { pythonBinary } from '../../runtime/paths';
 
 export const REPO = resolve(__dirname, '..', '..');
 export const PYTHON = pythonBinary();

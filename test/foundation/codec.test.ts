@@ -4,8 +4,8 @@ import { randomBytes } from 'node:crypto';
 import { after, before, test } from 'node:test';
 import { Client } from '@temporalio/client';
 import { R4ecError } from '../../core/errors';
-import { AesGcmCodec, codecFromEnv } from '../../workers/codec';
-import { temporalBinary } from '../../workers/paths';
+import { AesGcmCodec, codecFromEnv } from '../../runtime/codec';
+import { temporalBinary } from '../../runtime/paths';
 import { startTestTemporal, withWorkers, type TestTemporal } from '../helpers/temporal';
 
 let t: TestTemporal;

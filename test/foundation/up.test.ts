@@ -7,7 +7,7 @@ import { join, resolve } from 'node:path';
 import { after, test } from 'node:test';
 import { Client, Connection } from '@temporalio/client';
 import { SEARCH_ATTRIBUTES } from '../../config/names';
-import { temporalBinary } from '../../workers/paths';
+import { temporalBinary } from '../../runtime/paths';
 import { waitExit } from '../helpers/processes';
 
 const root = resolve(__dirname, '..', '..');

@@ -13,7 +13,7 @@ import { openStore, type ArtifactStore } from '../../core/store';
 import { SEARCH_ATTRIBUTE_KEYS } from '../../workflows/search-attributes';
 import type { ActivityDeps } from '../../activities';
 import { closeWorkerResources, createWorkers, installRuntime } from '../../workers/bootstrap';
-import { temporalBinary, pythonBinary } from '../../workers/paths';
+import { temporalBinary, pythonBinary } from '../../runtime/paths';
 
 export interface TestTemporal {
   env: TestWorkflowEnvironment;

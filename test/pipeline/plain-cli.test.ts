@@ -6,7 +6,7 @@ import { execFileSync } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
-import { temporalBinary } from '../../workers/paths';
+import { temporalBinary } from '../../runtime/paths';
 import { startTestTemporal, testConfig, withWorkers, type TestTemporal } from '../helpers/temporal';
 import { smallPipelineConfig } from './helpers';
 

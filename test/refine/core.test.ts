@@ -16,17 +16,15 @@ import {
   RefineEntities,
   assembleRefineOutput,
   combineRefineOutputs,
-  failedEntitiesQuery,
   listFailedEntities,
   readRecord,
   refineStageKey,
   resolveRoleModels,
   writeRecord,
   type EntityResult,
-  type RefineStep,
 } from '../../core/refine';
 import { LocalStore, StageOutput } from '../../core/store';
-import { filterOutcome, finalKnowledge, iterativeOutcome, nextIterativeStep } from '../../workflows/refine-steps';
+import { failedEntitiesQuery, filterOutcome, finalKnowledge, iterativeOutcome, nextIterativeStep, type RefineStep } from '../../core/rules';
 import { ingestSynthetic, type Artifact } from './fixtures';
 
 let dir: string;

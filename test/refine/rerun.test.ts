@@ -4,7 +4,8 @@
 // output is rewritten under the same key with a new content hash.
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
-import { EntityRecordSchema, ENTITIES_FILE, failedEntitiesQuery, type EntityRecord } from '../../core/refine';
+import { EntityRecordSchema, ENTITIES_FILE, type EntityRecord } from '../../core/refine';
+import { failedEntitiesQuery } from '../../core/rules';
 import type { RefineStageSummary } from '../../workflows/refine';
 import type { RerunFailedRefineOutput, RerunDomainResult } from '../../workflows/refine-rerun';
 import type { StageResult } from '../../workflows/stage-types';

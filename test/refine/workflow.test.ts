@@ -8,7 +8,8 @@ import type { R4ecConfig } from '../../config/schema';
 import type { DatasetView } from '../../core/data/dataset';
 import { parseKnowledgeFile } from '../../core/encode/knowledge';
 import { knowledgeFileName } from '../../core/encode/stage';
-import { ENTITIES_FILE, EntityRecordSchema, failedEntitiesQuery, type EntityRecord } from '../../core/refine';
+import { ENTITIES_FILE, EntityRecordSchema, type EntityRecord } from '../../core/refine';
+import { failedEntitiesQuery } from '../../core/rules';
 import type { StageResult } from '../../workflows/stage-types';
 import type { RefineStageSummary } from '../../workflows/refine';
 import { startTestTemporal, withWorkers, type TestTemporal } from '../helpers/temporal';
@@ -157,7 +158,7 @@ test('filter strategy: n samples with seeds 0..n-1, kept by the judge; a finishe
       // sees a record newer than the output and rewrites it.
       const entity = recs[0]!;
       const { execFileSync } = await import('node:child_process');
-      const { temporalBinary } = await import('../../workers/paths');
+      const { temporalBinary } = await import('../../runtime/paths');
       execFileSync(temporalBinary(), ['workflow', 'reset', '--address', t.address, '--workflow-id', entity.workflowId, '--type', 'FirstWorkflowTask', '--reason', 'test'], { stdio: 'pipe' });
       await t.client.workflow.getHandle(entity.workflowId).result();
       const rerun = (await t.client.workflow.execute('rerunFailedRefineWorkflow', {

@@ -1,9 +1,10 @@
-// Algorithm 1's keep/discard rule (PAPER.md), pure so that it is unit-tested on its own:
+// Algorithm 1's keep/discard rule (the paper's dataset construction), pure: the inference workflow
+// applies it and the unit tests call it directly:
 //   reasonable ∧ pred = label        → kept_reason (D_reason, D_reflect with an empty reflection)
 //   ¬reasonable ∧ pred ≠ label       → refine; refined pred = label → kept_refine, else discard_refine_wrong
 //   reasonable ∧ pred ≠ label        → discard_wrong_reasonable
 //   ¬reasonable ∧ pred = label       → discard_correct_unreasonable
-import type { ConstructOutcome } from '../config/names';
+import type { ConstructOutcome } from '../../config/names';
 
 export type AfterReflect = { outcome: ConstructOutcome; reason: string } | { refine: true };
 

@@ -2,10 +2,13 @@
 // Parsing happens only when called, never on import. A bad config lists every problem.
 import { readFileSync } from 'node:fs';
 import { parse as parseYaml, YAMLParseError } from 'yaml';
-import type { z } from 'zod';
 import { R4ecError } from '../core/errors';
 import { hashJson } from '../core/util/hash';
-import { R4ecConfigSchema, type R4ecConfig } from './schema';
+import { ConfigError, validateConfig } from '../core/validate-config';
+import type { R4ecConfig } from '../config/schema';
+
+// The error loadConfig throws for a bad file or value; callers catch it from here.
+export { ConfigError };
 
 export const ENV_PREFIX = 'R4EC__';
 
@@ -16,17 +19,6 @@ export interface LoadedConfig {
   /** Hash of the validated config (defaults applied). */
   hash: string;
   source: string;
-}
-
-export class ConfigError extends R4ecError {
-  constructor(
-    readonly problems: string[],
-    source: string,
-    suggestion: string,
-  ) {
-    super(`invalid config (${source}):\n  ${problems.join('\n  ')}`, 'config_invalid', { suggestion, exitCode: 2 });
-    this.name = 'ConfigError';
-  }
 }
 
 /** `R4EC__LLM__SIMULATOR__LATENCY_MS=500` → llm.simulator.latencyMs = 500 (JSON values, else strings). */
@@ -57,69 +49,6 @@ function setPath(target: Record<string, unknown>, path: string[], value: unknown
     cur = cur[seg] as Record<string, unknown>;
   }
   cur[path[path.length - 1]!] = value;
-}
-
-export function validateConfig(raw: unknown, source: string): R4ecConfig {
-  const r = R4ecConfigSchema.safeParse(raw);
-  if (r.success) return r.data;
-  throw new ConfigError(r.error.issues.map((i) => describeIssue(i, raw)), source, 'fix the fields above; `r4ec run --help` lists the config file format, and README "Configuration" shows a full example');
-}
-
-function describeIssue(issue: z.core.$ZodIssue, raw: unknown): string {
-  const where = issue.path.length ? issue.path.join('.') : '(root)';
-  if (issue.code === 'unrecognized_keys') {
-    const known = knownKeysAt(issue.path);
-    const hints = issue.keys.map((k) => {
-      const near = closest(k, known);
-      return near ? `"${k}" (did you mean "${near}"?)` : `"${k}"`;
-    });
-    return `${where}: unknown key ${hints.join(', ')}`;
-  }
-  void raw;
-  return `${where}: ${issue.message}`;
-}
-
-function knownKeysAt(path: PropertyKey[]): string[] {
-  // Walk the schema's shape along the path (objects only; enough for key suggestions).
-  let schema: unknown = R4ecConfigSchema;
-  for (const seg of path) {
-    schema = unwrap(schema);
-    const shape = (schema as { shape?: Record<string, unknown> }).shape;
-    if (!shape) return [];
-    schema = shape[String(seg)];
-  }
-  const shape = (unwrap(schema) as { shape?: Record<string, unknown> }).shape;
-  return shape ? Object.keys(shape) : [];
-}
-
-function unwrap(schema: unknown): unknown {
-  let s = schema as { def?: { innerType?: unknown; type?: string } } | undefined;
-  for (let i = 0; i < 5 && s?.def?.innerType; i++) s = s.def.innerType as typeof s;
-  return s;
-}
-
-function closest(word: string, candidates: string[]): string | undefined {
-  let best: string | undefined;
-  let bestD = Infinity;
-  for (const c of candidates) {
-    const d = levenshtein(word.toLowerCase(), c.toLowerCase());
-    if (d < bestD) [best, bestD] = [c, d];
-  }
-  return bestD <= Math.max(2, Math.floor(word.length / 3)) ? best : undefined;
-}
-
-function levenshtein(a: string, b: string): number {
-  const dp = Array.from({ length: b.length + 1 }, (_, j) => j);
-  for (let i = 1; i <= a.length; i++) {
-    let prev = dp[0]!;
-    dp[0] = i;
-    for (let j = 1; j <= b.length; j++) {
-      const tmp = dp[j]!;
-      dp[j] = Math.min(dp[j]! + 1, dp[j - 1]! + 1, prev + (a[i - 1] === b[j - 1] ? 0 : 1));
-      prev = tmp;
-    }
-  }
-  return dp[b.length]!;
 }
 
 /** Reads a config file (YAML or JSON; absent = the embedded default) and applies env overrides. */

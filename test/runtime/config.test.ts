@@ -3,7 +3,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
-import { ConfigError, envOverrides, loadConfig } from '../../config/load';
+import { ConfigError, envOverrides, loadConfig } from '../../runtime/config';
 
 const dir = mkdtempSync(join(tmpdir(), 'r4ec-config-'));
 after(() => rmSync(dir, { recursive: true, force: true }));

@@ -1,0 +1,28 @@
+// How long an LLM call may take. One rule for the client's per-request timeout, the construct and
+// refine workflows' activity timeouts, and the plan that hands them to entity workflows.
+import { LLM_ROLES, type LlmRole } from '../../config/names';
+import type { R4ecConfig } from '../../config/schema';
+
+type LlmConfig = R4ecConfig['llm'];
+
+/** Slack per format attempt beyond the request timeout: waiting for a concurrency slot, cache and ledger writes. */
+const ATTEMPT_SLACK_MS = 30_000;
+
+/** The simulator's per-request timeout: a minute plus twice its configured latency. */
+export function simulatorRequestTimeoutMs(simulator: { latencyMs: number }): number {
+  return 60_000 + simulator.latencyMs * 2;
+}
+
+/** A role's per-request timeout: its endpoint's, or the simulator's when it has none. */
+export function requestTimeoutMs(llm: LlmConfig, role: LlmRole): number {
+  return llm[role]?.timeoutMs ?? simulatorRequestTimeoutMs(llm.simulator);
+}
+
+/** The start-to-close timeout of one LLM activity, which holds every format re-ask of its call. */
+export function callTimeoutMs(llm: LlmConfig, role: LlmRole): number {
+  return (llm.formatRetries + 1) * (requestTimeoutMs(llm, role) + ATTEMPT_SLACK_MS);
+}
+
+export function callTimeouts(llm: LlmConfig): Record<LlmRole, number> {
+  return Object.fromEntries(LLM_ROLES.map((r) => [r, callTimeoutMs(llm, r)])) as Record<LlmRole, number>;
+}
