@@ -319,9 +319,10 @@ export const TrainSchema = z
 export const S3StoreSchema = z
   .object({
     kind: z.literal('s3'),
+    /** The bucket's name alone (AWS: 3-63 of a-z 0-9 . -; other servers allow more), not a URL or a path. */
     bucket: z
       .string()
-      .regex(/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/, 'expected an S3 bucket name: 3-63 characters of a-z, 0-9, "." and "-", starting and ending with a letter or digit'),
+      .regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,254}$/, 'expected a bucket name (letters, digits, ".", "-", "_"), not a URL or path: put the key prefix in store.prefix and the server in store.endpoint'),
     /** Key prefix inside the bucket, e.g. "team/r4ec/" (several deployments can share a bucket). */
     prefix: z
       .string()

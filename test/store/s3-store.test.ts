@@ -89,7 +89,8 @@ test('the config refuses a bad bucket, endpoint or prefix with the field and wha
     return r.error!.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('\n');
   };
   assert.match(bad({ kind: 's3' }), /store\.bucket/);
-  assert.match(bad({ kind: 's3', bucket: 'Bad_Bucket' }), /store\.bucket: expected an S3 bucket name/);
+  assert.match(bad({ kind: 's3', bucket: 's3://my-bucket' }), /store\.bucket: expected a bucket name .*not a URL or path/);
+  assert.match(bad({ kind: 's3', bucket: 'my-bucket/r4ec' }), /store\.bucket: expected a bucket name/);
   assert.match(bad({ kind: 's3', bucket: 'ok-bucket', endpoint: 'localhost:8000' }), /store\.endpoint: expected an http\(s\) URL with a host/);
   assert.match(bad({ kind: 's3', bucket: 'ok-bucket', endpoint: 'ftp://x/y' }), /store\.endpoint/);
   assert.match(bad({ kind: 's3', bucket: 'ok-bucket', prefix: '/abs' }), /store\.prefix/);
