@@ -5,6 +5,7 @@ import { runCommand } from './commands/run';
 import { upCommand } from './commands/up';
 import { workerCommand } from './commands/worker';
 import { codecServerCommand } from './commands/codec-server';
+import { clusterSetupCommand } from './commands/cluster';
 import { dataFetchCommand, dataSynthCommand } from './commands/data';
 import { reportCommand } from './commands/report';
 import { exportCommand } from './commands/export';
@@ -31,6 +32,7 @@ const COMMANDS: Command[] = [
   dataFetchCommand,
   simLlmCommand,
   codecServerCommand,
+  clusterSetupCommand,
 ];
 
 function usage(): string {

@@ -311,18 +311,39 @@ export const TrainSchema = z
   })
   .strict();
 
+/**
+ * An S3-compatible bucket shared by every worker. Credentials are not configured here: the AWS SDK's
+ * standard chain (AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY, AWS_PROFILE, SSO, an instance or
+ * container role) supplies them on each machine.
+ */
+export const S3StoreSchema = z
+  .object({
+    kind: z.literal('s3'),
+    /** The bucket's name alone (AWS: 3-63 of a-z 0-9 . -; other servers allow more), not a URL or a path. */
+    bucket: z
+      .string()
+      .regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,254}$/, 'expected a bucket name (letters, digits, ".", "-", "_"), not a URL or path: put the key prefix in store.prefix and the server in store.endpoint'),
+    /** Key prefix inside the bucket, e.g. "team/r4ec/" (several deployments can share a bucket). */
+    prefix: z
+      .string()
+      .default('')
+      .refine((p) => !p.startsWith('/') && !p.split('/').some((seg) => seg === '.' || seg === '..'), 'expected a relative key prefix like "team/r4ec/" (no leading "/", no "." or ".." segments)'),
+    /** Any S3-compatible server (versitygw, Ceph RGW, R2, ...); absent = AWS S3 in `region`. */
+    endpoint: httpUrl().optional(),
+    region: z.string().min(1).default('us-east-1'),
+    /** Path-style URLs (host/bucket/key); default: on when `endpoint` is set (most self-hosted servers need it). */
+    forcePathStyle: z.boolean().optional(),
+    /** Multipart part size for large files (at least 5). */
+    partSizeMiB: z.number().int().min(5).max(5120).default(8),
+    /** Parts uploaded at once per file. */
+    uploadConcurrency: positiveInt.max(64).default(4),
+  })
+  .strict();
+
 export const StoreSchema = z
   .discriminatedUnion('kind', [
     z.object({ kind: z.literal('local'), path: z.string().min(1).optional() }).strict(),
-    z
-      .object({
-        kind: z.literal('s3'),
-        bucket: z.string().min(1),
-        prefix: z.string().default(''),
-        endpoint: httpUrl().optional(),
-        region: z.string().default('us-east-1'),
-      })
-      .strict(),
+    S3StoreSchema,
   ])
   .prefault({ kind: 'local' });
 

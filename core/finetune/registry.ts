@@ -1,7 +1,6 @@
 // The adapter registry: one write-once store entry per job key, `adapters/<jobKey>/` holding the
 // adapter files (local backend) and `entry.json`, committed by its manifest. Registering twice is a
 // no-op, so a retried activity can never register a second adapter for the same job.
-import { dirname } from 'node:path';
 import { z } from 'zod';
 import { MANIFEST, StageOutput, type ArtifactStore } from '../store';
 import { LORA_JOB_NAMES } from '../rules/jobs';
@@ -78,5 +77,6 @@ export async function listAdapters(store: ArtifactStore): Promise<AdapterEntry[]
 /** A local directory with the adapter's files (what vLLM's load_lora_adapter is given). */
 export async function adapterLocalDir(store: ArtifactStore, entry: AdapterEntry): Promise<string> {
   if (!entry.adapterKey) throw new Error(`adapter ${entry.servedName} is a provider model: it has no files`);
-  return dirname(await store.localPath(`${entry.adapterKey}/adapter_config.json`));
+  // The whole directory: a remote store's localPath is a per-file cache copy with no siblings.
+  return store.localDir(entry.adapterKey);
 }

@@ -1,9 +1,10 @@
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { createReadStream, createWriteStream } from 'node:fs';
-import { mkdir, open, readFile, readdir, rename, rm, stat } from 'node:fs/promises';
+import { link, mkdir, open, readFile, readdir, rename, rm, stat } from 'node:fs/promises';
 import { dirname, join, relative, sep } from 'node:path';
+import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { ArtifactStore, StoreError } from './types';
+import { ArtifactStore, ListPage, ObjectInfo, StoreError } from './types';
 
 const TMP_DIR = '.tmp';
 
@@ -89,7 +90,8 @@ export class LocalStore implements ArtifactStore {
 
   async list(prefix: string): Promise<string[]> {
     const out: string[] = [];
-    const base = prefix.endsWith('/') ? prefix.slice(0, -1) : prefix;
+    // Walk from the prefix's directory part, so "a/b" also finds "a/bc/…" as an S3 listing does.
+    const base = prefix.slice(0, prefix.lastIndexOf('/') + 1).replace(/\/$/, '');
     const start = base ? join(this.root, ...base.split('/')) : this.root;
     const walk = async (dir: string): Promise<void> => {
       let entries;
@@ -117,5 +119,73 @@ export class LocalStore implements ArtifactStore {
   async localPath(key: string): Promise<string> {
     if (!(await this.exists(key))) throw new StoreError(`artifact "${key}" not found in ${this.description}`, 'not_found', key);
     return this.path(key);
+  }
+
+  /** link(2) fails with EEXIST when the name exists, so the complete temp file appears whole or not at all. */
+  async putIfAbsent(key: string, data: Uint8Array | string): Promise<boolean> {
+    const final = this.path(key);
+    const tmp = await this.tempPath();
+    try {
+      const fh = await open(tmp, 'w');
+      try {
+        await fh.writeFile(data);
+        await fh.sync();
+      } finally {
+        await fh.close();
+      }
+      await mkdir(dirname(final), { recursive: true });
+      await link(tmp, final);
+      return true;
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'EEXIST') return false;
+      throw err;
+    } finally {
+      await rm(tmp, { force: true });
+    }
+  }
+
+  async stat(key: string): Promise<ObjectInfo | undefined> {
+    const path = this.path(key);
+    let bytes: number;
+    try {
+      const st = await stat(path);
+      if (!st.isFile()) return undefined;
+      bytes = st.size;
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+      throw err;
+    }
+    const hash = createHash('sha256');
+    await pipeline(createReadStream(path), hash);
+    return { bytes, sha256: hash.digest('hex') };
+  }
+
+  async getStream(key: string): Promise<Readable> {
+    try {
+      // Opened before returning so a missing key fails here, not on the consumer's first read.
+      return (await open(this.path(key), 'r')).createReadStream();
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') {
+        throw new StoreError(`artifact "${key}" not found in ${this.description}`, 'not_found', key);
+      }
+      throw err;
+    }
+  }
+
+  async listPage(prefix: string, opts: { startAfter?: string; limit?: number } = {}): Promise<ListPage> {
+    const limit = opts.limit ?? 1000;
+    const after = opts.startAfter;
+    const all = await this.list(prefix);
+    const from = after === undefined ? 0 : all.findIndex((k) => k > after);
+    const keys = from < 0 ? [] : all.slice(from, from + limit);
+    const last = keys[keys.length - 1];
+    return { keys, next: last !== undefined && from + limit < all.length ? last : undefined };
+  }
+
+  async localDir(prefix: string): Promise<string> {
+    const base = prefix.endsWith('/') ? prefix.slice(0, -1) : prefix;
+    const { keys } = await this.listPage(`${base}/`, { limit: 1 });
+    if (keys.length === 0) throw new StoreError(`no artifacts under "${base}/" in ${this.description}`, 'not_found', prefix);
+    return this.path(base);
   }
 }

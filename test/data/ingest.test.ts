@@ -41,6 +41,22 @@ class CountingStore implements ArtifactStore {
   localPath(k: string) {
     return this.inner.localPath(k);
   }
+  putIfAbsent(k: string, d: Uint8Array | string) {
+    this.puts++;
+    return this.inner.putIfAbsent(k, d);
+  }
+  stat(k: string) {
+    return this.inner.stat(k);
+  }
+  getStream(k: string) {
+    return this.inner.getStream(k);
+  }
+  listPage(p: string, o?: { startAfter?: string; limit?: number }) {
+    return this.inner.listPage(p, o);
+  }
+  localDir(p: string) {
+    return this.inner.localDir(p);
+  }
 }
 
 test('ingesting the same files twice reuses the stored dataset; the key follows content and config, not the path', async () => {
