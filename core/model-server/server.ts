@@ -190,7 +190,9 @@ export async function startModelServer(opts: ModelServerOptions): Promise<Runnin
   async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const path = new URL(req.url ?? '/', 'http://model').pathname.replace(/\/+$/, '');
     if (req.method === 'GET' && (path === '/health' || path === '')) {
-      return send(res, engine.alive ? 200 : 503, { status: engine.alive ? 'ok' : 'engine_down', server: MODEL_SERVER_OWNER });
+      // The engine's counters (requests, decode steps, largest batch) show whether requests were batched.
+      const stats = engine.alive ? await engine.stats().catch(() => ({})) : {};
+      return send(res, engine.alive ? 200 : 503, { status: engine.alive ? 'ok' : 'engine_down', server: MODEL_SERVER_OWNER, model: opts.model, engine: stats });
     }
     if (req.method === 'GET' && path === '/v1/models') {
       return send(res, 200, {
