@@ -268,12 +268,12 @@ class Engine:
         input_ids = torch.tensor([ids], dtype=torch.long)
         mask = torch.ones_like(input_ids)
         past = kv.new_cache(self.config)
-        out = self._forward([req.adapter], input_ids=input_ids, attention_mask=mask, past_key_values=past)
+        out = self._forward([req.adapter], input_ids=input_ids, attention_mask=mask, cache=past)
         tok = choose(out.logits[:, -1], [req.temperature], [req.top_p], [gen])[0]
         self.stats["prefillSeconds"] += time.perf_counter() - t0
         if self._append(row, tok):
             return
-        layers = kv.layers_of(out.past_key_values)
+        layers = kv.layers_of(out.cache)
         if self.cache is None:
             self.cache, self.mask = kv.merge(self.config, [(layers, mask)])
         else:
@@ -323,7 +323,7 @@ class Engine:
         pos = torch.tensor([[r.pos] for r in rows], dtype=torch.long)
         mask = torch.cat([self.mask, self.mask.new_ones((len(rows), 1))], dim=1)
         t0 = time.perf_counter()
-        out = self._forward([r.req.adapter for r in rows], input_ids=last, attention_mask=mask, position_ids=pos, past_key_values=self.cache)
+        out = self._forward([r.req.adapter for r in rows], input_ids=last, attention_mask=mask, position_ids=pos, cache=self.cache)
         t1 = time.perf_counter()
         self.mask = mask
         self.stats["steps"] += 1
