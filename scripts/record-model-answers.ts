@@ -8,6 +8,7 @@
 // The file keeps each prompt's spec (the prompt is rebuilt from it), the sampling parameters and the
 // answer, so the parser test needs no model.
 import { spawn } from 'node:child_process';
+import { request } from 'node:http';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -77,9 +78,31 @@ for (const domain of ['user', 'item'] as const) {
   for (const step of ['reason', 'reflect', 'refine'] as const) KINDS.push({ domain, step, variant: 'inference', medium: 'movie' });
 }
 
+/** POST without a client timeout: on a busy CPU an answer can take longer than fetch's 300 s. */
+function postJson(url: string, body: unknown): Promise<{ status: number; json: any }> {
+  return new Promise((ok, fail) => {
+    const req = request(url, { method: 'POST', headers: { 'content-type': 'application/json' } }, (res) => {
+      let text = '';
+      res.setEncoding('utf8');
+      res.on('data', (c: string) => (text += c));
+      res.on('end', () => ok({ status: res.statusCode ?? 0, json: JSON.parse(text) }));
+      res.on('error', fail);
+    });
+    req.on('error', fail);
+    req.end(JSON.stringify(body));
+  });
+}
+
+let serverOutput = () => '';
+
 async function startServer(): Promise<{ url: string; stop: () => void }> {
-  const child = spawn(process.execPath, [join(REPO, 'bin', 'r4ec.js'), 'serve-model', '--port', '0'], { cwd: REPO, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, [join(REPO, 'bin', 'r4ec.js'), 'serve-model', '--port', '0'], {
+    cwd: REPO,
+    stdio: ['ignore', 'pipe', 'pipe'],
+    env: { ...process.env, R4EC_DEBUG: '1' },
+  });
   let out = '';
+  serverOutput = () => out;
   const url = await new Promise<string>((ok, fail) => {
     const onData = (d: Buffer) => {
       out += d.toString();
@@ -106,13 +129,9 @@ async function main() {
       const i = next++;
       const job = jobs[i]!;
       const params = { temperature: 0.7, top_p: 0.9, max_tokens: maxTokens, seed: job.seed };
-      const res = await fetch(`${server.url}/chat/completions`, {
-        method: 'POST',
-        headers: { 'content-type': 'application/json' },
-        body: JSON.stringify({ model: values.model, messages: buildPrompt(job.spec), ...params }),
-      });
-      const body = (await res.json()) as { choices: { message: { content: string }; finish_reason: string }[]; usage: { completion_tokens: number } };
-      if (!res.ok) throw new Error(`request ${i}: ${res.status} ${JSON.stringify(body)}`);
+      const res = await postJson(`${server.url}/chat/completions`, { model: values.model, messages: buildPrompt(job.spec), ...params });
+      const body = res.json as { choices: { message: { content: string }; finish_reason: string }[]; usage: { completion_tokens: number } };
+      if (res.status !== 200) throw new Error(`request ${i}: ${res.status} ${JSON.stringify(body)}\n${serverOutput().slice(-3000)}`);
       tokens += body.usage.completion_tokens;
       results[i] = { kind: kindLabel(job.kind), spec: job.spec, params, answer: body.choices[0]!.message.content, finishReason: body.choices[0]!.finish_reason };
     }

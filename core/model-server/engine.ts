@@ -51,6 +51,7 @@ export type EngineErrorKind =
   | 'adapter_busy'
   | 'context_length'
   | 'bad_request'
+  | 'engine_error'
   | 'engine_down';
 
 /** A request the engine refused or could not answer; the server maps `kind` to an HTTP status. */
@@ -78,7 +79,7 @@ const Reply = z.object({
 });
 type Reply = z.infer<typeof Reply>;
 
-const KINDS = new Set<string>(['unknown_model', 'bad_adapter', 'adapter_exists', 'unknown_adapter', 'adapter_busy', 'context_length', 'bad_request']);
+const KINDS = new Set<string>(['unknown_model', 'bad_adapter', 'adapter_exists', 'unknown_adapter', 'adapter_busy', 'context_length', 'bad_request', 'engine_error']);
 
 export class ModelEngine {
   private nextId = 1;
@@ -121,6 +122,8 @@ export class ModelEngine {
       env: { ...(opts.env ?? process.env), HF_HUB_OFFLINE: '1', PYTHONUNBUFFERED: '1' },
       stdio: ['pipe', 'pipe', 'pipe'],
     });
+    // A write after the engine died must not crash this process: the 'exit' handler reports it.
+    child.stdin!.on('error', () => undefined);
     const tail: string[] = [];
     createInterface({ input: child.stderr! }).on('line', (l) => {
       tail.push(l);

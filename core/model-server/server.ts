@@ -81,6 +81,7 @@ const STATUS: Record<string, [number, string]> = {
   adapter_busy: [409, 'ConflictError'],
   context_length: [400, 'BadRequestError'],
   bad_request: [400, 'BadRequestError'],
+  engine_error: [500, 'InternalServerError'],
   engine_down: [503, 'ServiceUnavailableError'],
 };
 

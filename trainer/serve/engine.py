@@ -14,8 +14,10 @@ from __future__ import annotations
 import json
 import queue
 import random
+import sys
 import threading
 import time
+import traceback
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
@@ -127,9 +129,16 @@ class Engine:
                     op = None
             if stop.is_set():
                 break
-            self._admit()
-            if self.rows:
-                self._step()
+            try:
+                self._admit()
+                if self.rows:
+                    self._step()
+            except Exception as e:  # a bug or an OOM: answer every request in flight instead of hanging them
+                traceback.print_exc(file=sys.stderr)
+                message = f"engine error: {type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}"
+                for r in self.rows:
+                    self._fail(r.req, "engine_error", message)
+                self.rows, self.cache, self.mask = [], None, None
 
     def _handle(self, op: dict) -> None:
         kind = op.get("op")
