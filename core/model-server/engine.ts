@@ -6,7 +6,6 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { createInterface } from 'node:readline';
 import { z } from 'zod';
 import { R4ecError } from '../errors';
-import { R4ecError } from '../errors';
 
 export interface EngineOptions {
   python: string;
