@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { temporalBinary } from '../../runtime/paths';
 import { startTestTemporal, testConfig, withWorkers, type TestTemporal } from '../helpers/temporal';
-import { smallPipelineConfig } from './helpers';
+import { smallPipelineConfig } from '../helpers/pipeline';
 
 let t: TestTemporal;
 before(async () => {

@@ -3,24 +3,15 @@
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { after, test } from 'node:test';
-import { smallPipelineConfig } from './helpers';
+import { smallPipelineConfig } from '../helpers/pipeline';
+import { freePort } from '../helpers/processes';
 
 const root = resolve(__dirname, '..', '..');
 const stateDir = mkdtempSync(join(tmpdir(), 'r4ec-restart-'));
 after(() => rmSync(stateDir, { recursive: true, force: true }));
-
-const freePort = () =>
-  new Promise<number>((r) => {
-    const s = createServer();
-    s.listen(0, '127.0.0.1', () => {
-      const p = (s.address() as { port: number }).port;
-      s.close(() => r(p));
-    });
-  });
 
 function run(cfg: string): ChildProcess & { out: () => string; done: Promise<number | null> } {
   // Its own process group: killing the group takes the dev server and the workers down at once.
