@@ -1,28 +1,14 @@
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
-import { mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { after, before, test } from 'node:test';
+import { r4ec as run, type CliResult } from '../helpers/cli';
 import { startTestTemporal, withWorkers, type TestTemporal } from '../helpers/temporal';
 
-const root = resolve(__dirname, '..', '..');
 const work = mkdtempSync(join(tmpdir(), 'r4ec-cli-'));
 
-function r4ec(args: string[], env: Record<string, string> = {}, timeoutMs = 120_000): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((res) => {
-    const child = spawn(process.execPath, [resolve(root, 'bin', 'r4ec.js'), ...args], { cwd: work, env: { ...process.env, R4EC_STATE_DIR: join(work, 'state'), ...env } });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-    const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
-    child.on('exit', (code) => {
-      clearTimeout(timer);
-      res({ code, stdout, stderr });
-    });
-  });
-}
+const r4ec = (args: string[], env: Record<string, string> = {}, timeoutMs = 120_000): Promise<CliResult> => run(args, { cwd: work, env: { R4EC_STATE_DIR: join(work, 'state'), ...env }, timeoutMs });
 
 let t: TestTemporal;
 before(async () => {
@@ -58,20 +44,6 @@ test('a bad config exits 2 listing every problem as path: message', async () => 
   assert.match(r.stderr, /dataset\.kind: /);
   assert.match(r.stderr, /train\.features: /);
   assert.match(r.stderr, /suggestion: /);
-});
-
-test('data fetch without network fails fast with a clear message and leaves no partial file', async () => {
-  const out = join(work, 'fetch');
-  const started = Date.now();
-  const r = await r4ec(['data', 'fetch', 'ml-1m', '--out', out, '--timeout-s', '20']);
-  if (r.code === 0) {
-    assert.deepEqual(readdirSync(out), ['ml-1m.zip']); // a machine with network: the verified archive only
-  } else {
-    assert.equal(r.code, 1);
-    assert.match(r.stderr, /cannot fetch ml-1m/);
-    assert.ok(Date.now() - started < 40_000);
-    assert.deepEqual(readdirSync(out).filter((f) => f.includes('partial') || f.endsWith('.zip')), []);
-  }
 });
 
 test('data synth is deterministic for a seed', async () => {
