@@ -1,30 +1,34 @@
-// construct stage, cpu queue: plan (stage key, skip, 40% seeded sample, plan pages in the work
-// area), pages of units for the fan-out, one sample per inference, the inference's record, and the
-// final assembly (activities/construct-assemble.ts). The work area `construct-work/<hash>/` holds
-// the plan and one record per finished inference, so a crashed or re-run stage loses nothing.
-import { ApplicationFailure } from '@temporalio/activity';
+// construct stage, cpu queue: the plan (done, or the work area and its units), pages of units for the
+// fan-out, one sample per inference and its record (local activities of the inference workflow), and
+// the final assembly. The logic is core/construct; the teacher calls are `askTeacher` (llm queue).
+import { Context } from '@temporalio/activity';
 import { z } from 'zod';
 import { CONSTRUCT_OUTCOMES, DOMAINS } from '../config/names';
 import { ConstructSchema, LlmSchema } from '../config/schema';
 import {
-  ConstructRecordError,
+  assembleConstruction,
   ConstructSampleSchema,
+  datasetFor,
   InferenceRecordSchema,
   InferenceStepsSchema,
+  loadUnits,
+  planConstruction,
   PlanEntrySchema,
-  buildSample,
-  promptSpec,
-  sftRecordsFor,
+  recordInference,
+  sampleOf,
+  type ConstructPlan,
   type ConstructSample,
+  type ConstructSummary,
+  type ConstructUnit,
+  type ConstructWork,
   type InferenceRecord,
-  type PlanEntry,
 } from '../core/construct';
-import { StageOutput } from '../core/store';
+import type { PromptSpec } from '../core/prompts/builders';
 import type { ActivityDeps } from './deps';
 import { toFailure } from './failure';
-import { createConstructAssembleActivities, stageSummaryOf } from './construct-assemble';
-import { constructKeys, datasetFor, inferenceKey, planPage, writePlan, PLAN_PAGE, type ConstructSummary } from './construct-plan';
 import { parseInput } from './validate';
+
+export type { ConstructPlan, ConstructSummary, ConstructUnit, ConstructWork };
 
 const Artifact = z.object({ key: z.string().min(1), contentHash: z.string().min(1) }).strict();
 
@@ -39,24 +43,7 @@ const PlanInput = z
   })
   .strict();
 
-export interface PlanConstructionOutput {
-  key: string;
-  workKey: string;
-  skipped: boolean;
-  contentHash?: string;
-  summary?: ConstructSummary;
-  /** Units (sampled entities × inferences per sample) for the fan-out. */
-  units: number;
-}
-
 const PageInput = z.object({ workKey: z.string().min(1), offset: z.number().int().nonnegative(), limit: z.number().int().positive().max(5000), inferencesPerSample: z.number().int().positive() }).strict();
-
-export interface ConstructUnit {
-  planIndex: number;
-  k: number;
-  entry: PlanEntry;
-  doneOutcome?: string;
-}
 
 const SampleInput = z.object({ datasetKey: z.string().min(1), domain: z.enum(DOMAINS), entry: PlanEntrySchema }).strict();
 
@@ -75,93 +62,55 @@ const RecordInput = z
   })
   .strict();
 
-export function createConstructActivities(deps: ActivityDeps) {
-  return {
-    ...createConstructAssembleActivities(deps),
+const AssembleInput = z
+  .object({
+    key: z.string().min(1),
+    workKey: z.string().min(1),
+    domain: z.enum(DOMAINS),
+    inferencesPerSample: z.number().int().positive(),
+    teacher: z.object({ model: z.string(), simulator: z.boolean() }).strict(),
+  })
+  .strict();
 
-    async planConstruction(raw: z.input<typeof PlanInput>): Promise<PlanConstructionOutput> {
+export function createConstructActivities(deps: ActivityDeps) {
+  const { store } = deps;
+  return {
+    async planConstruction(raw: z.input<typeof PlanInput>): Promise<ConstructPlan> {
       const input = parseInput(PlanInput, raw, 'planConstruction');
-      const { key, workKey } = constructKeys(input);
-      const out = new StageOutput(deps.store, key);
-      if (await out.isComplete()) {
-        const m = await out.manifest();
-        return { key, workKey, skipped: true, contentHash: await out.contentHash(), summary: stageSummaryOf(m.meta), units: 0 };
+      try {
+        return await planConstruction(store, input);
+      } catch (e) {
+        throw toFailure(e);
       }
-      if (input.lookupOnly) {
-        throw ApplicationFailure.nonRetryable(`construct (${input.domain}): no output ${key} for these inputs, and construct is not selected in this run`, 'StageOutputMissing');
-      }
-      const plan = await writePlan(deps.store, workKey, input);
-      return { key, workKey, skipped: false, units: plan.sampled * input.construct.inferencesPerSample };
     },
 
     async loadConstructPage(raw: z.input<typeof PageInput>): Promise<ConstructUnit[]> {
-      const { workKey, offset, limit, inferencesPerSample: K } = parseInput(PageInput, raw, 'loadConstructPage');
-      const units: ConstructUnit[] = [];
-      const pages = new Map<number, PlanEntry[]>();
-      for (let u = offset; u < offset + limit; u++) {
-        const planIndex = Math.floor(u / K);
-        const p = Math.floor(planIndex / PLAN_PAGE);
-        if (!pages.has(p)) pages.set(p, await planPage(deps.store, workKey, p));
-        const entry = pages.get(p)![planIndex % PLAN_PAGE];
-        if (!entry) break;
-        const unit: ConstructUnit = { planIndex, k: u % K, entry };
-        const recKey = inferenceKey(workKey, planIndex, unit.k);
-        if (await deps.store.exists(recKey)) {
-          // An unreadable record (older code, a torn copy after a crash) is redone, not trusted.
-          let raw: unknown;
-          try {
-            raw = JSON.parse((await deps.store.get(recKey)).toString('utf8'));
-          } catch {
-            raw = undefined;
-          }
-          const rec = InferenceRecordSchema.safeParse(raw);
-          if (rec.success) unit.doneOutcome = rec.data.outcome;
-        }
-        units.push(unit);
-      }
-      return units;
+      const { workKey, offset, limit, inferencesPerSample } = parseInput(PageInput, raw, 'loadConstructPage');
+      return loadUnits(store, workKey, offset, limit, inferencesPerSample);
     },
 
-    async loadConstructSample(raw: z.input<typeof SampleInput>): Promise<{ sample: ConstructSample; reasonSpec: ReturnType<typeof promptSpec> }> {
+    async loadConstructSample(raw: z.input<typeof SampleInput>): Promise<{ sample: ConstructSample; reasonSpec: PromptSpec }> {
       const input = parseInput(SampleInput, raw, 'loadConstructSample');
-      const ds = await datasetFor(deps.store, input.datasetKey);
+      const ds = await datasetFor(store, input.datasetKey);
       try {
-        const sample = buildSample(ds.meta, ds.seq, input.domain === 'item' ? ds.raters : undefined, input.domain, input.entry);
-        return { sample, reasonSpec: promptSpec(sample, 'reason', 'construct') };
+        return sampleOf(ds, input.domain, input.entry);
       } catch (e) {
         throw toFailure(e, { prefix: 'loadConstructSample', type: 'ConstructPlanError', nonRetryable: true });
       }
     },
 
     async recordInference(raw: z.input<typeof RecordInput>): Promise<{ outcome: InferenceRecord['outcome']; reason: string }> {
-      const input = parseInput(RecordInput, raw, 'recordInference');
-      let { outcome, reason } = input;
-      let records: InferenceRecord['records'];
+      return recordInference(store, parseInput(RecordInput, raw, 'recordInference'));
+    },
+
+    async assembleConstruction(raw: z.input<typeof AssembleInput>): Promise<{ key: string; contentHash: string; summary: ConstructSummary }> {
+      const input = parseInput(AssembleInput, raw, 'assembleConstruction');
+      const ctx = Context.current();
       try {
-        records = sftRecordsFor(input.sample, outcome, input.steps);
+        return await assembleConstruction(store, input, (p) => ctx.heartbeat(p));
       } catch (e) {
-        // A kept answer that cannot form a valid fine-tuning record is a format failure, not a crash.
-        if (!(e instanceof ConstructRecordError) && !(e instanceof Error && e.name === 'PromptSpecError')) throw e;
-        outcome = 'failed_format';
-        reason = `record: ${(e as Error).message}`;
-        records = { reason: [], reflect: [], refine: [] };
+        throw toFailure(e, { prefix: 'assembleConstruction' });
       }
-      const rec: InferenceRecord = {
-        workflowId: input.workflowId,
-        entityId: input.sample.entityId,
-        index: input.sample.index,
-        k: input.k,
-        seed: input.seed,
-        outcome,
-        reason,
-        label: input.sample.label,
-        usage: input.usage,
-        steps: input.steps,
-        provenance: input.sample.provenance,
-        records,
-      };
-      await deps.store.put(inferenceKey(input.workKey, input.planIndex, input.k), JSON.stringify(InferenceRecordSchema.parse(rec)));
-      return { outcome, reason };
     },
   };
 }

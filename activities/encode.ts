@@ -13,19 +13,20 @@ import {
   OnnxEncoder,
   assembleAndCommit,
   encodeShards as runShards,
-  encodeStageKey,
-  encoderIdentity,
+  encodeSummaryOf,
   loadEncodeDataset,
   loadPlan,
-  planJobs,
+  planEncodeStage,
   shardCount,
   removeWork,
   workPrefix,
-  type EncodeJob,
+  type EncodePlan,
   type EncodeSummary,
+  type EncodeWork,
   type ExecutionProvider,
 } from '../core/encode';
 import { StageOutput, StoreError } from '../core/store';
+import { StageOutputMissing } from '../core/stage/plan';
 import type { ActivityDeps } from './deps';
 import { toFailure } from './failure';
 import { parseInput } from './validate';
@@ -40,17 +41,10 @@ const PlanInput = z.object({
   sets: z.array(SetName),
   refine: Artifact,
   ingest: Artifact,
+  lookupOnly: z.boolean().default(false),
 });
 export type PlanEncodingInput = z.input<typeof PlanInput>;
-export interface PlanEncodingOutput {
-  key: string;
-  skipped: boolean;
-  /** Set when skipped: the existing output. */
-  contentHash?: string;
-  summary?: EncodeSummary;
-  modelDir: string;
-  jobs: EncodeJob[];
-}
+export type { EncodePlan, EncodeWork };
 
 const ShardsInput = z.object({
   key: z.string().min(1),
@@ -99,7 +93,7 @@ async function mapErrors<T>(fn: () => Promise<T>): Promise<T> {
     return await fn();
   } catch (err) {
     if (err instanceof DataError) throw toFailure(err, { type: 'BadKnowledgeData' });
-    if (err instanceof EncoderError) throw toFailure(err);
+    if (err instanceof EncoderError || err instanceof StageOutputMissing) throw toFailure(err);
     if (err instanceof StoreError && err.code !== 'io') throw toFailure(err, { type: 'StoreError' });
     throw err;
   }
@@ -123,26 +117,10 @@ export function createEncodeActivities(deps: ActivityDeps) {
 
   return {
     /** Checks the inputs, derives the output key, and says what to encode (nothing, when it exists). */
-    async planEncoding(raw: PlanEncodingInput): Promise<PlanEncodingOutput> {
+    async planEncoding(raw: PlanEncodingInput): Promise<EncodePlan> {
       const input = parseInput(PlanInput, raw, 'planEncoding');
-      return mapErrors(async () => {
-        const modelDir = resolveModelDir(input.encode.modelDir, deps.env);
-        const identity = await encoderIdentity(modelDir, hashes).catch((err: unknown) => {
-          if (err instanceof DataError) throw err;
-          throw new EncoderError(
-            `cannot read the encoder at ${modelDir}: ${(err as Error).message} ` +
-              `(run scripts/setup.sh for the test encoder, or set encode.modelDir to a directory from scripts/export-encoder.py)`,
-          );
-        });
-        const key = encodeStageKey({ sets: input.sets, encoder: identity, refineHash: input.refine.contentHash, ingestHash: input.ingest.contentHash });
-        const out = new StageOutput(deps.store, key);
-        if (await out.isComplete()) {
-          const manifest = await out.manifest();
-          return { key, skipped: true, contentHash: await out.contentHash(), summary: manifest.meta as unknown as EncodeSummary, modelDir, jobs: [] };
-        }
-        const jobs = await planJobs(deps.store, input.refine.key, input.ingest.key, input.sets, input.encode.shardSize);
-        return { key, skipped: false, modelDir, jobs };
-      });
+      const modelDir = resolveModelDir(input.encode.modelDir, deps.env);
+      return mapErrors(() => planEncodeStage(deps.store, { ...input, modelDir, shardSize: input.encode.shardSize }, hashes));
     },
 
     /** Encodes one knowledge set's distinct texts for one domain, shard by shard. */
@@ -192,7 +170,7 @@ export function createEncodeActivities(deps: ActivityDeps) {
       return mapErrors(async () => {
         const out = new StageOutput(deps.store, input.key);
         if (await out.isComplete()) {
-          return { key: input.key, contentHash: await out.contentHash(), summary: (await out.manifest()).meta as unknown as EncodeSummary };
+          return { key: input.key, contentHash: await out.contentHash(), summary: encodeSummaryOf((await out.manifest()).meta) };
         }
         const encoder = await openEncoder(input.modelDir, input.encode.executionProviders, input.encode.threads);
         const { contentHash, summary } = await assembleAndCommit({

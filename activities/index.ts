@@ -2,7 +2,6 @@
 import type { QueueKind } from '../config/names';
 import type { ActivityDeps } from './deps';
 import { createConstructActivities } from './construct';
-import { createConstructTeacherActivities } from './construct-teacher';
 import { createEncodeActivities } from './encode';
 import { createAdapterServingActivities, createFinetuneActivities } from './finetune';
 import { createIngestActivities } from './ingest';
@@ -19,7 +18,7 @@ type Factory = (deps: ActivityDeps) => object;
 
 const REGISTRY: Record<QueueKind, Factory[]> = {
   cpu: [createStoreActivities, createPipelineActivities, createReportActivities, createIngestActivities, createConstructActivities, createRefineActivities],
-  llm: [createLlmActivities, createConstructTeacherActivities, createAdapterServingActivities],
+  llm: [createLlmActivities, createAdapterServingActivities],
   gpu: [createEncodeActivities, createFinetuneActivities, createTrainActivities],
 };
 

@@ -9,7 +9,7 @@ import { cpus, loadavg } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import type { ActivityDeps } from '../activities';
-import { jobDirOf } from '../activities/finetune';
+import { jobDirOf } from '../core/finetune';
 import { LlmRegistry } from '../core/llm/registry';
 import { workflowIds } from '../core/rules';
 import { startSimulator } from '../core/sim/server';

@@ -3,8 +3,8 @@
 import type { Client } from '@temporalio/client';
 import { decodeFromPayloadsAtIndex } from '@temporalio/common/lib/internal-non-workflow';
 import { STAGES, type Stage } from '../config/names';
-import { workflowIds } from '../core/rules';
-import type { StageProgress } from '../workflows/pipeline';
+import { isPerDomain, workflowIds } from '../core/rules';
+import type { StageProgress } from '../workflows/run-summary';
 
 interface ChildProgress {
   done: number;
@@ -57,7 +57,7 @@ export class ProgressView {
    * (seconds for thousands of children) on the same thread that runs the live ones.
    */
   private async childProgress(client: Client, runId: string, stage: Stage): Promise<ChildProgress | undefined> {
-    const ids = stage === 'construct' || stage === 'refine' ? [workflowIds.stage(runId, stage, 'user'), workflowIds.stage(runId, stage, 'item')] : [workflowIds.stage(runId, stage)];
+    const ids = isPerDomain(stage) ? [workflowIds.stage(runId, stage, 'user'), workflowIds.stage(runId, stage, 'item')] : [workflowIds.stage(runId, stage)];
     let done = 0;
     let total = 0;
     let any = false;

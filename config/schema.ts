@@ -7,6 +7,32 @@ import { BACKBONES, QUEUE_KINDS, VARIANTS } from './names';
 const positiveInt = z.number().int().positive();
 const rate = z.number().min(0).max(1);
 
+const URL_EXAMPLE = '"http://localhost:8000/v1"';
+
+/** Why `s` is not an http(s) URL with a host, with the fix; undefined when it is one. */
+export function httpUrlProblem(s: string): string | undefined {
+  const expected = `expected an http(s) URL with a host, got ${JSON.stringify(s)}`;
+  const scheme = /^([a-z][a-z0-9+.-]*):\/\//i.exec(s)?.[1];
+  if (scheme === undefined) {
+    // `localhost:8000/v1` even parses as a URL (scheme "localhost:"): the scheme was left out.
+    const guess = `http://${s.replace(/^\/+/, '')}`;
+    return URL.canParse(guess) && httpUrlProblem(guess) === undefined ? `${expected}: add the scheme, e.g. ${JSON.stringify(guess)}` : `${expected}, e.g. ${URL_EXAMPLE}`;
+  }
+  if (!/^https?$/i.test(scheme)) return `${expected}: the scheme must be http:// or https://, not ${scheme}://`;
+  // The WHATWG parser reads `http:///v1` as host "v1": check the authority as written.
+  const authority = s.slice(scheme.length + 3).split(/[/?#]/)[0]!;
+  const host = authority.replace(/^[^@]*@/, '').replace(/:\d*$/, '');
+  if (host === '' || !URL.canParse(s)) return `${expected}: it names no valid host, e.g. ${URL_EXAMPLE}`;
+  return undefined;
+}
+
+/** An endpoint URL: http(s) with a host. */
+const httpUrl = () =>
+  z.string().superRefine((s, ctx) => {
+    const problem = httpUrlProblem(s);
+    if (problem) ctx.addIssue({ code: 'custom', message: problem });
+  });
+
 export const TemporalSchema = z
   .object({
     /** host:port of a Temporal frontend; absent = start/use the local dev server. */
@@ -59,6 +85,11 @@ export const DatasetSchema = z
     ratingsFile: z.string().min(1).optional(),
     historyLength: positiveInt.default(10),
     trainFraction: z.number().gt(0).lt(1).default(0.8),
+    /**
+     * A line repeating an earlier line's (user, item, timestamp): `error` names both lines;
+     * `drop` keeps the first, drops the repeats and counts them (the ingest summary's duplicatesDropped).
+     */
+    duplicates: z.enum(['error', 'drop']).default('error'),
     /** Amazon-Books: the authors' k-core filter (60-core users, 40-core items). */
     kCore: z
       .object({ user: positiveInt.default(60), item: positiveInt.default(40) })
@@ -69,7 +100,7 @@ export const DatasetSchema = z
 
 export const EndpointSchema = z
   .object({
-    baseUrl: z.string().url(),
+    baseUrl: httpUrl(),
     model: z.string().min(1),
     /** Name of the env var with the API key; the key is read by the llm worker only. */
     apiKeyEnv: z.string().min(1).optional(),
@@ -79,6 +110,33 @@ export const EndpointSchema = z
     temperature: z.number().min(0).max(2).default(0.7),
     topP: z.number().gt(0).max(1).default(1),
     maxTokens: positiveInt.default(1024),
+  })
+  .strict();
+
+/**
+ * The teacher's Batch API path: its requests go out as JSONL files answered within the completion
+ * window at the batch price, and are waited for with durable timers between polls.
+ */
+export const TeacherBatchSchema = z
+  .object({
+    enabled: z.boolean().default(false),
+    /** The only window OpenAI offers. */
+    completionWindow: z.literal('24h').default('24h'),
+    /** Requests per batch file (OpenAI: at most 50,000; files are also kept under 200 MB). */
+    maxRequestsPerFile: z.number().int().min(1).max(50_000).default(50_000),
+    /** Seconds between two polls of an open batch. */
+    pollIntervalSeconds: z.number().positive().default(60),
+  })
+  .strict();
+
+export const TeacherEndpointSchema = EndpointSchema.extend({ batch: TeacherBatchSchema.prefault({}) }).strict();
+
+/** USD per million tokens; `batchDiscount` is the share taken off for Batch API requests. */
+export const ModelPriceSchema = z
+  .object({
+    inputPerMTok: z.number().min(0),
+    outputPerMTok: z.number().min(0),
+    batchDiscount: rate.default(0.5),
   })
   .strict();
 
@@ -102,7 +160,7 @@ export const SimulatorSchema = z
 
 export const LlmSchema = z
   .object({
-    teacher: EndpointSchema.optional(),
+    teacher: TeacherEndpointSchema.optional(),
     actor: EndpointSchema.optional(),
     reflection: EndpointSchema.optional(),
     simulator: SimulatorSchema.prefault({}),
@@ -117,8 +175,13 @@ export const LlmSchema = z
       })
       .strict()
       .prefault({}),
-    /** Run-level cap on calls/tokens: new work stops cleanly (`skipped_call_cap`) once reached. */
-    cap: z.object({ maxCalls: positiveInt.optional(), maxTokens: positiveInt.optional() }).strict().prefault({}),
+    /** Run-level cap on calls, tokens and money (USD): new work stops cleanly (`skipped_call_cap`) once reached. */
+    cap: z.object({ maxCalls: positiveInt.optional(), maxTokens: positiveInt.optional(), maxUsd: z.number().positive().optional() }).strict().prefault({}),
+    /**
+     * Prices per model name (a dated snapshot such as `gpt-4o-2024-08-06` falls back to `gpt-4o`).
+     * Added to, and overriding, the built-in list of common OpenAI models (core/llm/prices.ts).
+     */
+    prices: z.record(z.string().min(1), ModelPriceSchema).default({}),
   })
   .strict();
 
@@ -176,7 +239,7 @@ export const FinetuneSchema = z
     /** `openai` backend: the fine-tuning API (any compatible server via baseUrl); the key is read by the gpu worker. */
     openai: z
       .object({
-        baseUrl: z.string().url().optional(),
+        baseUrl: httpUrl().optional(),
         apiKeyEnv: z.string().min(1).default('OPENAI_API_KEY'),
         pollIntervalSeconds: z.number().positive().default(30),
         /** Multiplies the provider's default learning rate; absent = provider default. */
@@ -243,7 +306,7 @@ export const TrainSchema = z
     connector: z.array(positiveInt).nonempty().default([128]),
     /** Torch CPU threads per trainer process; 0 = torch's default. */
     threads: z.number().int().min(0).default(0),
-    /** Heartbeat timeout of a training activity: a trainer silent this long is restarted (it resumes). */
+    /** Heartbeat timeout of a training activity (it heartbeats on a timer while its trainer runs): a worker silent this long is presumed dead and the job retried (the trainer resumes from its checkpoint). */
     heartbeatTimeoutSeconds: positiveInt.default(300),
   })
   .strict();
@@ -256,7 +319,7 @@ export const StoreSchema = z
         kind: z.literal('s3'),
         bucket: z.string().min(1),
         prefix: z.string().default(''),
-        endpoint: z.string().url().optional(),
+        endpoint: httpUrl().optional(),
         region: z.string().default('us-east-1'),
       })
       .strict(),
@@ -300,4 +363,6 @@ export const R4ecConfigSchema = z
 export type R4ecConfig = z.infer<typeof R4ecConfigSchema>;
 export type R4ecConfigInput = z.input<typeof R4ecConfigSchema>;
 export type EndpointConfig = z.infer<typeof EndpointSchema>;
+export type TeacherEndpointConfig = z.infer<typeof TeacherEndpointSchema>;
+export type ModelPrice = z.infer<typeof ModelPriceSchema>;
 export type QueueKindName = (typeof QUEUE_KINDS)[number];

@@ -1,8 +1,11 @@
-// `r4ec run --dry-run`: entities, LLM calls and tokens per stage and role before anything is spent.
-// Calls come from the algorithms' structure (min = every judgement "reasonable" on the first try,
-// max = every refinement and every format re-ask used); tokens from prompts rendered for real
-// entities of the dataset (chars / 4, the usual English rule of thumb).
+// `r4ec run --dry-run`: entities, LLM calls, tokens and money per stage and role before anything is
+// spent. Calls come from the algorithms' structure (min = every judgement "reasonable" on the first
+// try, max = every refinement and every format re-ask used); tokens from prompts rendered for real
+// entities of the dataset (chars / 4, the usual English rule of thumb); money from the expected
+// tokens at the role's model price, on the synchronous path and, for the teacher, the batch path.
 import type { R4ecConfig } from '../config/schema';
+import { LLM_ROLES, type LlmRole } from '../config/names';
+import { costUsd, priceFor, priceTable } from './llm/prices';
 import { latestTrainingInteractions } from './data/history';
 import type { DatasetView } from './data/dataset';
 import { mediumOf } from './construct/sample';
@@ -17,6 +20,28 @@ export interface EstimateRow {
   callsMax: number;
   promptTokens: number;
   completionTokens: number;
+  /** The model the role asks; the simulator's name when it plays the role. */
+  model: string;
+  /** Played by the offline simulator: no money is spent. */
+  simulator: boolean;
+  /** USD for the expected tokens, synchronous; null when the model has no price. */
+  usdSync: number | null;
+  /** USD on the Batch API path; null when the role does not batch (only the teacher does) or has no price. */
+  usdBatch: number | null;
+}
+
+type TokenRow = Omit<EstimateRow, 'model' | 'simulator' | 'usdSync' | 'usdBatch'>;
+
+/** Money of each row at its role's model price (the configured `llm.prices` over the built-in list). */
+export function priceRows(config: R4ecConfig, rows: readonly TokenRow[]): EstimateRow[] {
+  const table = priceTable(config.llm.prices);
+  const models = Object.fromEntries(LLM_ROLES.map((r) => [r, config.llm[r]?.model ?? config.llm.simulator.model])) as Record<LlmRole, string>;
+  return rows.map((r) => {
+    const simulator = config.llm[r.role] === undefined;
+    const price = simulator ? undefined : priceFor(models[r.role], table);
+    const usd = (path: 'sync' | 'batch') => (simulator ? 0 : price ? costUsd(r, price, path) : null);
+    return { ...r, model: models[r.role], simulator, usdSync: usd('sync'), usdBatch: r.role === 'teacher' ? usd('batch') : null };
+  });
 }
 
 const tokens = (chars: number) => Math.ceil(chars / 4);
@@ -43,7 +68,7 @@ export async function estimateRun(config: R4ecConfig, ds: DatasetView): Promise<
       ),
     );
   const retries = config.llm.formatRetries + 1;
-  const rows: EstimateRow[] = [];
+  const rows: TokenRow[] = [];
   for (const [domain, n, spec] of [
     ['user', users, userSpec],
     ['item', items, itemSpec],
@@ -65,5 +90,32 @@ export async function estimateRun(config: R4ecConfig, ds: DatasetView): Promise<
       rows.push({ stage: 'refine', domain, role: 'reflection', entities: full, callsMin: full, callsMax: (1 + it) * full * retries, promptTokens: size(spec('reflect', 'inference')) * (1 + 0.3 * it) * full, completionTokens: 120 * (1 + 0.3 * it) * full });
     }
   }
-  return rows.map((r) => ({ ...r, promptTokens: Math.round(r.promptTokens), completionTokens: Math.round(r.completionTokens) }));
+  return priceRows(
+    config,
+    rows.map((r) => ({ ...r, promptTokens: Math.round(r.promptTokens), completionTokens: Math.round(r.completionTokens) })),
+  );
+}
+
+export interface MoneyEstimate {
+  /** Per `${stage}/${role}`: USD on each path (null: unpriced, or no batch path for the role). */
+  byStageRole: Record<string, { model: string; simulator: boolean; usdSync: number | null; usdBatch: number | null }>;
+  /** Everything synchronous; the teacher on the batch path; and what the config will do. */
+  total: { sync: number | null; teacherBatch: number | null; planned: number | null };
+}
+
+const addUsd = (a: number | null, b: number | null) => (a === null || b === null ? null : a + b);
+
+export function estimateMoney(config: R4ecConfig, rows: readonly EstimateRow[]): MoneyEstimate {
+  const byStageRole: MoneyEstimate['byStageRole'] = {};
+  let sync: number | null = 0;
+  let teacherBatch: number | null = 0;
+  for (const r of rows) {
+    const k = `${r.stage}/${r.role}`;
+    const cur = (byStageRole[k] ??= { model: r.model, simulator: r.simulator, usdSync: 0, usdBatch: r.role === 'teacher' ? 0 : null });
+    cur.usdSync = addUsd(cur.usdSync, r.usdSync);
+    if (r.role === 'teacher') cur.usdBatch = addUsd(cur.usdBatch, r.usdBatch);
+    sync = addUsd(sync, r.usdSync);
+    teacherBatch = addUsd(teacherBatch, r.role === 'teacher' ? r.usdBatch : r.usdSync);
+  }
+  return { byStageRole, total: { sync, teacherBatch, planned: config.llm.teacher?.batch.enabled ? teacherBatch : sync } };
 }

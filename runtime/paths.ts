@@ -1,5 +1,6 @@
 import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
+import { trainerPython } from '../core/python-job/python';
 
 /** The repository root (this file lives in runtime/). */
 export const REPO_ROOT = resolve(__dirname, '..');
@@ -16,9 +17,5 @@ export function temporalBinary(env: NodeJS.ProcessEnv = process.env): string {
   return existsSync(local) ? local : 'temporal';
 }
 
-/** Python of the trainer venv made by scripts/setup.sh. */
-export function pythonBinary(env: NodeJS.ProcessEnv = process.env): string {
-  if (env.R4EC_PYTHON) return env.R4EC_PYTHON;
-  const local = resolve(REPO_ROOT, '.tools', 'venv', 'bin', 'python');
-  return existsSync(local) ? local : 'python3';
-}
+/** Python of the trainer venv made by scripts/setup.sh (one resolution for every caller: core/python-job). */
+export const pythonBinary = trainerPython;

@@ -4,8 +4,7 @@
 // recorded in the store with its reason and set as the R4ecOutcome search attribute.
 import { ActivityFailure, ApplicationFailure, proxyActivities, proxyLocalActivities, upsertSearchAttributes, workflowInfo } from '@temporalio/workflow';
 import type { createConstructActivities } from '../activities/construct';
-import type { createConstructTeacherActivities } from '../activities/construct-teacher';
-import type { CallLlmOutput } from '../activities/llm';
+import type { CallLlmOutput, createLlmActivities } from '../activities/llm';
 import type { ConstructOutcome, Domain } from '../config/names';
 import type { R4ecConfig } from '../config/schema';
 import type { InferenceSteps, PlanEntry } from '../core/construct';
@@ -39,7 +38,7 @@ export async function constructInferenceWorkflow(input: ConstructInferenceInput)
     startToCloseTimeout: '2 minutes',
     retry: { initialInterval: '1 second', maximumAttempts: 5, nonRetryableErrorTypes: ['InvalidActivityInput', 'ConstructPlanError'] },
   });
-  const { askTeacher } = proxyActivities<ReturnType<typeof createConstructTeacherActivities>>({
+  const { askTeacher } = proxyActivities<ReturnType<typeof createLlmActivities>>({
     taskQueue: input.llmQueue,
     startToCloseTimeout: callTimeoutMs(llm, 'teacher'),
     heartbeatTimeout: `${input.heartbeatTimeoutSeconds} seconds`,
@@ -59,7 +58,18 @@ export async function constructInferenceWorkflow(input: ConstructInferenceInput)
   const ask = async (step: 'reason' | 'reflect' | 'refine', prompt: PromptSpec): Promise<Extract<CallLlmOutput, { status: 'ok' }>['answer'] | Failed> => {
     let r: CallLlmOutput;
     try {
-      r = await askTeacher({ runId: input.runId, datasetKey: input.datasetKey, domain: input.domain, entityId: input.entry.entityId, seed: input.k, prompt, formatRetries: llm.formatRetries });
+      r = await askTeacher({
+        runId: input.runId,
+        stage: 'construct',
+        role: 'teacher',
+        domain: input.domain,
+        entityId: input.entry.entityId,
+        // Request seed: the inference number k (Algorithm 1 runs twice per sample, seeds 0 and 1).
+        seed: input.k,
+        prompt,
+        catalogKey: input.datasetKey,
+        formatRetries: llm.formatRetries,
+      });
     } catch (e) {
       if (!(e instanceof ActivityFailure)) throw e;
       const cause = e.cause instanceof ApplicationFailure ? `${e.cause.type ?? 'error'}: ${e.cause.message}` : (e.cause?.message ?? e.message);

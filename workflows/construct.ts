@@ -3,19 +3,19 @@
 // continue-as-new (workflows/fanout.ts) → assemble D_reason, D_reflect, D_refine and the report.
 // `progress` ({ done, total, outcomes }) answers on `${runId}/construct/${domain}`.
 import { ApplicationFailure, continueAsNew, executeChild, proxyActivities, upsertSearchAttributes } from '@temporalio/workflow';
-import type { createConstructActivities, PlanConstructionOutput } from '../activities/construct';
-import type { ConstructSummary } from '../activities/construct-plan';
-import { workflowIds } from '../core/rules';
+import type { ConstructSummary, ConstructWork, createConstructActivities } from '../activities/construct';
+import { workflowIds, type StageTodo } from '../core/rules';
 import { constructInferenceWorkflow } from './construct-inference';
 import { emptyCarry, runWindowedFanout, trackProgress, type FanoutCarry } from './fanout';
 import { r4ecAttributes } from './search-attributes';
+import { planOrMissing } from './stage-plan';
 import type { DomainStageInput, StageResult } from './stage-types';
 
 export type { ConstructSummary };
 
 export interface ConstructStageInput extends DomainStageInput {
   /** Set by continue-as-new: the plan and how far the fan-out got. */
-  resume?: { plan: PlanConstructionOutput; carry: FanoutCarry };
+  resume?: { plan: StageTodo<ConstructWork>; carry: FanoutCarry };
 }
 
 export async function constructDatasetWorkflow(input: ConstructStageInput): Promise<StageResult<ConstructSummary>> {
@@ -29,19 +29,20 @@ export async function constructDatasetWorkflow(input: ConstructStageInput): Prom
     heartbeatTimeout: '5 minutes',
     retry: { initialInterval: '1 second', maximumAttempts: 5, nonRetryableErrorTypes: ['InvalidActivityInput', 'StageOutputMissing', 'ConstructIncomplete'] },
   });
-  const progress = { carry: input.resume?.carry ?? emptyCarry(), total: input.resume?.plan.units ?? 0 };
+  const progress = { carry: input.resume?.carry ?? emptyCarry(), total: input.resume?.plan.work.units ?? 0 };
   trackProgress(progress);
 
   let plan = input.resume?.plan;
   if (!plan) {
-    plan = await acts.planConstruction({ runId, domain, construct: config.construct, llm: config.llm, ingest, lookupOnly: input.lookupOnly ?? false });
-    if (plan.skipped) return { artifact: { key: plan.key, contentHash: plan.contentHash! }, skipped: true, summary: plan.summary! };
-    progress.total = plan.units;
+    const planned = await planOrMissing(acts.planConstruction({ runId, domain, construct: config.construct, llm: config.llm, ingest, lookupOnly: input.lookupOnly ?? false }));
+    if (planned.status === 'done') return { artifact: planned.artifact, skipped: true, summary: planned.summary };
+    plan = planned;
+    progress.total = plan.work.units;
   }
   const K = config.construct.inferencesPerSample;
-  const { workKey } = plan;
+  const { workKey, units } = plan.work;
   const r = await runWindowedFanout({
-    total: plan.units,
+    total: units,
     carry: progress.carry,
     window: config.construct.window,
     batchPerRun: config.construct.batchPerRun,

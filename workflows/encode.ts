@@ -3,11 +3,12 @@
 // → assembleVectors. A killed worker's encodeShards resumes from its heartbeated shard offset.
 import { ApplicationFailure, proxyActivities, upsertSearchAttributes } from '@temporalio/workflow';
 import type { createEncodeActivities } from '../activities/encode';
-import type { RefineActivities } from '../activities/refine';
 import { KNOWLEDGE_SETS, type KnowledgeSet } from '../config/names';
 import type { EncodeSummary } from '../core/encode/stage';
+import type { StageArtifact } from '../core/rules';
 import { r4ecAttributes } from './search-attributes';
-import type { StageArtifact, StageInput, StageResult } from './stage-types';
+import { planOrMissing } from './stage-plan';
+import type { StageInput, StageResult } from './stage-types';
 
 type EncodeActivities = ReturnType<typeof createEncodeActivities>;
 
@@ -23,13 +24,11 @@ export async function encodeKnowledgeWorkflow(input: StageInput): Promise<StageR
   upsertSearchAttributes(r4ecAttributes({ runId: input.runId, stage: 'encode' }));
   const { config, artifacts } = input;
   const sets = setsFor(config.train.variants);
-  const ingest = artifacts.ingest;
-  const parts = artifacts['refine:user'] && artifacts['refine:item'] ? { user: artifacts['refine:user'], item: artifacts['refine:item'] } : undefined;
-  if (!ingest || (sets.length > 0 && !artifacts.refine && !parts)) {
-    throw ApplicationFailure.nonRetryable(
-      `encode needs the ingest output and refine's (refine, or refine:user and refine:item); got ${Object.keys(artifacts).join(', ') || 'none'}`,
-      'MissingStageInput',
-    );
+  const { ingest } = artifacts;
+  // refine's output holds both domains' knowledge files (the refine stage merges its domains).
+  const refine = sets.length > 0 ? artifacts.refine : NO_REFINE;
+  if (!ingest || !refine) {
+    throw ApplicationFailure.nonRetryable(`encode needs the ingest and refine outputs; got ${Object.keys(artifacts).join(', ') || 'none'}`, 'MissingStageInput');
   }
   const encode = config.encode;
   const quick = proxyActivities<EncodeActivities>({
@@ -44,27 +43,10 @@ export async function encodeKnowledgeWorkflow(input: StageInput): Promise<StageR
     retry: { initialInterval: '1 second', maximumInterval: '1 minute', maximumAttempts: 10 },
   });
 
-  // refine runs per domain; encode reads one output with both domains' files.
-  let refine = artifacts.refine ?? NO_REFINE;
-  if (!artifacts.refine && parts && sets.length > 0) {
-    const { combineRefineOutputs } = proxyActivities<RefineActivities>({
-      taskQueue: config.queues.cpu.name,
-      startToCloseTimeout: '10 minutes',
-      retry: { initialInterval: '1 second', maximumAttempts: 5 },
-    });
-    const combined = await combineRefineOutputs(parts);
-    refine = { key: combined.key, contentHash: combined.contentHash };
-  }
-
-  const plan = await quick.planEncoding({ runId: input.runId, encode, sets, refine, ingest });
-  if (plan.skipped) {
-    return { artifact: { key: plan.key, contentHash: plan.contentHash! }, skipped: true, summary: plan.summary! };
-  }
-  if (input.lookupOnly) {
-    throw ApplicationFailure.nonRetryable(`encode output ${plan.key} does not exist for these inputs (run the encode stage)`, 'StageOutputMissing');
-  }
-  const common = { key: plan.key, refineKey: refine.key, ingestKey: ingest.key, modelDir: plan.modelDir, encode };
-  for (const job of plan.jobs) {
+  const plan = await planOrMissing(quick.planEncoding({ runId: input.runId, encode, sets, refine, ingest, lookupOnly: input.lookupOnly ?? false }));
+  if (plan.status === 'done') return { artifact: plan.artifact, skipped: true, summary: plan.summary };
+  const common = { key: plan.key, refineKey: refine.key, ingestKey: ingest.key, modelDir: plan.work.modelDir, encode };
+  for (const job of plan.work.jobs) {
     if (job.texts > 0) await long.encodeShards({ ...common, set: job.set, domain: job.domain });
   }
   const done = await quick.assembleVectors({ ...common, sets });

@@ -11,14 +11,9 @@ import {
   setHandler,
   upsertSearchAttributes,
 } from '@temporalio/workflow';
-import type {
-  FinetuneSummary,
-  PlannedJob,
-  SubmitLoraJobOutput,
-  createAdapterServingActivities,
-  createFinetuneActivities,
-} from '../activities/finetune';
+import type { FinetuneSummary, PlannedJob, SubmitLoraJobOutput, createAdapterServingActivities, createFinetuneActivities } from '../activities/finetune';
 import type { R4ecConfig } from '../config/schema';
+import type { BaseModelRef } from '../core/finetune';
 import { workflowIds } from '../core/rules';
 import { progressQuery } from './fanout';
 import { r4ecAttributes } from './search-attributes';
@@ -35,7 +30,7 @@ export interface LoraJobWorkflowInput {
   job: PlannedJob;
   finetune: R4ecConfig['finetune'];
   queues: { gpu: string; llm: string };
-  baseModel: { ref: string; identity: { kind: 'local'; path: string; configSha256: string } | { kind: 'provider'; name: string } };
+  baseModel: BaseModelRef;
 }
 
 export interface LoraJobWorkflowOutput {
@@ -70,18 +65,19 @@ export async function fineTuneWorkflow(input: StageInput): Promise<StageResult<F
     retry: { initialInterval: '2 seconds', maximumAttempts: 3, nonRetryableErrorTypes: NON_RETRYABLE },
   });
   const plan = await quick.planFinetune({ runId, finetune: ft, construct: { user, item }, lookupOnly: input.lookupOnly ?? false });
-  if (plan.skipped) return { artifact: { key: plan.key, contentHash: plan.contentHash! }, skipped: true, summary: plan.summary! };
+  if (plan.status === 'done') return { artifact: plan.artifact, skipped: true, summary: plan.summary };
+  const { jobs, baseModel } = plan.work;
 
   // All jobs start at once; the gpu worker's slots decide how many train concurrently. Every job is
   // awaited (allSettled) so a failing one does not leave siblings terminated mid-step.
-  progress.total = plan.jobs.length;
-  progress.running = plan.jobs.map((j) => j.name);
+  progress.total = jobs.length;
+  progress.running = jobs.map((j) => j.name);
   const settled = await Promise.allSettled(
-    plan.jobs.map((job) =>
+    jobs.map((job) =>
       executeChild(loraJobWorkflow, {
         workflowId: workflowIds.loraJob(runId, job.name),
         taskQueue: config.queues.cpu.name,
-        args: [{ runId, job, finetune: ft, queues: { gpu: config.queues.gpu.name, llm: config.queues.llm.name }, baseModel: plan.baseModel! }],
+        args: [{ runId, job, finetune: ft, queues: { gpu: config.queues.gpu.name, llm: config.queues.llm.name }, baseModel: baseModel! }],
         typedSearchAttributes: r4ecAttributes({ runId, stage: 'finetune', domain: job.domain, entityId: job.name }),
       }).finally(() => {
         progress.done++;
@@ -96,8 +92,8 @@ export async function fineTuneWorkflow(input: StageInput): Promise<StageResult<F
     key: plan.key,
     runId,
     backend: ft.backend,
-    baseModel: plan.baseModel?.ref ?? null,
-    jobs: plan.jobs.map((j) => ({ name: j.name, jobKey: j.jobKey })),
+    baseModel: baseModel?.ref ?? null,
+    jobs: jobs.map((j) => ({ name: j.name, jobKey: j.jobKey })),
   });
   return { artifact: { key: done.key, contentHash: done.contentHash }, skipped: false, summary: done.summary };
 }

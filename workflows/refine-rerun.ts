@@ -6,7 +6,7 @@
 // output under the same key. Its content hash changes, so encode and train rerun when the pipeline
 // is started again with the same run id.
 import { continueAsNew, upsertSearchAttributes, workflowInfo } from '@temporalio/workflow';
-import type { PrepareRefineRerunOutput } from '../activities/refine';
+import type { PreparedRerun } from '../activities/refine';
 import type { Domain, RefineOutcome } from '../config/names';
 import { failedEntitiesQuery, zeroUsage, type LlmUsage } from '../core/rules';
 import { emptyCarry, trackProgress, type FanoutCarry } from './fanout';
@@ -17,7 +17,7 @@ export interface RerunFailedRefineInput {
   runId: string;
   /** Default: item, then user. */
   domains?: Domain[];
-  resume?: { position: number; prepared: PrepareRefineRerunOutput; carry: FanoutCarry; usage: LlmUsage; results: RerunFailedRefineOutput['domains'] };
+  resume?: { position: number; prepared: Extract<PreparedRerun, { found: true }>; carry: FanoutCarry; usage: LlmUsage; results: RerunFailedRefineOutput['domains'] };
 }
 
 export interface RerunDomainResult {
@@ -51,16 +51,16 @@ export async function rerunFailedRefineWorkflow(input: RerunFailedRefineInput): 
     const domain = domains[position]!;
     const resumed = input.resume?.position === position ? input.resume : undefined;
     const prepared = resumed?.prepared ?? (await refineActivities(cpuQueue).prepareRefineRerun({ runId, domain }));
-    if (!prepared.found || !prepared.plan || !prepared.config || !prepared.ingestKey) {
+    if (!prepared.found) {
       results[domain] = { found: false };
       continue;
     }
-    const { config, plan } = prepared;
+    const { config, key, work } = prepared;
     // Children and bookkeeping run where this workflow runs (the deployment's cpu queue today).
     const cpu = { ...config, queues: { ...config.queues, cpu: { ...config.queues.cpu, name: cpuQueue } } };
-    const previousContentHash = plan.contentHash ?? null;
+    const previousContentHash = prepared.artifact.contentHash;
     if (prepared.failed.length === 0 && !prepared.stale) {
-      results[domain] = { rerun: 0, outcomes: {}, total: plan.summary?.outcomes ?? null, artifact: previousContentHash ? { key: plan.key, contentHash: previousContentHash } : null, previousContentHash, llm: zeroUsage() };
+      results[domain] = { rerun: 0, outcomes: {}, total: prepared.summary.outcomes, artifact: prepared.artifact, previousContentHash, llm: zeroUsage() };
       continue;
     }
     state.total = prepared.failed.length;
@@ -69,18 +69,18 @@ export async function rerunFailedRefineWorkflow(input: RerunFailedRefineInput): 
     const indices = prepared.failed.map((f) => f.index);
     // Nothing failed but records changed (entity workflows reset by hand): only rewrite the output.
     if (indices.length > 0) {
-      if (!resumed) await ensureAdapters(cpu, plan.adapterJobKeys);
-      const r = await runRefineFanout({ runId, domain, config: cpu, plan, ingestKey: prepared.ingestKey, carry: state.carry, usage, indices });
+      if (!resumed) await ensureAdapters(cpu, work.adapterJobKeys);
+      const r = await runRefineFanout({ runId, domain, config: cpu, plan: { key, work }, ingestKey: prepared.ingestKey, carry: state.carry, usage, indices });
       state.carry = r.carry;
       trackProgress(state);
       if (!r.finished) return continueAsNew<typeof rerunFailedRefineWorkflow>({ ...input, resume: { position, prepared, carry: r.carry, usage, results } });
     }
-    const done = await refineActivities(cpuQueue).assembleRefine({ runId, key: plan.key, ingestKey: prepared.ingestKey, domain, entities: entityOptions(config), strategy: config.refine.strategy });
+    const done = await refineActivities(cpuQueue).assembleRefine({ runId, key, ingestKey: prepared.ingestKey, domain, entities: entityOptions(config), strategy: config.refine.strategy });
     results[domain] = {
       rerun: indices.length,
       outcomes: { ...state.carry.outcomes },
       total: done.summary.outcomes,
-      artifact: { key: plan.key, contentHash: done.contentHash },
+      artifact: { key, contentHash: done.contentHash },
       previousContentHash,
       llm: usage,
     };

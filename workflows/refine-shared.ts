@@ -3,10 +3,10 @@
 // entities (workflows/fanout.ts).
 import { executeChild, proxyActivities } from '@temporalio/workflow';
 import type { createAdapterServingActivities } from '../activities/finetune';
-import type { PlanRefineOutput, RefineActivities, RefineUnit } from '../activities/refine';
+import type { RefineActivities, RefineUnit, RefineWork } from '../activities/refine';
 import type { Domain } from '../config/names';
 import type { R4ecConfig } from '../config/schema';
-import { addUsage, workflowIds, type LlmUsage } from '../core/rules';
+import { addUsage, workflowIds, type LlmUsage, type StageTodo } from '../core/rules';
 import { runWindowedFanout, type FanoutCarry, type FanoutRunResult } from './fanout';
 import { refineEntityWorkflow, type RefineEntityInput } from './refine-entity';
 import { r4ecAttributes } from './search-attributes';
@@ -38,7 +38,7 @@ export interface RefineFanoutArgs {
   runId: string;
   domain: Domain;
   config: R4ecConfig;
-  plan: PlanRefineOutput;
+  plan: Pick<StageTodo<RefineWork>, 'key' | 'work'>;
   ingestKey: string;
   carry: FanoutCarry;
   /** Adds up what the children report. */
@@ -49,29 +49,30 @@ export interface RefineFanoutArgs {
 
 /** One workflow run's share of the fan-out (the caller continues-as-new when `finished` is false). */
 export async function runRefineFanout(a: RefineFanoutArgs): Promise<FanoutRunResult> {
-  const { config, plan, domain, runId } = a;
+  const { config, domain, runId } = a;
+  const { key, work } = a.plan;
   const r = config.refine;
   const acts = refineActivities(config.queues.cpu.name);
   const base: Omit<RefineEntityInput, 'entityId' | 'index' | 'sample'> = {
     runId,
-    key: plan.key,
+    key,
     domain,
     catalogKey: a.ingestKey,
     strategy: r.strategy,
     maxIterations: r.maxIterations,
     filterSamples: r.filterSamples,
-    models: plan.models,
+    models: work.models,
     llmQueue: config.queues.llm.name,
     formatRetries: config.llm.formatRetries,
     transport: config.llm.transport,
-    callTimeoutMs: plan.callTimeoutMs,
+    callTimeoutMs: work.callTimeoutMs,
     cap: config.llm.cap,
-    reserveCalls: plan.reserveCalls,
-    karFromActor: plan.karFromActor,
+    reserveCalls: work.reserveCalls,
+    karFromActor: work.karFromActor,
   };
-  const list = { runId, key: plan.key, ingestKey: a.ingestKey, domain, entities: entityOptions(config), cap: config.llm.cap };
+  const list = { runId, key, ingestKey: a.ingestKey, domain, entities: entityOptions(config), cap: config.llm.cap };
   return runWindowedFanout<RefineUnit>({
-    total: a.indices ? a.indices.length : plan.total,
+    total: a.indices ? a.indices.length : work.total,
     carry: a.carry,
     window: r.window,
     batchPerRun: r.batchPerRun,

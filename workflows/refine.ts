@@ -6,17 +6,17 @@
 // - Inactive users (active-user strategy) are `approximated` without a child.
 // - `progress` query: { done, total, outcomes } from any run of the chain.
 import { ApplicationFailure, continueAsNew, upsertSearchAttributes } from '@temporalio/workflow';
-import type { PlanRefineOutput } from '../activities/refine';
-import type { RefineSummary } from '../core/refine/assemble';
-import { zeroUsage, type LlmUsage } from '../core/rules';
+import type { RefineSummary, RefineWork } from '../activities/refine';
+import { zeroUsage, type LlmUsage, type StageTodo } from '../core/rules';
 import { emptyCarry, trackProgress, type FanoutCarry } from './fanout';
 import { ensureAdapters, entityOptions, refineActivities, runRefineFanout } from './refine-shared';
 import { r4ecAttributes } from './search-attributes';
+import { planOrMissing } from './stage-plan';
 import type { DomainStageInput, StageResult } from './stage-types';
 
 export interface RefineStageInput extends DomainStageInput {
   /** Set by continue-as-new: the plan, how far the fan-out got, and what the children used so far. */
-  resume?: { plan: PlanRefineOutput; carry: FanoutCarry; usage: LlmUsage; runs: number };
+  resume?: { plan: StageTodo<RefineWork>; carry: FanoutCarry; usage: LlmUsage; runs: number };
 }
 
 /** refine's block of the run summary; `llm` counts this execution's calls (0 when skipped). */
@@ -28,20 +28,19 @@ export async function refineKnowledgeWorkflow(input: RefineStageInput): Promise<
   const { ingest, finetune } = input.artifacts;
   if (!ingest) throw ApplicationFailure.nonRetryable(`refine(${domain}) needs the ingest output; got ${Object.keys(input.artifacts).join(', ') || 'none'}`, 'MissingStageInput');
   const acts = refineActivities(config.queues.cpu.name);
-  const state = { carry: input.resume?.carry ?? emptyCarry(), total: input.resume?.plan.total ?? 0 };
+  const state = { carry: input.resume?.carry ?? emptyCarry(), total: input.resume?.plan.work.total ?? 0 };
   trackProgress(state);
 
-  const plan = input.resume?.plan ?? (await acts.planRefine({ runId, domain, config, ingest, ...(finetune ? { finetune } : {}), lookupOnly: input.lookupOnly ?? false }));
-  state.total = plan.total;
-  if (plan.complete) {
-    const s = plan.summary!;
-    state.carry = { offset: plan.total, done: plan.total, outcomes: { ...s.outcomes } };
-    return { artifact: { key: plan.key, contentHash: plan.contentHash! }, skipped: true, summary: { ...s, key: plan.key, llm: zeroUsage(), runs: 0 } };
+  const planned = input.resume?.plan ?? (await planOrMissing(acts.planRefine({ runId, domain, config, ingest, ...(finetune ? { finetune } : {}), lookupOnly: input.lookupOnly ?? false })));
+  if (planned.status === 'done') {
+    const s = planned.summary;
+    state.total = s.entities;
+    state.carry = { offset: s.entities, done: s.entities, outcomes: { ...s.outcomes } };
+    return { artifact: planned.artifact, skipped: true, summary: { ...s, key: planned.key, llm: zeroUsage(), runs: 0 } };
   }
-  if (input.lookupOnly) {
-    throw ApplicationFailure.nonRetryable(`refine(${domain}) output ${plan.key} does not exist for these inputs (run the refine stage)`, 'StageOutputMissing');
-  }
-  if (!input.resume) await ensureAdapters(config, plan.adapterJobKeys);
+  const plan = planned;
+  state.total = plan.work.total;
+  if (!input.resume) await ensureAdapters(config, plan.work.adapterJobKeys);
 
   const usage = input.resume?.usage ?? zeroUsage();
   const runs = (input.resume?.runs ?? 0) + 1;

@@ -7,7 +7,13 @@ export interface ReportStageInput extends StageInput {
   report: Parameters<ReturnType<typeof createReportActivities>['writeReport']>[0]['report'];
 }
 
-export async function reportWorkflow(input: ReportStageInput): Promise<StageResult<{ html: string; json: string }>> {
+/** report's block of the run summary: where its files are in the store. */
+export interface ReportSummary {
+  html: string;
+  json: string;
+}
+
+export async function reportWorkflow(input: ReportStageInput): Promise<StageResult<ReportSummary>> {
   upsertSearchAttributes(r4ecAttributes({ runId: input.runId, stage: 'report' }));
   const { writeReport } = proxyActivities<ReturnType<typeof createReportActivities>>({
     taskQueue: input.config.queues.cpu.name,

@@ -1,15 +1,9 @@
 // The contract between r4ecPipelineWorkflow and each stage workflow. Types only.
 import type { R4ecConfig } from '../config/schema';
-import type { Domain, Stage } from '../config/names';
+import type { Domain } from '../config/names';
+import type { ArtifactName, StageArtifact } from '../core/rules';
 
-/** A complete stage output in the store: its key and content hash (the next stage's input). */
-export interface StageArtifact {
-  key: string;
-  contentHash: string;
-}
-
-/** Stage outputs by name; construct and refine have one per domain ("construct:user", ...). */
-export type ArtifactName = Stage | `${'construct' | 'refine'}:${Domain}`;
+export type { ArtifactName, StageArtifact };
 
 export interface StageInput {
   /** The pipeline's workflow id. */
@@ -29,7 +23,7 @@ export interface StageResult<S = Record<string, unknown>> {
   artifact: StageArtifact;
   /** True when the output already existed and nothing was recomputed. */
   skipped: boolean;
-  /** The stage's block of the run summary (DESIGN.md "CLI contract"). */
+  /** The stage's summary; the run summary takes its block from it (README "Commands"). */
   summary: S;
 }
 

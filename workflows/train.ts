@@ -10,7 +10,7 @@ import type { StageInput, StageResult } from './stage-types';
 
 type TrainActivities = ReturnType<typeof createTrainActivities>;
 
-const NON_RETRYABLE = ['InvalidActivityInput', 'MissingStageInput', 'DataError', 'SpecError', 'CheckpointError'];
+const NON_RETRYABLE = ['InvalidActivityInput', 'MissingStageInput', 'DataError', 'SpecError', 'CheckpointError', 'StageOutputMissing'];
 
 export async function trainBackbonesWorkflow(input: StageInput): Promise<StageResult<TrainSummary>> {
   upsertSearchAttributes(r4ecAttributes({ runId: input.runId, stage: 'train' }));
@@ -31,23 +31,21 @@ export async function trainBackbonesWorkflow(input: StageInput): Promise<StageRe
   });
 
   const common = { runId: input.runId, train, ingest, ...(encode ? { encode } : {}) };
-  const plan = await quick.planTraining(common);
-  if (plan.skipped) return { artifact: { key: plan.key, contentHash: plan.contentHash! }, skipped: true, summary: plan.summary! };
-  if (input.lookupOnly) {
-    throw ApplicationFailure.nonRetryable(`train output ${plan.key} does not exist for these inputs (run the train stage)`, 'StageOutputMissing');
-  }
+  const plan = await quick.planTraining({ ...common, lookupOnly: input.lookupOnly ?? false });
+  if (plan.status === 'done') return { artifact: plan.artifact, skipped: true, summary: plan.summary };
+  const { jobs, names } = plan.work;
 
-  const outcomes: JobOutcome[] = new Array(plan.jobs.length);
+  const outcomes: JobOutcome[] = new Array(jobs.length);
   // `progress`: models trained of all, and the ones training now (the CLI adds each one's epoch
   // from the heartbeat of its pending activity).
   const progress = { done: 0, running: [] as string[] };
-  setHandler(progressQuery, () => ({ done: progress.done, total: plan.jobs.length, outcomes: {}, running: [...progress.running] }));
+  setHandler(progressQuery, () => ({ done: progress.done, total: jobs.length, outcomes: {}, running: [...progress.running] }));
   let next = 0;
   const worker = async (): Promise<void> => {
-    while (next < plan.jobs.length) {
+    while (next < jobs.length) {
       const i = next++;
-      const job: TrainJob = plan.jobs[i]!;
-      const name = plan.names?.[i] ?? `job ${i}`;
+      const job: TrainJob = jobs[i]!;
+      const name = names[i] ?? `job ${i}`;
       progress.running.push(name);
       const r = await long.trainBackbone({ ...common, job });
       progress.running = progress.running.filter((n) => n !== name);
@@ -55,7 +53,7 @@ export async function trainBackbonesWorkflow(input: StageInput): Promise<StageRe
       outcomes[i] = { job, key: r.key, metrics: r.metrics };
     }
   };
-  await Promise.all(Array.from({ length: Math.max(1, Math.min(queue.slots, plan.jobs.length)) }, worker));
+  await Promise.all(Array.from({ length: Math.max(1, Math.min(queue.slots, jobs.length)) }, worker));
 
   const done = await quick.collectTraining({ key: plan.key, train, outcomes });
   return { artifact: { key: done.key, contentHash: done.contentHash }, skipped: false, summary: done.summary };

@@ -5,7 +5,8 @@ import { renderHtml } from '../../core/report/html';
 import { R4ecError } from '../../core/errors';
 import { openStore } from '../../core/store';
 import { stateDirFrom } from '../../runtime/paths';
-import type { RunSummary } from '../../workflows/pipeline';
+import { reportInput } from '../../workflows/report-input';
+import type { RunSummary } from '../../workflows/run-summary';
 import { str, type Command } from '../args';
 import { clientFor } from '../client';
 import { writeFileSync } from 'node:fs';
@@ -46,20 +47,7 @@ export const reportCommand: Command = {
       copyFileSync(await store.localPath(`${existing}/report.json`), join(dir, 'report.json'));
     } else {
       // The run stopped before its report stage (e.g. --until train): build it from its summary.
-      const llm = config.llm;
-      const data = await buildReport(store, {
-        runId,
-        datasetKind: config.dataset.kind,
-        simulator: (!llm.teacher || !llm.actor || !llm.reflection) && Boolean(summary.construct || summary.refine),
-        stages: summary.stages,
-        ingest: summary.ingest,
-        construct: summary.construct as never,
-        refine: summary.refine as never,
-        train: summary.train,
-        llm: summary.llm,
-        llmByStage: summary.llmByStage as never,
-        artifacts: { ...(summary.artifacts.ingest ? { ingest: summary.artifacts.ingest.key } : {}), ...(summary.artifacts.train ? { train: summary.artifacts.train.key } : {}) },
-      });
+      const data = await buildReport(store, reportInput(config, summary));
       writeFileSync(join(dir, 'report.json'), JSON.stringify(data, null, 1));
       writeFileSync(join(dir, 'report.html'), renderHtml(data));
     }

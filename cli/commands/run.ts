@@ -4,18 +4,19 @@ import type { R4ecConfig } from '../../config/schema';
 import { resolveDatasetDir } from '../../activities/ingest';
 import { ingest } from '../../core/data/ingest';
 import { loadDataset } from '../../core/data/dataset';
-import { estimateRun } from '../../core/estimate';
+import { estimateMoney, estimateRun } from '../../core/estimate';
+import { formatUsd, PRICES_TAKEN } from '../../core/llm/prices';
 import { PIPELINE_WORKFLOW_TYPE, STAGES, type Stage } from '../../config/names';
 import { R4ecError } from '../../core/errors';
 import { connectClient, dataConverterFor, resolveTemporal } from '../../runtime/connection';
 import { stateDirFrom } from '../../runtime/paths';
 import { openStore } from '../../core/store';
-import type { RunSummary, StageSelection } from '../../workflows/pipeline';
+import type { StageSelection } from '../../core/rules';
+import type { RunSummary } from '../../workflows/run-summary';
 import { str, type Command } from '../args';
 import { ensureServer, startWorkers } from '../local';
 import { ProgressView } from '../progress';
 import { deriveRunId } from '../run-id';
-import { STAGE_WORKFLOWS } from '../../workflows/registry';
 
 function stageList(flag: string, value: string | undefined): Stage[] | undefined {
   if (value === undefined) return undefined;
@@ -52,7 +53,7 @@ export const runCommand: Command = {
     from: { type: 'string', description: 'compute from this stage on' },
     until: { type: 'string', description: 'compute up to and including this stage' },
     json: { type: 'boolean', description: 'progress on stderr, one JSON run summary on stdout at the end' },
-    'dry-run': { type: 'boolean', description: 'estimate entities, LLM calls and tokens per stage and role; start nothing' },
+    'dry-run': { type: 'boolean', description: 'estimate entities, LLM calls, tokens and money (synchronous and batch) per stage and role; start nothing' },
   },
   details:
     'Without temporal.address in the config, r4ec starts (or attaches to) the local dev server and runs\n' +
@@ -60,14 +61,6 @@ export const runCommand: Command = {
     'after a failure or a config change redoes only what changed.',
   async run({ values }) {
     const selection = selectionFrom(values);
-    const wanted = selection?.only ?? STAGES.filter((s, i) => i >= STAGES.indexOf(selection?.from ?? 'ingest') && i <= STAGES.indexOf(selection?.until ?? 'report'));
-    const missing = wanted.filter((s) => !STAGE_WORKFLOWS[s]);
-    if (missing.length && (selection?.only || selection?.until)) {
-      throw new R4ecError(`stage ${missing.join(', ')} is not available in this build`, 'stage_not_available', {
-        suggestion: `available stages: ${Object.keys(STAGE_WORKFLOWS).join(', ')}`,
-        exitCode: 2,
-      });
-    }
     const loaded = loadConfig({ path: str(values.config) });
     const { config } = loaded;
     const env = process.env;
@@ -160,18 +153,28 @@ async function dryRun(config: R4ecConfig, stateDir: string, runId: string, json:
   const dir = await resolveDatasetDir(config.dataset, stateDir);
   const ingested = await ingest({ store, dataset: config.dataset, dir });
   const rows = await estimateRun(config, await loadDataset(store, ingested.key));
+  const money = estimateMoney(config, rows);
   if (json) {
-    process.stdout.write(JSON.stringify({ runId, dryRun: true, ingest: ingested.summary, estimate: rows }) + '\n');
+    process.stdout.write(JSON.stringify({ runId, dryRun: true, ingest: ingested.summary, estimate: rows, money: { ...money, pricesTaken: PRICES_TAKEN } }) + '\n');
     return 0;
   }
   const out = process.stdout;
+  const usd = (v: number | null) => (v === null ? '—' : formatUsd(v));
   out.write(`dry run of ${runId}: ${ingested.summary.users} users, ${ingested.summary.items} items (nothing started, no LLM called)\n\n`);
-  out.write(`${'stage'.padEnd(10)}${'domain'.padEnd(7)}${'role'.padEnd(11)}${'entities'.padStart(9)}${'calls (min–max)'.padStart(20)}${'prompt tok'.padStart(13)}${'compl. tok'.padStart(13)}\n`);
+  out.write(`${'stage'.padEnd(10)}${'domain'.padEnd(7)}${'role'.padEnd(11)}${'entities'.padStart(9)}${'calls (min–max)'.padStart(20)}${'prompt tok'.padStart(13)}${'compl. tok'.padStart(13)}${'USD sync'.padStart(11)}${'USD batch'.padStart(11)}\n`);
   for (const r of rows) {
-    out.write(`${r.stage.padEnd(10)}${r.domain.padEnd(7)}${r.role.padEnd(11)}${String(r.entities).padStart(9)}${`${r.callsMin}–${r.callsMax}`.padStart(20)}${String(r.promptTokens).padStart(13)}${String(r.completionTokens).padStart(13)}\n`);
+    out.write(`${r.stage.padEnd(10)}${r.domain.padEnd(7)}${r.role.padEnd(11)}${String(r.entities).padStart(9)}${`${r.callsMin}–${r.callsMax}`.padStart(20)}${String(r.promptTokens).padStart(13)}${String(r.completionTokens).padStart(13)}${usd(r.usdSync).padStart(11)}${usd(r.usdBatch).padStart(11)}\n`);
   }
   const sum = (f: (r: (typeof rows)[number]) => number) => rows.reduce((a, r) => a + f(r), 0);
-  out.write(`${'total'.padEnd(37)}${`${sum((r) => r.callsMin)}–${sum((r) => r.callsMax)}`.padStart(20)}${String(sum((r) => r.promptTokens)).padStart(13)}${String(sum((r) => r.completionTokens)).padStart(13)}\n`);
-  out.write(`\nroles without an endpoint are served by the simulator (no cost): ${(['teacher', 'actor', 'reflection'] as const).filter((r) => !config.llm[r]).join(', ') || 'none'}\n`);
+  out.write(`${'total'.padEnd(37)}${`${sum((r) => r.callsMin)}–${sum((r) => r.callsMax)}`.padStart(20)}${String(sum((r) => r.promptTokens)).padStart(13)}${String(sum((r) => r.completionTokens)).padStart(13)}${usd(money.total.sync).padStart(11)}${usd(money.total.teacherBatch).padStart(11)}\n`);
+  out.write(`\nmoney per stage and role (expected tokens; "batch" = the teacher on the Batch API, the rest synchronous):\n`);
+  for (const [k, m] of Object.entries(money.byStageRole)) {
+    out.write(`  ${k.padEnd(20)}${(m.simulator ? 'simulator' : m.model).padEnd(22)}sync ${usd(m.usdSync).padStart(9)}   batch ${usd(m.usdBatch).padStart(9)}\n`);
+  }
+  out.write(`  ${'whole run'.padEnd(42)}sync ${usd(money.total.sync).padStart(9)}   batch ${usd(money.total.teacherBatch).padStart(9)}   (this config: ${config.llm.teacher?.batch.enabled ? 'batch' : 'sync'}, ${usd(money.total.planned)})\n`);
+  const unpriced = [...new Set(rows.filter((r) => r.usdSync === null).map((r) => r.model))];
+  if (unpriced.length) out.write(`no price for ${unpriced.join(', ')}: add it under llm.prices (USD per million tokens)\n`);
+  out.write(`prices: built-in OpenAI list prices taken ${PRICES_TAKEN} (editable defaults; llm.prices overrides)\n`);
+  out.write(`roles without an endpoint are served by the simulator (no cost): ${(['teacher', 'actor', 'reflection'] as const).filter((r) => !config.llm[r]).join(', ') || 'none'}\n`);
   return 0;
 }

@@ -1,6 +1,6 @@
 import { WorkflowNotFoundError } from '@temporalio/client';
 import { R4ecError } from '../../core/errors';
-import type { RunSummary, StageProgress } from '../../workflows/pipeline';
+import type { RunSummary, StageProgress } from '../../workflows/run-summary';
 import { str, type Command } from '../args';
 import { clientFor } from '../client';
 

@@ -1,4 +1,6 @@
 export * from './metrics';
 export * from './score';
 export * from './jobs';
-export * from './runner';
+export * from './errors';
+export * from './stage';
+export * from './train-model';

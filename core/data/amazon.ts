@@ -5,6 +5,7 @@
 // "unknown category"; label = rating > 4.
 import { readdir } from 'node:fs/promises';
 import { join } from 'node:path';
+import { applyDuplicatePolicy, type DuplicatePolicy } from './duplicates';
 import { DataError } from './errors';
 import { forEachLine } from './lines';
 import { InteractionColumns, ItemInfo, RawDataset } from './raw';
@@ -40,6 +41,8 @@ export async function resolveAmazonFiles(dir: string, reviewsFile?: string): Pro
 export interface AmazonOptions {
   userCore: number;
   itemCore: number;
+  /** Repeated (reviewerID, asin, unixReviewTime) reviews: an error (default) or dropped and counted. */
+  duplicates?: DuplicatePolicy;
   displayNames?: Partial<AmazonFiles>;
   onProgress?: (file: string, line: number) => void;
 }
@@ -125,14 +128,21 @@ export async function loadAmazonBooks(files: AmazonFiles, opts: AmazonOptions): 
         items.push(asin);
         itemIdx.set(asin, i);
       }
-      cols.push(u, i, overall, t);
+      cols.push(u, i, overall, t, line);
     },
     { displayName: reviewsName, onProgress: (l) => opts.onProgress?.(reviewsName, l) },
   );
   if (cols.length === 0) throw new DataError(reviewsName, 0, 'file', 'at least one review with a rating', 'none');
   userIdx.clear();
 
-  const keep = kCore(cols, users.length, items.length, opts.userCore, opts.itemCore);
+  // Repeats go before the core: a review counted twice must not lift its user or item over it.
+  const dups = applyDuplicatePolicy(cols, users.length, items.length, opts.duplicates ?? 'error', {
+    file: reviewsName,
+    field: 'reviewerID/asin/unixReviewTime',
+    what: '(reviewerID, asin, unixReviewTime)',
+    show: (row) => JSON.stringify({ reviewerID: users[cols.user[row]!], asin: items[cols.item[row]!], unixReviewTime: cols.ts[row] }),
+  });
+  const keep = kCore(cols, users.length, items.length, opts.userCore, opts.itemCore, dups.keep);
   const inCore = new Uint8Array(items.length);
   for (let r = 0; r < cols.length; r++) if (keep[r]) inCore[cols.item[r]!] = 1;
 
@@ -156,16 +166,16 @@ export async function loadAmazonBooks(files: AmazonFiles, opts: AmazonOptions): 
   );
   for (let r = 0; r < cols.length; r++) if (keep[r] && !info[cols.item[r]!]) keep[r] = 0;
   const catalog: ItemInfo[] = items.map((asin, i) => info[i] ?? { rawId: asin, title: asin, year: null, genres: [], category: 'unknown category' });
-  return { kind: 'amazon-books', labelThreshold: 4, users, items: catalog, interactions: cols, keep };
+  return { kind: 'amazon-books', labelThreshold: 4, users, items: catalog, interactions: cols, keep, duplicatesDropped: dups.dropped };
 }
 
 /**
- * The maximal sub-dataset where every user has >= userCore and every item >= itemCore
- * interactions: repeatedly drop rows of users/items below their core (each removal is forced, so
- * the fixed point is the maximal core the authors' loop also ends at).
+ * The maximal sub-dataset (of the rows `initial` keeps; default all) where every user has >=
+ * userCore and every item >= itemCore interactions: repeatedly drop rows of users/items below their
+ * core (each removal is forced, so the fixed point is the maximal core the authors' loop also ends at).
  */
-export function kCore(cols: InteractionColumns, nUsers: number, nItems: number, userCore: number, itemCore: number): Uint8Array {
-  const keep = new Uint8Array(cols.length).fill(1);
+export function kCore(cols: InteractionColumns, nUsers: number, nItems: number, userCore: number, itemCore: number, initial?: Uint8Array): Uint8Array {
+  const keep = initial ? initial.slice() : new Uint8Array(cols.length).fill(1);
   const uc = new Int32Array(nUsers);
   const ic = new Int32Array(nItems);
   for (;;) {

@@ -9,3 +9,4 @@ export * from './history';
 export * from './dataset';
 export * from './ingest';
 export * from './synth';
+export * from './duplicates';

@@ -4,6 +4,7 @@ import { basename } from 'node:path';
 import { StageOutput, stageKey, type ArtifactStore } from '../store';
 import { loadAmazonBooks, resolveAmazonFiles } from './amazon';
 import { writeDataset } from './dataset';
+import type { DuplicatePolicy } from './duplicates';
 import { DataError } from './errors';
 import { cachedSha256File } from './files';
 import { summaryOf, type DatasetCounts, type IngestSummary } from './meta';
@@ -11,8 +12,11 @@ import { loadMovieLens, resolveMovieLensFiles } from './movielens';
 import type { DatasetKind, RawDataset, SourceFile } from './raw';
 import { buildDataset } from './split';
 
-/** Bumped whenever the code changes what ingest produces for the same files and config. */
-export const INGEST_CODE_VERSION = 'ingest-v1';
+/**
+ * Bumped whenever the code changes what ingest produces for the same files and config. v2: repeated
+ * (user, item, timestamp) lines and double-encoded text fail (a v1 dataset may hold them).
+ */
+export const INGEST_CODE_VERSION = 'ingest-v2';
 
 export interface IngestDatasetConfig {
   kind: DatasetKind;
@@ -20,6 +24,8 @@ export interface IngestDatasetConfig {
   historyLength: number;
   trainFraction: number;
   kCore: { user: number; item: number };
+  /** Repeated (user, item, timestamp) lines: an error (default) or dropped and counted. */
+  duplicates?: DuplicatePolicy | undefined;
 }
 
 export type IngestProgress = { phase: 'hash' | 'read' | 'split' | 'write'; file?: string; line?: number };
@@ -50,6 +56,8 @@ export function ingestConfigSlice(d: IngestDatasetConfig): Record<string, unknow
     historyLength: d.historyLength,
     trainFraction: d.trainFraction,
     ...(d.kind === 'amazon-books' ? { kCore: d.kCore } : {}),
+    // With `error` the output is what it always was (or ingest fails): only `drop` enters the key.
+    ...(d.duplicates === 'drop' ? { duplicates: 'drop' } : {}),
   };
 }
 
@@ -86,10 +94,11 @@ export async function ingest(opts: IngestOptions): Promise<IngestResult> {
     raw = await loadAmazonBooks(files as { reviews: string; meta: string }, {
       userCore: d.kCore.user,
       itemCore: d.kCore.item,
+      duplicates: d.duplicates ?? 'error',
       onProgress,
     });
   } else {
-    raw = await loadMovieLens(files as { ratings: string; movies: string; users: string }, { kind: d.kind, onProgress });
+    raw = await loadMovieLens(files as { ratings: string; movies: string; users: string }, { kind: d.kind, duplicates: d.duplicates ?? 'error', onProgress });
   }
   opts.onProgress?.({ phase: 'split' });
   const built = buildDataset(raw, { historyLength: d.historyLength, trainFraction: d.trainFraction });

@@ -16,6 +16,8 @@ export const DatasetCountsSchema = z.object({
   /** Items in the index (1..allItems), including those seen only in test parts. */
   allItems: z.number().int().nonnegative(),
   categories: z.number().int().nonnegative(),
+  /** Lines dropped as repeats of an earlier (user, item, timestamp) line (`dataset.duplicates: drop`); 0 in datasets written before it was counted. */
+  duplicatesDropped: z.number().int().nonnegative().default(0),
 });
 
 export const DatasetItemSchema = z.object({
@@ -67,9 +69,11 @@ export interface IngestSummary {
   test: number;
   trainPositive: number;
   testPositive: number;
+  /** Repeated (user, item, timestamp) lines dropped (`dataset.duplicates: drop`; with `error` they fail ingest). */
+  duplicatesDropped: number;
 }
 
 export function summaryOf(counts: DatasetCounts): IngestSummary {
   const { users, items, train, test, trainPositive, testPositive } = counts;
-  return { users, items, train, test, trainPositive, testPositive };
+  return { users, items, train, test, trainPositive, testPositive, duplicatesDropped: counts.duplicatesDropped ?? 0 };
 }

@@ -2,6 +2,7 @@
 // movies.dat (ISO-8859-1: accented titles must survive) and users.dat; each may be gzipped.
 import { readdir } from 'node:fs/promises';
 import { join } from 'node:path';
+import { applyDuplicatePolicy, type DuplicatePolicy } from './duplicates';
 import { DataError } from './errors';
 import { forEachLine, LineReadOptions } from './lines';
 import { InteractionColumns, ItemInfo, RawDataset, UserAttributes } from './raw';
@@ -70,29 +71,84 @@ export async function resolveMovieLensFiles(dir: string, ratingsFile?: string): 
 const utf8Strict = new TextDecoder('utf-8', { fatal: true });
 
 /**
- * ISO-8859-1 decodes any byte, so a wrongly encoded file shows up as text that is valid UTF-8 with
- * multi-byte sequences (a UTF-8 export), NUL bytes (UTF-16) or C1 control characters (Windows-1252).
+ * UTF-8 bytes read as ISO-8859-1: a lead character (Â..ô) followed by continuation characters
+ * (U+00A0..U+00BF), e.g. "Ã©" for "é". Real ISO-8859-1 text (the ML-1M titles) has none: an
+ * accented capital is followed by a letter, not by a symbol from that range.
  */
-export function decodeLatin1Line(buf: Buffer, file: string, line: number): string {
+const MOJIBAKE = /[\u00C2-\u00DF][\u00A0-\u00BF]|[\u00E0-\u00EF][\u00A0-\u00BF]{2}|[\u00F0-\u00F4][\u00A0-\u00BF]{3}/;
+
+/** What a reader learned about its file so far. */
+export interface EncodingState {
+  /** A line held ISO-8859-1 accents that are not UTF-8: the file is ISO-8859-1. */
+  latin1Seen: boolean;
+}
+
+/**
+ * ISO-8859-1 decodes any byte, so a wrongly encoded file shows up as text that is valid UTF-8 with
+ * multi-byte sequences (a UTF-8 export), NUL bytes (UTF-16), C1 control characters (Windows-1252)
+ * or UTF-8 byte sequences in a file that is otherwise ISO-8859-1 (text converted to UTF-8 on its way
+ * in: "Ã©" where "é" belongs). `fieldNames` ('::'-separated fields) lets that last case name the
+ * field; `state`, shared across a file's lines, tells it from a file that is UTF-8 throughout.
+ */
+export function decodeLatin1Line(buf: Buffer, file: string, line: number, fieldNames?: readonly string[], state?: EncodingState): string {
   let high = false;
   for (let i = 0; i < buf.length; i++) {
     const b = buf[i]!;
-    if (b === 0) throw new DataError(file, line, 'encoding', 'ISO-8859-1 text', 'a NUL byte (UTF-16?)');
+    if (b === 0) throw new DataError(file, line, 'encoding', 'ISO-8859-1 text', 'a NUL byte (UTF-16?)', { suggestion: 'the file looks like UTF-16: convert it to ISO-8859-1 (iconv -f UTF-16 -t ISO-8859-1)' });
     if (b >= 0x80) high = true;
   }
-  if (high) {
-    let isUtf8 = true;
-    try {
-      utf8Strict.decode(buf);
-    } catch {
-      isUtf8 = false;
-    }
-    if (isUtf8) throw new DataError(file, line, 'encoding', 'ISO-8859-1 text', `UTF-8 text "${buf.toString('utf8')}"`);
-    for (const b of buf) {
-      if (b >= 0x80 && b <= 0x9f) throw new DataError(file, line, 'encoding', 'ISO-8859-1 text', `control byte 0x${b.toString(16)} (Windows-1252?)`);
-    }
+  const text = buf.toString('latin1');
+  if (!high) return text;
+  let utf8: string | undefined;
+  try {
+    utf8 = utf8Strict.decode(buf);
+  } catch {
+    utf8 = undefined;
   }
-  return buf.toString('latin1');
+  if (utf8 !== undefined && !state?.latin1Seen) {
+    // If that UTF-8 itself spells mojibake, the text was converted twice.
+    if (MOJIBAKE.test(utf8)) {
+      throw new DataError(file, line, 'encoding', 'ISO-8859-1 text', `UTF-8 text encoded twice "${utf8}"`, {
+        suggestion: 'the text was converted to UTF-8 twice: undo both conversions (iconv -f UTF-8 -t ISO-8859-1, applied twice)',
+      });
+    }
+    throw new DataError(file, line, 'encoding', 'ISO-8859-1 text', `UTF-8 text "${utf8}"`, {
+      suggestion: 'if the whole file is UTF-8, convert it to ISO-8859-1 (iconv -f UTF-8 -t ISO-8859-1); if only some lines are, fix those lines',
+    });
+  }
+  // The UTF-8 sequence in a line of an ISO-8859-1 file: a whole line of it, or beside real accents.
+  let bad: { at: number; len: number } | undefined;
+  if (utf8 !== undefined) {
+    const at = buf.findIndex((b) => b >= 0x80);
+    bad = { at, len: buf[at]! >= 0xf0 ? 4 : buf[at]! >= 0xe0 ? 3 : 2 };
+  } else {
+    for (const b of buf) {
+      if (b >= 0x80 && b <= 0x9f) {
+        throw new DataError(file, line, 'encoding', 'ISO-8859-1 text', `control byte 0x${b.toString(16)} (Windows-1252?)`, {
+          suggestion: 'the file looks like Windows-1252: convert it to ISO-8859-1 (iconv -f WINDOWS-1252 -t ISO-8859-1)',
+        });
+      }
+    }
+    const m = MOJIBAKE.exec(text);
+    if (m) bad = { at: m.index, len: m[0].length };
+  }
+  if (bad) {
+    const seq = text.slice(bad.at, bad.at + bad.len);
+    const intended = Buffer.from(seq, 'latin1').toString('utf8');
+    const idx = fieldNames ? text.slice(0, bad.at).split('::').length - 1 : -1;
+    const field = fieldNames?.[idx] ?? 'encoding';
+    const value = idx >= 0 ? text.split('::')[idx]! : text;
+    const code = intended.codePointAt(0)!;
+    const fix =
+      intended.length === 1 && code <= 0xff
+        ? `write "${intended}" as the single byte 0x${code.toString(16).toUpperCase()} (iconv -f UTF-8 -t ISO-8859-1 converts such a line)`
+        : `"${intended}" has no ISO-8859-1 form: replace it`;
+    throw new DataError(file, line, field, 'ISO-8859-1 text', `"${seq}" (the UTF-8 bytes of "${intended}" read as ISO-8859-1) in "${value}"`, {
+      suggestion: `this text was converted to UTF-8 on its way into an ISO-8859-1 file: ${fix}`,
+    });
+  }
+  if (state) state.latin1Seen = true;
+  return text;
 }
 
 function fields(text: string, n: number, file: string, line: number, format: string): string[] {
@@ -112,10 +168,11 @@ export async function readMovies(path: string, opts: LineReadOptions = {}): Prom
   const name = opts.displayName ?? path;
   const items: ItemInfo[] = [];
   const seen = new Set<string>();
+  const encoding: EncodingState = { latin1Seen: false };
   await forEachLine(
     path,
     (buf, line) => {
-      const text = decodeLatin1Line(buf, name, line);
+      const text = decodeLatin1Line(buf, name, line, ['MovieID', 'Title', 'Genres'], encoding);
       const [id, title, genreField] = fields(text, 3, name, line, 'MovieID::Title::Genres');
       positiveInt(id!, name, line, 'MovieID');
       if (seen.has(id!)) throw new DataError(name, line, 'MovieID', 'a MovieID not listed before', id);
@@ -137,10 +194,11 @@ export async function readUsers(path: string, opts: LineReadOptions = {}): Promi
   const ids: string[] = [];
   const attributes: UserAttributes[] = [];
   const seen = new Set<string>();
+  const encoding: EncodingState = { latin1Seen: false };
   await forEachLine(
     path,
     (buf, line) => {
-      const text = decodeLatin1Line(buf, name, line);
+      const text = decodeLatin1Line(buf, name, line, ['UserID', 'Gender', 'Age', 'Occupation', 'Zip-code'], encoding);
       const [id, gender, age, occupation, zip] = fields(text, 5, name, line, 'UserID::Gender::Age::Occupation::Zip-code');
       positiveInt(id!, name, line, 'UserID');
       if (seen.has(id!)) throw new DataError(name, line, 'UserID', 'a UserID not listed before', id);
@@ -158,6 +216,8 @@ export async function readUsers(path: string, opts: LineReadOptions = {}): Promi
 
 export interface MovieLensLoadOptions {
   kind?: 'ml-1m' | 'synthetic';
+  /** Repeated (UserID, MovieID, Timestamp) lines: an error (default) or dropped and counted. */
+  duplicates?: DuplicatePolicy;
   /** Names for error messages per file (default: the path). */
   displayNames?: Partial<MovieLensFiles>;
   onProgress?: (file: string, line: number) => void;
@@ -189,11 +249,17 @@ export async function loadMovieLens(files: MovieLensFiles, opts: MovieLensLoadOp
       }
       if (r!.length !== 1 || r! < '1' || r! > '5') throw new DataError(name, line, 'Rating', 'a whole-star rating 1..5', r);
       if (!/^-?\d+$/.test(t!)) throw new DataError(name, line, 'Timestamp', 'an integer number of seconds since the epoch', t);
-      cols.push(user, item, Number(r), Number(t));
+      cols.push(user, item, Number(r), Number(t), line);
     },
     { displayName: name, onProgress: progress('ratings') },
   );
   if (cols.length === 0) throw new DataError(name, 0, 'file', 'at least one rating', 'an empty file');
+  const { keep, dropped } = applyDuplicatePolicy(cols, users.ids.length, items.length, opts.duplicates ?? 'error', {
+    file: name,
+    field: 'UserID::MovieID::Timestamp',
+    what: '(UserID, MovieID, Timestamp)',
+    show: (row) => `${users.ids[cols.user[row]!]}::${items[cols.item[row]!]!.rawId}::${cols.rating[row]}::${cols.ts[row]}`,
+  });
   return {
     kind: opts.kind ?? 'ml-1m',
     labelThreshold: 3,
@@ -201,5 +267,7 @@ export async function loadMovieLens(files: MovieLensFiles, opts: MovieLensLoadOp
     userAttributes: users.attributes,
     items,
     interactions: cols,
+    ...(keep ? { keep } : {}),
+    duplicatesDropped: dropped,
   };
 }

@@ -35,21 +35,25 @@ export class InteractionColumns {
   item: Int32Array;
   rating: Int8Array;
   ts: Float64Array;
+  /** The 1-based line of the source file each row came from (0 = not from a file), for errors. */
+  line: Int32Array;
 
   constructor(capacity = 1 << 16) {
     this.user = new Int32Array(capacity);
     this.item = new Int32Array(capacity);
     this.rating = new Int8Array(capacity);
     this.ts = new Float64Array(capacity);
+    this.line = new Int32Array(capacity);
   }
 
-  push(user: number, item: number, rating: number, ts: number): void {
+  push(user: number, item: number, rating: number, ts: number, line = 0): void {
     if (this.length === this.user.length) this.grow();
     const i = this.length++;
     this.user[i] = user;
     this.item[i] = item;
     this.rating[i] = rating;
     this.ts[i] = ts;
+    this.line[i] = line;
   }
 
   private grow(): void {
@@ -66,6 +70,9 @@ export class InteractionColumns {
     const t = new Float64Array(cap);
     t.set(this.ts);
     this.ts = t;
+    const l = new Int32Array(cap);
+    l.set(this.line);
+    this.line = l;
   }
 }
 
@@ -80,6 +87,8 @@ export interface RawDataset {
   interactions: InteractionColumns;
   /** Rows to ignore (e.g. removed by a k-core filter); absent = all rows kept. */
   keep?: Uint8Array;
+  /** Lines dropped as repeats of an earlier (user, item, timestamp) line (`dataset.duplicates: drop`). */
+  duplicatesDropped?: number;
 }
 
 /** Ids sort numerically when all are integers (MovieLens), else as strings (Amazon). */

@@ -179,6 +179,7 @@ export function buildDataset(raw: RawDataset, opts: SplitOptions): BuiltDataset 
       interactions: total,
       allItems: itemOrder.length,
       categories: categories.length,
+      duplicatesDropped: raw.duplicatesDropped ?? 0,
     },
     users: keptUsers.map((u) => raw.users[u]!),
     ...(raw.userAttributes ? { userAttributes: keptUsers.map((u) => raw.userAttributes![u]!) } : {}),

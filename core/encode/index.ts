@@ -4,3 +4,4 @@ export * from './shards';
 export * from './assemble';
 export * from './dataset';
 export * from './stage';
+export * from './plan';

@@ -1,8 +1,9 @@
 // The encode stage's steps over the store, free of Temporal: plan (validate every knowledge file),
 // encode one (set, domain) in resumable shards, assemble and commit the vectors. Activities call
 // these and add heartbeats, logging and error mapping.
+import { z } from 'zod';
 import type { Domain, KnowledgeSet } from '../../config/names';
-import { DOMAINS } from '../../config/names';
+import { DOMAINS, KNOWLEDGE_SETS } from '../../config/names';
 import { DataError } from '../data/errors';
 import { encodeNpy } from '../data/npy';
 import { StageOutput, stageKey, type ArtifactStore } from '../store';
@@ -66,6 +67,31 @@ export interface EncodeSummary {
   model: string;
   dim: number;
   sets: Partial<Record<KnowledgeSet, Record<Domain, DomainCounts>>>;
+}
+
+const Count = z.number().int().nonnegative();
+const DomainCountsSchema = z.object({
+  rows: Count,
+  entities: Count,
+  withKnowledge: Count,
+  withoutKnowledge: Count,
+  missing: Count,
+  approximated: Count,
+  approximatedEmpty: Count,
+  texts: Count,
+  emptyTexts: Count,
+  filtered: Count,
+  keptNone: Count,
+}) satisfies z.ZodType<DomainCounts>;
+const EncodeSummarySchema = z.object({
+  model: z.string(),
+  dim: z.number().int().positive(),
+  sets: z.partialRecord(z.enum(KNOWLEDGE_SETS), z.object({ user: DomainCountsSchema, item: DomainCountsSchema })),
+}) satisfies z.ZodType<EncodeSummary>;
+
+/** The stage summary a committed output keeps in its manifest's meta. */
+export function encodeSummaryOf(meta: Record<string, unknown>): EncodeSummary {
+  return EncodeSummarySchema.parse(meta);
 }
 
 /**

@@ -2,6 +2,7 @@
 // SFT records: their prompt is the whole inference-variant refine instruction, so it becomes the user
 // turn; the answer (bare refined preference text) is the assistant turn, as in DESIGN.md.
 import { z } from 'zod';
+import { neutralizeSpecialTokens } from '../prompts/special-tokens';
 import { FinetuneError } from './errors';
 import { SftRecordSchema, type SftRecord } from './sft';
 
@@ -27,8 +28,9 @@ export function convertAuthorsRefine(raw: unknown, source: string, system: strin
     return SftRecordSchema.parse({
       messages: [
         { role: 'system', content: system },
-        { role: 'user', content: r.data.prompt.trim() },
-        { role: 'assistant', content: r.data.answer.trim() },
+        // Their text holds our tags on purpose; a chat template's special tokens it must not.
+        { role: 'user', content: neutralizeSpecialTokens(r.data.prompt.trim()) },
+        { role: 'assistant', content: neutralizeSpecialTokens(r.data.answer.trim()) },
       ],
     });
   });

@@ -3,6 +3,7 @@
 import { execFile } from 'node:child_process';
 import { readFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
+import { TRAINER_ROOT, trainerPython } from '../python-job/python';
 import { sha256 } from '../util/hash';
 import { FinetuneError } from './errors';
 import type { BaseModelIdentity } from './jobs';
@@ -26,7 +27,7 @@ export async function localBaseModel(path: string): Promise<BaseModelIdentity & 
 }
 
 /** Builds (or reuses) the tiny model under `outDir`; returns its identity. */
-export async function ensureTinyModel(opts: { python: string; trainerRoot: string; outDir: string; env?: NodeJS.ProcessEnv }): Promise<BaseModelIdentity & { kind: 'local' }> {
+export async function ensureTinyModel(opts: { outDir: string; python?: string; trainerRoot?: string; env?: NodeJS.ProcessEnv }): Promise<BaseModelIdentity & { kind: 'local' }> {
   // Built before (the recipe marker is written last): no python start needed.
   try {
     await readFile(join(opts.outDir, 'r4ec-tiny.json'));
@@ -34,15 +35,17 @@ export async function ensureTinyModel(opts: { python: string; trainerRoot: strin
   } catch {
     // not built yet
   }
-  const script = join(opts.trainerRoot, 'scripts', 'make-tiny-model.py');
+  const root = opts.trainerRoot ?? TRAINER_ROOT;
+  const python = opts.python ?? trainerPython(opts.env);
+  const script = join(root, 'scripts', 'make-tiny-model.py');
   await new Promise<void>((ok, fail) => {
-    execFile(opts.python, [script, opts.outDir], { cwd: opts.trainerRoot, env: { ...(opts.env ?? process.env), HF_HUB_OFFLINE: '1' }, timeout: 600_000 }, (err, _stdout, stderr) => {
+    execFile(python, [script, opts.outDir], { cwd: root, env: { ...(opts.env ?? process.env), HF_HUB_OFFLINE: '1' }, timeout: 600_000 }, (err, _stdout, stderr) => {
       if (!err) return ok();
       const enoent = (err as NodeJS.ErrnoException).code === 'ENOENT';
       fail(
         new FinetuneError(
           'TrainerNotStartable',
-          enoent ? `cannot run ${opts.python} (run scripts/setup.sh to create the trainer venv)` : `building the tiny base model failed: ${err.message}`,
+          enoent ? `cannot run ${python} (run scripts/setup.sh to create the trainer venv)` : `building the tiny base model failed: ${err.message}`,
           !enoent,
           String(stderr).trim().split('\n').slice(-15),
         ),

@@ -1,4 +1,5 @@
-// Every way a fine-tune job can fail, with whether another attempt can help. The activities' failure
+// Every way a fine-tune job can fail, with whether another attempt can help (the local trainer's own
+// failures come from the trainer-job runner: PythonJobError, core/python-job). The activities' failure
 // mapper turns `retryable: false` into a non-retryable failure of type `code` and keeps the trainer's
 // last log lines in the failure's details, so the Web UI shows why without opening files.
 import { R4ecError } from '../errors';
@@ -9,11 +10,8 @@ export type FinetuneErrorCode =
   | 'MissingStageInput' // construct output absent or without a dataset file
   | 'BaseModelMissing' // no model directory / unknown provider model
   | 'BadTrainerSpec'
-  | 'OutOfMemory'
-  | 'TrainerFailed' // the trainer reported an error (exception)
-  | 'TrainerExited' // it died without a final line (killed, crashed): resumable
-  | 'TrainerStopped' // someone else stopped it (SIGTERM) before it finished: resumable
-  | 'TrainerNotStartable' // python / trainer module missing
+  | 'TrainerNotStartable' // python / the tiny model's builder missing
+  | 'MissingAdapter' // a job to commit or serve has no registered adapter
   | 'ProviderJobFailed' // the provider's fine-tuning job ended failed
   | 'ProviderJobCancelled'
   | 'ProviderError'; // transport / API errors talking to the provider

@@ -12,6 +12,7 @@ import { requestHash, type LlmCache } from './cache';
 import { classifyError, LlmError } from './errors';
 import { abortableSleep, endpointLimiter, type EndpointLimiter } from './limiter';
 import { FormatError } from './parse';
+import { chatCompletionBody, reaskMessages } from './request';
 import type { ChatMessage, SamplingParams, TokenUsage } from './types';
 import type { LlmUsage } from '../rules/usage';
 import { zeroUsage } from '../rules/usage';
@@ -123,6 +124,16 @@ export class LlmClient {
       endpointLimiter(opts.endpoint.baseUrl, { concurrency: opts.endpoint.concurrency, requestsPerMinute: opts.endpoint.requestsPerMinute });
   }
 
+  /** The openai package's client for this endpoint, for the Files and Batch APIs (batch.ts). */
+  get api(): OpenAI {
+    return this.openai;
+  }
+
+  /** The API key's value, so errors of other calls on this endpoint can be scrubbed of it. */
+  get secrets(): readonly (string | undefined)[] {
+    return [this.apiKey];
+  }
+
   params(req: Pick<ChatRequest, 'seed' | 'params'>): SamplingParams {
     return {
       temperature: req.params?.temperature ?? this.endpoint.temperature,
@@ -148,17 +159,7 @@ export class LlmClient {
     return this.limiter.run(async () => {
       const started = Date.now();
       try {
-        const res = await this.openai.chat.completions.create(
-          {
-            model,
-            messages: req.messages,
-            temperature: params.temperature,
-            top_p: params.topP,
-            max_tokens: params.maxTokens,
-            seed: params.seed,
-          },
-          req.signal ? { signal: req.signal } : undefined,
-        );
+        const res = await this.openai.chat.completions.create(chatCompletionBody(model, req.messages, params), req.signal ? { signal: req.signal } : undefined);
         const text = res.choices[0]?.message?.content ?? '';
         return {
           text,
@@ -245,7 +246,7 @@ export class LlmClient {
         lastText = res.text;
         lastError = e;
         chain.push(hash);
-        messages = [...messages, { role: 'assistant', content: res.text }, { role: 'user', content: req.correction(e) }];
+        messages = reaskMessages(messages, res.text, req.correction(e));
         continue;
       }
       if (this.cache) {

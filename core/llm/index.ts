@@ -7,3 +7,8 @@ export * from './parse';
 export * from './client';
 export * from './registry';
 export * from './adapters';
+export * from './request';
+export * from './batch-files';
+export * from './batch';
+export * from './batch-run';
+export * from './prices';

@@ -7,6 +7,7 @@ import { simulatorRequestTimeoutMs } from '../rules/timeouts';
 import { LlmCache } from './cache';
 import { LlmClient } from './client';
 import { UsageLedger } from './usage';
+import { BatchClient } from './batch';
 
 export type LlmConfig = R4ecConfig['llm'];
 
@@ -59,6 +60,12 @@ export class LlmRegistry {
       throw new Error(`no LLM endpoint for role "${role}": set llm.${role} in the config, or run the simulator (r4ec sim-llm)`);
     }
     return simulatorEndpoint(this.opts.simulatorUrl, this.opts.llm, this.opts.simulatorConcurrency);
+  }
+
+  /** The Batch API client on a role's endpoint, over the same cache and ledger (the teacher's `batch` settings size its files). */
+  batchClient(role: LlmRole): BatchClient {
+    const settings = role === 'teacher' ? this.opts.llm.teacher?.batch : undefined;
+    return new BatchClient({ client: this.client(role), cache: this.cache, ledger: this.ledger, ...(settings ? { maxRequestsPerFile: settings.maxRequestsPerFile } : {}) });
   }
 
   client(role: LlmRole): LlmClient {

@@ -21,6 +21,8 @@ export const UsageRecordSchema = z.object({
   promptTokens: z.number(),
   completionTokens: z.number(),
   latencyMs: z.number(),
+  /** Answered through the Batch API (billed at the batch price). */
+  batch: z.boolean().optional(),
 });
 export type UsageRecord = z.infer<typeof UsageRecordSchema>;
 

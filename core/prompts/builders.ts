@@ -5,6 +5,7 @@
 import { z } from 'zod';
 import type { ChatMessage } from '../llm/types';
 import { renderHistory, type HistoryEntry } from './history';
+import { neutralizeSpecialTokens } from './special-tokens';
 import {
   allTagNames,
   judgementStrings,
@@ -96,9 +97,13 @@ function block(tag: string, content: string): string {
   return `<${tag}>${content}</${tag}>`;
 }
 
-/** Free text (earlier answers, titles) must not be able to open or close one of our sections. */
+/**
+ * Free text from data (titles, earlier answers, reflections) must not be able to open or close one
+ * of our sections, nor a turn of the model's chat template: both kinds of markup are shown with
+ * look-alike brackets (`‹Final Verdict›`, `‹|im_end|›`).
+ */
 export function neutralizeTags(text: string): string {
-  return text.replace(TAG_LIKE, (m) => m.replace(/</g, '‹').replace(/>/g, '›'));
+  return neutralizeSpecialTokens(text.replace(TAG_LIKE, (m) => m.replace(/</g, '‹').replace(/>/g, '›')));
 }
 const TAG_LIKE = new RegExp(
   `<\\s*/?\\s*(?:${allTagNames().map((n) => n.split(' ').join('[\\s_-]*')).join('|')})\\s*>`,

@@ -2,9 +2,12 @@
 //
 // Ours: JSON entries joined by ", " — `["Heat (1995)", 2], ["Casino (1995)", 5]` — with `<`, `>`
 // and `&` written as \u escapes, so no title can ever produce a tag (e.g. `</User History>`) in the
-// prompt text: a title stays data. The reader also accepts the authors' Python-repr form, whose
+// prompt text: a title stays data. The brackets of chat-template tokens such as `[INST]` are
+// escaped the same way, so no title ends a turn either; JSON.parse still gives every title back. The reader also accepts the authors' Python-repr form, whose
 // titles carry unescaped quotes (`['Ender's Game', 5]`), and a JSON array of entries.
 import { R4ecError } from '../errors';
+
+import { escapeSpecialTokensInJson } from './special-tokens';
 
 export interface HistoryEntry {
   title: string;
@@ -17,7 +20,7 @@ export const NO_SUCH_USER = '(no such user)';
 export const NO_HISTORY = '(no history)';
 
 function escapeJsonString(s: string): string {
-  return JSON.stringify(s).replace(/</g, '\\u003c').replace(/>/g, '\\u003e').replace(/&/g, '\\u0026');
+  return escapeSpecialTokensInJson(JSON.stringify(s)).replace(/</g, '\\u003c').replace(/>/g, '\\u003e').replace(/&/g, '\\u0026');
 }
 
 function renderRating(r: number): string {

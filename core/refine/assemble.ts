@@ -3,13 +3,15 @@
 // plus `entities.jsonl` (every record: iterations, judgements, reflections, errors) for the report
 // and for debugging. Committing again after a rerun gives a new content hash, so every downstream
 // stage key changes.
-import { KNOWLEDGE_SETS, REFINE_OUTCOMES, type Domain, type RefineOutcome } from '../../config/names';
+import { z } from 'zod';
+import { DOMAINS, KNOWLEDGE_SETS, REFINE_OUTCOMES, type Domain, type RefineOutcome } from '../../config/names';
 import type { KnowledgeRecord } from '../encode/knowledge';
 import { knowledgeFileName } from '../encode/stage';
 import { StageOutput, stageKey, type ArtifactStore } from '../store';
 import type { RefineEntities } from './entities';
 import { RefineDataError } from './errors';
 import { REFINE_CODE_VERSION } from './plan';
+import { LlmUsageSchema } from '../llm/usage';
 import { addUsage, zeroUsage, type LlmUsage } from '../rules/usage';
 import { readRecord, setTexts, type EntityRecord } from './record';
 
@@ -24,6 +26,21 @@ export interface RefineSummary {
   llm: LlmUsage;
   /** Up to 50 failed entities, for the run summary; the full list is in entities.jsonl. */
   failedSample: Array<{ entityId: string; outcome: RefineOutcome }>;
+}
+
+const RefineSummarySchema = z.object({
+  domain: z.enum(DOMAINS),
+  strategy: z.enum(['iterative', 'filter']),
+  entities: z.number().int(),
+  outcomes: z.record(z.enum(REFINE_OUTCOMES), z.number()),
+  llm: LlmUsageSchema,
+  failedSample: z.array(z.object({ entityId: z.string(), outcome: z.enum(REFINE_OUTCOMES) })),
+}) satisfies z.ZodType<RefineSummary>;
+
+/** The summary a committed output keeps in its manifest's meta. */
+export function refineSummaryOf(meta: Record<string, unknown>): RefineSummary {
+  const { domain, strategy, entities, outcomes, llm, failedSample } = RefineSummarySchema.parse(meta);
+  return { domain, strategy, entities, outcomes, llm, failedSample };
 }
 
 export function emptyOutcomes(): Record<RefineOutcome, number> {
@@ -87,12 +104,12 @@ export async function assembleRefineOutput(a: {
   return { contentHash, summary };
 }
 
-/** The summary a committed output carries (its manifest's meta). */
-export async function committedSummary(store: ArtifactStore, key: string): Promise<{ contentHash: string; summary: RefineSummary } | undefined> {
+/** The summary a committed output carries (its manifest's meta), with when it was committed. */
+export async function committedSummary(store: ArtifactStore, key: string): Promise<{ contentHash: string; summary: RefineSummary; createdAt: string } | undefined> {
   const out = new StageOutput(store, key);
   if (!(await out.isComplete())) return undefined;
   const m = await out.manifest();
-  return { contentHash: await out.contentHash(), summary: m.meta as unknown as RefineSummary };
+  return { contentHash: await out.contentHash(), summary: refineSummaryOf(m.meta), createdAt: m.createdAt };
 }
 
 /**

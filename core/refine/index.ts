@@ -5,3 +5,4 @@ export * from './budget';
 export * from './plan';
 export * from './assemble';
 export * from './rerun';
+export * from './stage';

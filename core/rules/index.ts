@@ -7,3 +7,4 @@ export * from './refine';
 export * from './timeouts';
 export * from './stage';
 export * from './usage';
+export * from './dag';

@@ -15,6 +15,18 @@ export type ArtifactName = Stage | `${'construct' | 'refine'}:${Domain}`;
  * summary stored in its manifest) or there is work to do under `key`. One shape for every stage, so
  * skipping and lookup-only runs are decided in one place (`planStage` in core/stage/plan.ts).
  */
-export type StagePlan<Work, Summary> =
-  | { status: 'done'; key: string; artifact: StageArtifact; summary: Summary }
-  | { status: 'todo'; key: string; work: Work };
+export type StagePlan<Work, Summary> = StageDone<Summary> | StageTodo<Work>;
+
+export interface StageDone<Summary> {
+  status: 'done';
+  key: string;
+  artifact: StageArtifact;
+  summary: Summary;
+}
+
+/** The plan of a stage with work to do (what a fan-out stage carries across continue-as-new). */
+export interface StageTodo<Work> {
+  status: 'todo';
+  key: string;
+  work: Work;
+}

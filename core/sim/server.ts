@@ -1,37 +1,23 @@
 // The offline LLM: a real OpenAI-compatible HTTP server on loopback (node:http) that answers every
-// R4ec prompt kind in the exact format (see answer.ts), with vLLM's LoRA adapter endpoints and
-// seeded fault injection. It names itself a simulator in /v1/models and in its answers' ids.
+// R4ec prompt kind in the exact format (see answer.ts), with vLLM's LoRA adapter endpoints, OpenAI's
+// Files and Batch APIs (batches.ts) and seeded fault injection. It names itself a simulator in
+// /v1/models and in its answers' ids.
 //
 // Determinism: the answer depends on (prompt, request seed, model, simulator seed); the fault on
 // that plus the occurrence n of the identical request, so the n-th retry may succeed. Every
-// request is logged (JSONL when logPath is set) with its hash, occurrence and outcome, so tests can
-// assert that no completed call was repeated.
+// request is logged (JSONL when logPath is set) with its path, hash, occurrence and outcome, so tests
+// can assert that no completed call was repeated; every line of a batch is logged as a request of
+// path `/v1/batches` with its batch and custom id.
 import { createWriteStream, type WriteStream } from 'node:fs';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { z } from 'zod';
-import { requestHash } from '../llm/cache';
-import { ChatMessageSchema } from '../llm/types';
-import { kindLabel } from '../prompts/tags';
-import { answer, malformedAnswer, sloppyAnswer, type SimBehaviour } from './answer';
+import type { SimBehaviour } from './answer';
+import { SimBatches, type SimBatchOptions } from './batches';
 import { Catalog, loadCatalog, parseCatalog, type CatalogItem } from './catalog';
-import { Rng } from './rng';
+import { acceptChat, answerChat, errorBody, SIMULATOR_OWNER, type ChatReply, type SimFaults, type SimOutcome, type SimWorld } from './chat';
 
-export const SIMULATOR_OWNER = 'r4ec-simulator';
-
-export interface SimFaults {
-  /** Added to every response. */
-  latencyMs?: number;
-  /** Extra random latency in [0, latencyJitterMs). */
-  latencyJitterMs?: number;
-  malformedRate?: number;
-  rateLimitRate?: number;
-  serverErrorRate?: number;
-  /** Retry-After sent with injected 429s (seconds; fractions go to retry-after-ms). */
-  retryAfterSeconds?: number;
-  /** Well-formed answers in untidy shape (lower-case tags, fences, a missing closing tag). */
-  sloppyRate?: number;
-}
+export { SIMULATOR_OWNER, type SimFaults, type SimOutcome } from './chat';
 
 export interface SimulatorOptions {
   port?: number;
@@ -49,20 +35,14 @@ export interface SimulatorOptions {
   behaviour?: Partial<SimBehaviour>;
   /** Entries kept in memory (oldest dropped; the file keeps all). Default 200,000. */
   memoryLogLimit?: number;
+  /** The Batch API: completion delay, expiring batches, limits, and where batches persist. */
+  batch?: SimBatchOptions;
 }
-
-export type SimOutcome =
-  | 'ok'
-  | 'malformed'
-  | 'rate_limited'
-  | 'server_error'
-  | 'unknown_model'
-  | 'unauthorized'
-  | 'bad_request'
-  | 'aborted';
 
 export interface SimLogEntry {
   at: string;
+  /** The request's path; `/v1/batches` for a line answered inside a batch. */
+  path: string;
   hash: string;
   occurrence: number;
   model: string;
@@ -72,12 +52,18 @@ export interface SimLogEntry {
   latencyMs: number;
   promptTokens: number;
   completionTokens: number;
+  /** Files and batches API calls: the HTTP method. */
+  method?: string;
+  /** A batch line: its batch and custom_id. */
+  batchId?: string;
+  customId?: string;
 }
 
 export interface RunningSimulator {
   url: string;
   port: number;
   close(): Promise<void>;
+  /** Model requests (synchronous and batch lines) and Files / Batch API calls (outcome `api`). */
   requestLog: SimLogEntry[];
   /** Base models plus loaded adapters. */
   models(): string[];
@@ -86,28 +72,14 @@ export interface RunningSimulator {
    * simulator started before the data exists). Over HTTP: POST /sim/catalog {"path": "..."}.
    */
   setCatalog(catalog: Catalog | CatalogItem[] | string): Promise<number>;
+  /** Model requests by outcome; `requests` counts model requests only, not API calls. */
   stats(): Record<SimOutcome, number> & { requests: number };
 }
 
-const ChatBody = z
-  .object({
-    model: z.string().min(1),
-    messages: z.array(ChatMessageSchema.passthrough()).min(1),
-    temperature: z.number().optional(),
-    top_p: z.number().optional(),
-    max_tokens: z.number().int().optional(),
-    seed: z.number().int().optional(),
-    stream: z.boolean().optional(),
-  })
-  .passthrough();
 const LoadBody = z.object({ lora_name: z.string().min(1), lora_path: z.string().min(1) }).passthrough();
 const UnloadBody = z.object({ lora_name: z.string().min(1) }).passthrough();
 
 const MAX_BODY = 8 * 1024 * 1024;
-
-function tokens(s: string): number {
-  return Math.ceil(s.length / 4);
-}
 
 function sleep(ms: number): Promise<void> {
   return new Promise((r) => setTimeout(r, ms));
@@ -139,10 +111,6 @@ function safeJson(raw: string): unknown {
   }
 }
 
-function errorBody(message: string, type: string, code: string | number | null) {
-  return { error: { message, type, param: null, code } };
-}
-
 export async function startSimulator(opts: SimulatorOptions): Promise<RunningSimulator> {
   const toCatalog = async (c: Catalog | CatalogItem[] | string): Promise<Catalog> =>
     typeof c === 'string' ? loadCatalog(c) : c instanceof Catalog ? c : parseCatalog(c, 'catalog');
@@ -167,6 +135,7 @@ export async function startSimulator(opts: SimulatorOptions): Promise<RunningSim
     unauthorized: 0,
     bad_request: 0,
     aborted: 0,
+    api: 0,
   };
   let logStream: WriteStream | undefined;
   if (opts.logPath) logStream = createWriteStream(opts.logPath, { flags: 'a' });
@@ -177,12 +146,40 @@ export async function startSimulator(opts: SimulatorOptions): Promise<RunningSim
     if (requestLog.length > memoryLimit) requestLog.splice(0, requestLog.length - memoryLimit);
     logStream?.write(JSON.stringify(e) + '\n');
   };
+  const logReply = (path: string, r: ChatReply, latencyMs: number, extra: Partial<SimLogEntry> = {}) =>
+    log({
+      at: new Date().toISOString(),
+      path,
+      hash: r.hash,
+      occurrence: r.occurrence,
+      model: r.model,
+      kind: r.kind,
+      outcome: r.outcome,
+      status: r.status,
+      latencyMs,
+      promptTokens: r.promptTokens,
+      completionTokens: r.completionTokens,
+      ...extra,
+    });
+
+  const world: SimWorld = {
+    catalog: () => catalog,
+    hasModel: (m) => baseModels.has(m) || adapters.has(m),
+    isAdapter: (m) => adapters.has(m),
+    faults,
+    seed,
+    behaviour: opts.behaviour,
+    occurrences,
+  };
+  const batches = new SimBatches(world, (l) => logReply('/v1/batches', l.reply, 0, { batchId: l.batchId, customId: l.customId }), opts.batch);
+  await batches.load();
 
   const send = (res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}) => {
     if (res.destroyed || res.writableEnded) return false;
-    const text = typeof body === 'string' ? body : JSON.stringify(body);
+    const raw = Buffer.isBuffer(body);
+    const text = raw || typeof body === 'string' ? body : JSON.stringify(body);
     res.writeHead(status, {
-      'content-type': typeof body === 'string' ? 'text/plain; charset=utf-8' : 'application/json',
+      'content-type': raw ? 'application/octet-stream' : typeof body === 'string' ? 'text/plain; charset=utf-8' : 'application/json',
       'x-r4ec-simulator': '1',
       ...headers,
     });
@@ -192,7 +189,8 @@ export async function startSimulator(opts: SimulatorOptions): Promise<RunningSim
 
   const allModels = () => [...baseModels, ...adapters.keys()];
 
-  async function chat(req: IncomingMessage, res: ServerResponse, raw: string, started: number): Promise<void> {
+  async function chat(res: ServerResponse, raw: string, started: number): Promise<void> {
+    const path = '/v1/chat/completions';
     let json: unknown;
     try {
       json = JSON.parse(raw);
@@ -200,83 +198,21 @@ export async function startSimulator(opts: SimulatorOptions): Promise<RunningSim
       send(res, 400, errorBody('request body is not JSON', 'invalid_request_error', null));
       return;
     }
-    const parsed = ChatBody.safeParse(json);
-    if (!parsed.success) {
-      const i = parsed.error.issues[0]!;
-      send(res, 400, errorBody(`invalid request: ${i.path.join('.')}: ${i.message}`, 'invalid_request_error', null));
-      log({ at: new Date().toISOString(), hash: '', occurrence: 0, model: '', kind: null, outcome: 'bad_request', status: 400, latencyMs: 0, promptTokens: 0, completionTokens: 0 });
+    const accepted = acceptChat(world, json);
+    if (!accepted.accepted) {
+      send(res, accepted.status, accepted.body);
+      logReply(path, accepted, accepted.outcome === 'unknown_model' ? Date.now() - started : 0);
       return;
     }
-    const body = parsed.data;
-    const messages = body.messages.map((m) => ({ role: m.role, content: m.content }));
-    const params = { temperature: body.temperature ?? 1, topP: body.top_p ?? 1, maxTokens: body.max_tokens ?? 0, seed: body.seed ?? 0 };
-    const hash = requestHash(body.model, messages, params);
-    const n = (occurrences.get(hash) ?? 0) + 1;
-    occurrences.set(hash, n);
-    const base = { at: new Date().toISOString(), hash, occurrence: n, model: body.model };
-    const promptTokens = messages.reduce((a, m) => a + tokens(m.content) + 4, 0);
-
-    if (!baseModels.has(body.model) && !adapters.has(body.model)) {
-      send(res, 404, errorBody(`The model \`${body.model}\` does not exist.`, 'NotFoundError', 404));
-      log({ ...base, kind: null, outcome: 'unknown_model', status: 404, latencyMs: Date.now() - started, promptTokens: 0, completionTokens: 0 });
-      return;
-    }
-    if (body.stream) {
-      send(res, 400, errorBody('streaming is not supported by the r4ec simulator', 'invalid_request_error', null));
-      log({ ...base, kind: null, outcome: 'bad_request', status: 400, latencyMs: 0, promptTokens: 0, completionTokens: 0 });
-      return;
-    }
-
-    const faultRng = new Rng(`${hash}|fault|${n}|${seed}`);
-    const latency = (faults.latencyMs ?? 0) + (faults.latencyJitterMs ? faultRng.next() * faults.latencyJitterMs : 0);
+    const latency = (faults.latencyMs ?? 0) + accepted.jitterMs;
     let aborted = false;
     res.on('close', () => {
       if (!res.writableEnded) aborted = true;
     });
     if (latency > 0) await sleep(latency);
-
-    const u = faultRng.next();
-    const r429 = faults.rateLimitRate ?? 0;
-    const r500 = faults.serverErrorRate ?? 0;
-    const rBad = faults.malformedRate ?? 0;
-    const done = (outcome: SimOutcome, status: number, kind: string | null, completionTokens: number) =>
-      log({ ...base, kind, outcome: aborted ? 'aborted' : outcome, status, latencyMs: Date.now() - started, promptTokens, completionTokens });
-
-    if (u < r429) {
-      const ra = faults.retryAfterSeconds ?? 1;
-      send(res, 429, errorBody('Rate limit reached (injected by the r4ec simulator).', 'rate_limit_error', 'rate_limit_exceeded'), {
-        'retry-after': String(Math.max(0, Math.ceil(ra))),
-        'retry-after-ms': String(Math.round(ra * 1000)),
-      });
-      done('rate_limited', 429, null, 0);
-      return;
-    }
-    if (u < r429 + r500) {
-      send(res, 500, errorBody('Internal server error (injected by the r4ec simulator).', 'server_error', null));
-      done('server_error', 500, null, 0);
-      return;
-    }
-
-    const a = answer(messages, { catalog, seed, model: body.model, requestSeed: params.seed, adapter: adapters.has(body.model), ...(opts.behaviour ? { behaviour: opts.behaviour } : {}) });
-    let text = a.text;
-    let outcome: SimOutcome = 'ok';
-    if (u < r429 + r500 + rBad) {
-      text = malformedAnswer(a.kind, a.text, faultRng);
-      outcome = 'malformed';
-    } else if (faults.sloppyRate && faultRng.next() < faults.sloppyRate) {
-      text = sloppyAnswer(text, faultRng);
-    }
-    const completionTokens = tokens(text);
-    send(res, 200, {
-      id: `chatcmpl-r4ecsim-${hash.slice(0, 16)}-${n}`,
-      object: 'chat.completion',
-      created: Math.floor(Date.now() / 1000),
-      model: body.model,
-      system_fingerprint: SIMULATOR_OWNER,
-      choices: [{ index: 0, message: { role: 'assistant', content: text }, finish_reason: 'stop', logprobs: null }],
-      usage: { prompt_tokens: promptTokens, completion_tokens: completionTokens, total_tokens: promptTokens + completionTokens },
-    });
-    done(outcome, 200, a.kind ? kindLabel(a.kind) : null, completionTokens);
+    const r = answerChat(world, accepted);
+    send(res, r.status, r.body, r.headers);
+    logReply(path, aborted ? { ...r, outcome: 'aborted' } : r, Date.now() - started);
   }
 
   async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
@@ -290,7 +226,7 @@ export async function startSimulator(opts: SimulatorOptions): Promise<RunningSim
     if (opts.apiKey !== undefined && path.startsWith('/v1')) {
       if (req.headers.authorization !== `Bearer ${opts.apiKey}`) {
         send(res, 401, errorBody('Incorrect API key provided.', 'invalid_request_error', 'invalid_api_key'));
-        log({ at: new Date().toISOString(), hash: '', occurrence: 0, model: '', kind: null, outcome: 'unauthorized', status: 401, latencyMs: 0, promptTokens: 0, completionTokens: 0 });
+        log({ at: new Date().toISOString(), path, hash: '', occurrence: 0, model: '', kind: null, outcome: 'unauthorized', status: 401, latencyMs: 0, promptTokens: 0, completionTokens: 0 });
         return;
       }
     }
@@ -305,6 +241,15 @@ export async function startSimulator(opts: SimulatorOptions): Promise<RunningSim
       });
       return;
     }
+    if (path.startsWith('/v1/files') || path.startsWith('/v1/batches')) {
+      const method = req.method ?? 'GET';
+      const r = await batches.route(req, method, url, async () => safeJson(await readBody(req)));
+      if (r) {
+        send(res, r.status, r.body, r.headers);
+        log({ at: new Date().toISOString(), path, method, hash: '', occurrence: 0, model: '', kind: null, outcome: 'api', status: r.status, latencyMs: Date.now() - started, promptTokens: 0, completionTokens: 0 });
+        return;
+      }
+    }
     if (req.method !== 'POST') {
       send(res, 404, errorBody(`no route ${req.method} ${path} on the r4ec simulator`, 'NotFoundError', 404));
       return;
@@ -316,7 +261,7 @@ export async function startSimulator(opts: SimulatorOptions): Promise<RunningSim
       send(res, 413, errorBody((e as Error).message, 'invalid_request_error', null));
       return;
     }
-    if (path === '/v1/chat/completions') return chat(req, res, raw, started);
+    if (path === '/v1/chat/completions') return chat(res, raw, started);
     if (path === '/sim/catalog') {
       // Loopback-only admin call: the dataset's catalog becomes known after ingest.
       const b = z.object({ path: z.string().min(1) }).safeParse(safeJson(raw));
@@ -378,8 +323,9 @@ export async function startSimulator(opts: SimulatorOptions): Promise<RunningSim
     requestLog,
     models: allModels,
     setCatalog,
-    stats: () => ({ ...counts, requests: Object.values(counts).reduce((a, b) => a + b, 0) }),
+    stats: () => ({ ...counts, requests: Object.values(counts).reduce((a, b) => a + b, 0) - counts.api }),
     close: async () => {
+      await batches.close();
       server.closeAllConnections();
       await new Promise<void>((resolve) => server.close(() => resolve()));
       if (logStream) await new Promise<void>((resolve) => logStream!.end(resolve));

@@ -31,19 +31,20 @@ export interface PlanStageOptions<Work, Summary> {
   summaryOf: (meta: Record<string, unknown>) => Summary;
   /** Prepares the work (writes plans, resolves inputs) when the output does not exist. */
   work: () => Promise<Work>;
+  /**
+   * A selected stage may compute an existing output again when this says so (refine: entities it
+   * skipped at the call cap, once the cap has room). A lookup-only stage takes the output as it is.
+   */
+  redo?: (summary: Summary) => Promise<boolean>;
 }
 
 export async function planStage<Work, Summary>(opts: PlanStageOptions<Work, Summary>): Promise<StagePlan<Work, Summary>> {
   const out = new StageOutput(opts.store, opts.key);
   if (await out.isComplete()) {
-    const manifest = await out.manifest();
-    return {
-      status: 'done',
-      key: opts.key,
-      artifact: { key: opts.key, contentHash: await out.contentHash() },
-      summary: opts.summaryOf(manifest.meta),
-    };
-  }
-  if (opts.lookupOnly) throw new StageOutputMissing(opts.stage, opts.key);
+    const summary = opts.summaryOf((await out.manifest()).meta);
+    if (opts.lookupOnly || !opts.redo || !(await opts.redo(summary))) {
+      return { status: 'done', key: opts.key, artifact: { key: opts.key, contentHash: await out.contentHash() }, summary };
+    }
+  } else if (opts.lookupOnly) throw new StageOutputMissing(opts.stage, opts.key);
   return { status: 'todo', key: opts.key, work: await opts.work() };
 }

@@ -141,10 +141,26 @@ test('a schedule created from the CLI fires (trigger) and its run finishes with 
   });
 });
 
-test('run --dry-run estimates entities, calls and tokens per stage and role, and starts nothing', async () => {
-  const r = await r4ec(['run', '--dry-run', '--json'], { R4EC__TEMPORAL__ADDRESS: '127.0.0.1:1' });
+test('run --dry-run estimates entities, calls, tokens and money per stage and role, and starts nothing', async () => {
+  // The teacher is a priced model (nothing is called); actor and reflection are the simulator.
+  const cfg = join(work, 'dry-run.yaml');
+  writeFileSync(cfg, 'llm:\n  teacher: { baseUrl: "https://api.openai.com/v1", model: gpt-4o-2024-08-06, apiKeyEnv: NOT_SET_ANYWHERE, batch: { enabled: true } }\n');
+  const r = await r4ec(['run', '--dry-run', '--json', '--config', cfg], { R4EC__TEMPORAL__ADDRESS: '127.0.0.1:1' });
   assert.equal(r.code, 0, r.stderr);
-  const out = JSON.parse(r.stdout) as { dryRun: boolean; ingest: { users: number }; estimate: Array<{ stage: string; domain: string; role: string; entities: number; callsMin: number; callsMax: number; promptTokens: number }> };
+  const out = JSON.parse(r.stdout) as {
+    dryRun: boolean;
+    ingest: { users: number };
+    estimate: Array<{ stage: string; domain: string; role: string; entities: number; callsMin: number; callsMax: number; promptTokens: number; completionTokens: number; simulator: boolean; usdSync: number | null; usdBatch: number | null }>;
+    money: { total: { sync: number; teacherBatch: number; planned: number }; byStageRole: Record<string, { usdSync: number; usdBatch: number | null }> };
+  };
+  for (const e of out.estimate) {
+    if (e.role !== 'teacher') assert.deepEqual([e.simulator, e.usdSync, e.usdBatch], [true, 0, null], JSON.stringify(e));
+    // gpt-4o: $2.50 in, $10 out per million tokens; the batch path half of it.
+    else assert.ok(Math.abs(e.usdSync! - (e.promptTokens * 2.5 + e.completionTokens * 10) / 1e6) < 1e-9 && Math.abs(e.usdBatch! * 2 - e.usdSync!) < 1e-9, JSON.stringify(e));
+  }
+  assert.ok(out.money.total.sync > 0 && Math.abs(out.money.total.teacherBatch * 2 - out.money.total.sync) < 1e-9);
+  assert.equal(out.money.total.planned, out.money.total.teacherBatch, 'batch is enabled for the teacher');
+  assert.ok(out.money.byStageRole['construct/teacher']!.usdSync > 0);
   assert.equal(out.dryRun, true);
   const cu = out.estimate.find((e) => e.stage === 'construct' && e.domain === 'user')!;
   assert.equal(cu.entities, Math.ceil(out.ingest.users * 0.4) * 2, '40% of users, two inferences each');

@@ -3,7 +3,7 @@
 // skipped rerun, and a lookup-only run for inputs that were never trained.
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import { WorkflowFailedError } from '@temporalio/client';
+import { ApplicationFailure, WorkflowFailedError } from '@temporalio/client';
 import type { TrainSummary } from '../../core/ctr';
 import type { StageResult } from '../../workflows/stage-types';
 import { startTestTemporal, testConfig, withWorkers, type TestTemporal } from '../helpers/temporal';
@@ -63,7 +63,10 @@ describe('trainBackbonesWorkflow', { skip: skipWithoutTrainer() }, () => {
       const other = { ...cfg, train: { ...cfg.train, epochs: 3 } };
       await assert.rejects(start(other, 'train-wf-3', { lookupOnly: true }), (e: unknown) => {
         assert.ok(e instanceof WorkflowFailedError);
-        assert.match(String((e.cause as Error).message), /does not exist for these inputs/);
+        // The plan activity decides (planStage): its failure is the cause of the activity's.
+        const failure = (e.cause as Error | undefined)?.cause;
+        assert.ok(failure instanceof ApplicationFailure && failure.type === 'StageOutputMissing', String(failure));
+        assert.match(failure.message, /no output train\/\S+ for these inputs/);
         return true;
       });
     });

@@ -112,7 +112,7 @@ test('shared MovieLens-1M half: the authors\' split gives exactly the expected c
   try {
     const store = new LocalStore(join(f.root, 'store-ml'));
     const r = await ingest({ store, dataset: mlConfig(), dir: sharedPath('ml-1m') });
-    assert.deepEqual(r.summary, { users: 2999, items: 3566, train: 358_919, test: 95_742, trainPositive: 208_907, testPositive: 49_773 });
+    assert.deepEqual(r.summary, { users: 2999, items: 3566, train: 358_919, test: 95_742, trainPositive: 208_907, testPositive: 49_773, duplicatesDropped: 0 });
     const view = await loadDataset(store, r.key);
     assert.equal(view.meta.items.find((i) => i.id === '73')?.title, 'Misérables, Les (1995)');
   } finally {

@@ -144,6 +144,20 @@ const BAD: BadCase[] = [
     field: 'encoding',
   },
   {
+    name: 'double-encoded UTF-8 ("Ã©") beside a real ISO-8859-1 accent in movies.dat',
+    setup: (f) => f.write('movies.dat', Buffer.from(withLine(movieLines(), 7, "7::Café des MisÃ©rables (1995)::Children's|Animation").join('\n') + '\n', 'latin1')),
+    file: 'movies.dat',
+    line: 7,
+    field: 'Title',
+  },
+  {
+    name: 'double-encoded UTF-8 in a users.dat field',
+    setup: (f) => f.write('users.dat', Buffer.from('1::F::1::10::48067\n2::M::56::16::Zürich ä¸­\n3::M::25::15::55117\n', 'latin1')),
+    file: 'users.dat',
+    line: 2,
+    field: 'Zip-code',
+  },
+  {
     name: 'movies.dat with a missing field',
     setup: (f) => f.write('movies.dat', Buffer.from(withLine(movieLines(), 3, '3::No Genres (1990)').join('\n') + '\n', 'latin1')),
     file: 'movies.dat',
@@ -180,3 +194,30 @@ for (const c of BAD) {
     }
   });
 }
+
+test('mojibake: the error says where, which field, what was found and how to fix it; the real accents pass', async () => {
+  const f = makeFixture({ movies: withLine(movieLines(), 8, '8::Metisse (CafÃ© au Lait) (1993)::Comedy') });
+  try {
+    // Line 7 holds a real ISO-8859-1 accent ("Misérables"), line 8 the UTF-8 bytes of "é" read as ISO-8859-1.
+    await assert.rejects(ingest({ store: f.store, dataset: mlConfig(), dir: f.dir }), (e: unknown) => {
+      assert.ok(e instanceof DataError, String(e));
+      assert.equal(e.line, 8);
+      assert.equal(e.field, 'Title');
+      assert.match(e.found ?? '', /Ã©/);
+      assert.match(e.found ?? '', /é/);
+      assert.match(e.suggestion ?? '', /ISO-8859-1/);
+      assert.match(e.message, /movies\.dat:8: field "Title"/);
+      return true;
+    });
+  } finally {
+    f.cleanup();
+  }
+  // A whole line of UTF-8 that itself spells mojibake: the text was encoded twice.
+  const g = makeFixture();
+  try {
+    g.write('movies.dat', Buffer.from(withLine(movieLines(), 7, "7::MisÃ©rables, Les (1995)::Drama").join('\n') + '\n', 'utf8'));
+    await assert.rejects(ingest({ store: g.store, dataset: mlConfig(), dir: g.dir }), (e: unknown) => e instanceof DataError && e.line === 7 && /twice/.test(e.found ?? '') && !!e.suggestion);
+  } finally {
+    g.cleanup();
+  }
+});

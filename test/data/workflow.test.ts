@@ -23,7 +23,7 @@ test('ingestDatasetWorkflow: synthetic by default, summary block, search attribu
     const input: StageInput = { runId, config, artifacts: {} };
     const first = await t.client.workflow.execute('ingestDatasetWorkflow', { taskQueue: config.queues.cpu.name, workflowId: `${runId}/ingest`, args: [input] });
     assert.equal(first.skipped, false);
-    assert.deepEqual(Object.keys(first.summary).sort(), ['items', 'test', 'testPositive', 'train', 'trainPositive', 'users']);
+    assert.deepEqual(Object.keys(first.summary).sort(), ['duplicatesDropped', 'items', 'test', 'testPositive', 'train', 'trainPositive', 'users']);
     assert.equal(first.summary.users, 300);
     const out = new StageOutput(t.store, first.artifact.key);
     assert.ok(await out.isComplete());
@@ -61,6 +61,32 @@ test('ingestDatasetWorkflow: a bad file fails the workflow with a non-retryable 
       assert.equal(started[0]!.activityTaskStartedEventAttributes!.attempt, 1);
     });
     assert.deepEqual(await t.store.list('ingest/'), before, 'nothing new in the store');
+  } finally {
+    f.cleanup();
+  }
+});
+
+test('ingestDatasetWorkflow: a repeated line fails with both locations and the suggestion in the failure details', async () => {
+  const lines = ratingLines();
+  const f = makeFixture({ ratings: [...lines, lines[2]!] });
+  try {
+    await withWorkers(t, { queues: ['cpu'], config: testConfig({ dataset: { kind: 'ml-1m', path: f.dir } }) }, async ({ config }) => {
+      const workflowId = `ingest-dup-${Date.now()}`;
+      const input: StageInput = { runId: workflowId, config, artifacts: {} };
+      await assert.rejects(t.client.workflow.execute('ingestDatasetWorkflow', { taskQueue: config.queues.cpu.name, workflowId, args: [input] }), (e: unknown) => {
+        assert.ok(e instanceof WorkflowFailedError);
+        const cause = (e.cause as ActivityFailure).cause as ApplicationFailure;
+        assert.equal(cause.type, 'DataError');
+        assert.match(cause.message, new RegExp(`ratings\\.dat:${lines.length + 1}: .*ratings\\.dat:3\\b`));
+        const d = cause.details?.[0] as Record<string, unknown>;
+        assert.equal(d.line, lines.length + 1);
+        assert.equal(d.field, 'UserID::MovieID::Timestamp');
+        assert.ok(typeof d.expected === 'string' && typeof d.found === 'string');
+        assert.deepEqual((d.related as { line: number }[]).map((r) => r.line), [3]);
+        assert.match(String(d.suggestion), /dataset\.duplicates: drop/);
+        return true;
+      });
+    });
   } finally {
     f.cleanup();
   }

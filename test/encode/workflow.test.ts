@@ -7,6 +7,7 @@ import { WorkflowFailedError } from '@temporalio/client';
 import { decodeNpy } from '../../core/data/npy';
 import { OnnxEncoder } from '../../core/encode/model';
 import type { EncodeSummary } from '../../core/encode/stage';
+import { combineRefineOutputs } from '../../core/refine';
 import { StageOutput } from '../../core/store';
 import type { StageResult } from '../../workflows/stage-types';
 import { startTestTemporal, testConfig, withWorkers, type TestTemporal } from '../helpers/temporal';
@@ -93,15 +94,18 @@ describe('encodeKnowledgeWorkflow', { skip: skipWithoutEncoder() }, () => {
   });
 
   test('per-domain refine outputs are combined into the same content; lookupOnly finds or refuses', async () => {
-    const parts: Record<string, Artifact> = {};
+    const parts = {} as Record<'user' | 'item', Artifact>;
     for (const d of ['user', 'item'] as const) {
       const out = new StageOutput(f.store, `refine/test-part-${d}`);
       for (const set of ['kar', 'r2ec', 'r4ec']) await out.put(`${set}/${d}.jsonl`, await f.store.get(`${refine.key}/${set}/${d}.jsonl`));
-      parts[`refine:${d}`] = { key: `refine/test-part-${d}`, contentHash: await out.commit('refine') };
+      parts[d] = { key: `refine/test-part-${d}`, contentHash: await out.commit('refine') };
     }
+    // The refine stage merges its domains' outputs into the one output encode reads.
+    const merged = await combineRefineOutputs(f.store, parts);
+    const combined = { key: merged.key, contentHash: merged.contentHash };
     await withWorkers(t, { queues: ['cpu', 'gpu'], config, deps: { store: f.store, stateDir: f.stateDir } }, async ({ config: cfg }) => {
       const whole = await start(cfg, { ingest: f.ingest, refine }, 'encode-wf-whole');
-      const split = await start(cfg, { ingest: f.ingest, ...parts }, 'encode-wf-parts');
+      const split = await start(cfg, { ingest: f.ingest, refine: combined }, 'encode-wf-parts');
       // Keys follow content: the combined parts hold the same files as the whole, so nothing is redone.
       assert.deepEqual(split.artifact, whole.artifact);
       assert.equal(split.skipped, true);
@@ -110,7 +114,7 @@ describe('encodeKnowledgeWorkflow', { skip: skipWithoutEncoder() }, () => {
       const again = await t.client.workflow.execute('encodeKnowledgeWorkflow', {
         taskQueue: cfg.queues.cpu.name,
         workflowId: 'encode-wf-lookup',
-        args: [{ runId: 'encode-wf-lookup', config: cfg, artifacts: { ingest: f.ingest, ...parts }, lookupOnly: true }],
+        args: [{ runId: 'encode-wf-lookup', config: cfg, artifacts: { ingest: f.ingest, refine: combined }, lookupOnly: true }],
       });
       assert.equal((again as StageResult).skipped, true);
       const other = testConfig({ ...config, encode: { ...config.encode, modelDir: ENCODER_DIR }, train: { variants: ['r2ec'] } });
@@ -118,7 +122,7 @@ describe('encodeKnowledgeWorkflow', { skip: skipWithoutEncoder() }, () => {
         t.client.workflow.execute('encodeKnowledgeWorkflow', {
           taskQueue: cfg.queues.cpu.name,
           workflowId: 'encode-wf-lookup-missing',
-          args: [{ runId: 'x', config: { ...other, queues: cfg.queues }, artifacts: { ingest: f.ingest, ...parts }, lookupOnly: true }],
+          args: [{ runId: 'x', config: { ...other, queues: cfg.queues }, artifacts: { ingest: f.ingest, refine: combined }, lookupOnly: true }],
         }),
         (err: unknown) => err instanceof WorkflowFailedError && /StageOutputMissing|does not exist/.test(String((err.cause as Error)?.message) + JSON.stringify(err.cause)),
       );

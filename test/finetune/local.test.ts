@@ -10,14 +10,9 @@ import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { ApplicationFailure } from '@temporalio/common';
 import { MockActivityEnvironment } from '@temporalio/testing';
-import {
-  createFinetuneActivities,
-  jobDirOf,
-  type PlanFinetuneOutput,
-  type SubmitLoraJobInput,
-  type SubmitLoraJobOutput,
-} from '../../activities/finetune';
-import { convertAuthorsRefine, listAdapters, toJsonl, type JobState } from '../../core/finetune';
+import { createFinetuneActivities, type FinetunePlan, type SubmitLoraJobInput, type SubmitLoraJobOutput } from '../../activities/finetune';
+import { convertAuthorsRefine, jobDirOf, listAdapters, toJsonl, type FinetuneWork } from '../../core/finetune';
+import type { JobState } from '../../core/python-job';
 import { LocalStore } from '../../core/store';
 import { sharedPath, skipWithoutShared } from '../helpers/data';
 import { sftJsonl } from './fixtures';
@@ -61,18 +56,25 @@ async function failure(p: Promise<unknown>): Promise<ApplicationFailure> {
   return e;
 }
 
-function submitInput(plan: PlanFinetuneOutput, name: string, finetune: ReturnType<typeof testFinetune>): SubmitLoraJobInput {
-  const job = plan.jobs.find((j) => j.name === name)!;
-  return { runId: 'r1', job, finetune, baseModel: plan.baseModel! };
+/** The jobs and base model of a plan that has work to do. */
+function work(plan: FinetunePlan): FinetuneWork {
+  assert.equal(plan.status, 'todo');
+  return (plan as Extract<FinetunePlan, { status: 'todo' }>).work;
+}
+
+function submitInput(plan: FinetunePlan, name: string, finetune: ReturnType<typeof testFinetune>): SubmitLoraJobInput {
+  const { jobs, baseModel } = work(plan);
+  const job = jobs.find((j) => j.name === name)!;
+  return { runId: 'r1', job, finetune, baseModel: baseModel! };
 }
 
 test('planFinetune builds the four jobs from the construct outputs (actor = D_reason ∪ D_refine)', async () => {
   const { store, acts } = setup();
   const finetune = testFinetune(model);
-  const plan = (await mock().run(acts.planFinetune, { runId: 'r1', finetune, construct: await constructs(store) })) as PlanFinetuneOutput;
-  assert.equal(plan.skipped, false);
+  const plan = (await mock().run(acts.planFinetune, { runId: 'r1', finetune, construct: await constructs(store) })) as FinetunePlan;
+  assert.equal(plan.status, 'todo');
   assert.deepEqual(
-    plan.jobs.map((j) => [j.name, j.domain, j.role, j.records]),
+    work(plan).jobs.map((j) => [j.name, j.domain, j.role, j.records]),
     [
       ['user-actor', 'user', 'actor', 5],
       ['user-reflection', 'user', 'reflection', 4],
@@ -80,14 +82,14 @@ test('planFinetune builds the four jobs from the construct outputs (actor = D_re
       ['item-reflection', 'item', 'reflection', 2],
     ],
   );
-  assert.equal(new Set(plan.jobs.map((j) => j.jobKey)).size, 4);
-  const actor = plan.jobs[0]!;
+  assert.equal(new Set(work(plan).jobs.map((j) => j.jobKey)).size, 4);
+  const actor = work(plan).jobs[0]!;
   assert.equal((await store.get(actor.datasetKey)).toString(), sftJsonl(3) + sftJsonl(2, 40));
   assert.equal(actor.servedName, `r4ec-user-actor-${actor.jobKey.slice(0, 12)}`);
-  assert.equal(plan.baseModel!.ref, model);
+  assert.equal(work(plan).baseModel!.ref, model);
   // Same inputs → same keys (a rerun re-attaches to the same jobs).
-  const again = (await mock().run(acts.planFinetune, { runId: 'r2', finetune, construct: await constructs(store) })) as PlanFinetuneOutput;
-  assert.deepEqual(again.jobs.map((j) => j.jobKey), plan.jobs.map((j) => j.jobKey));
+  const again = (await mock().run(acts.planFinetune, { runId: 'r2', finetune, construct: await constructs(store) })) as FinetunePlan;
+  assert.deepEqual(work(again).jobs.map((j) => j.jobKey), work(plan).jobs.map((j) => j.jobKey));
 });
 
 test('without finetune.baseModel the tiny offline model is built into the state dir and reused', async () => {
@@ -95,12 +97,12 @@ test('without finetune.baseModel the tiny offline model is built into the state 
   const finetune = testFinetune(model);
   delete finetune.baseModel;
   const construct = await constructs(store);
-  const plan = (await mock().run(acts.planFinetune, { runId: 'r1', finetune, construct })) as PlanFinetuneOutput;
-  assert.equal(plan.baseModel!.ref, join(stateDir, 'models', 'tiny-qwen2'));
-  assert.ok(readFileSync(join(plan.baseModel!.ref, 'config.json'), 'utf8').includes('qwen2'));
-  const again = (await mock().run(acts.planFinetune, { runId: 'r1', finetune, construct })) as PlanFinetuneOutput;
-  assert.deepEqual(again.baseModel, plan.baseModel);
-  assert.deepEqual(again.jobs.map((j) => j.jobKey), plan.jobs.map((j) => j.jobKey));
+  const plan = (await mock().run(acts.planFinetune, { runId: 'r1', finetune, construct })) as FinetunePlan;
+  assert.equal(work(plan).baseModel!.ref, join(stateDir, 'models', 'tiny-qwen2'));
+  assert.ok(readFileSync(join(work(plan).baseModel!.ref, 'config.json'), 'utf8').includes('qwen2'));
+  const again = (await mock().run(acts.planFinetune, { runId: 'r1', finetune, construct })) as FinetunePlan;
+  assert.deepEqual(work(again).baseModel, work(plan).baseModel);
+  assert.deepEqual(work(again).jobs.map((j) => j.jobKey), work(plan).jobs.map((j) => j.jobKey));
 });
 
 test('bad inputs fail the plan once, clearly, before any training', async () => {
@@ -123,6 +125,16 @@ test('bad inputs fail the plan once, clearly, before any training', async () => 
   assert.equal((await listAdapters(store)).length, 0);
 });
 
+test('outside the run\'s selection (lookupOnly) a missing output fails the plan with StageOutputMissing and stores nothing', async () => {
+  const { store, acts } = setup();
+  const construct = await constructs(store);
+  const f = await failure(mock().run(acts.planFinetune, { runId: 'r1', finetune: testFinetune(model), construct, lookupOnly: true }));
+  assert.equal(f.type, 'StageOutputMissing');
+  assert.equal(f.nonRetryable, true);
+  assert.match(f.message, /finetune: no output finetune\/\S+ for these inputs/);
+  assert.deepEqual(await store.list('finetune-data/'), [], 'no dataset was merged');
+});
+
 test("the trainer fine-tunes on the authors' D_refine sample and the adapter is registered once", { skip: skipWithoutShared('r4ec/amz_user_refine.json') }, async () => {
   const { store, acts } = setup();
   const raw: unknown = JSON.parse(readFileSync(sharedPath('r4ec', 'amz_user_refine.json'), 'utf8'));
@@ -132,7 +144,7 @@ test("the trainer fine-tunes on the authors' D_refine sample and the adapter is 
     runId: 'r1',
     finetune,
     construct: await constructs(store, { user: { 'reason.jsonl': '', 'reflect.jsonl': sftJsonl(2), 'refine.jsonl': refine } }),
-  })) as PlanFinetuneOutput;
+  })) as FinetunePlan;
   const beats: JobState[] = [];
   const env = mock();
   env.on('heartbeat', (d: JobState) => beats.push(d));
@@ -159,7 +171,7 @@ test('trainer out of memory is final, a trainer crash is retryable; both carry i
     ['crash@1', 'RuntimeError', false, /injected crash at step 1/],
   ] as const) {
     const { store, acts } = setup({ R4EC_LORA_FAULT: fault });
-    const plan = (await mock().run(acts.planFinetune, { runId: 'r1', finetune, construct: await constructs(store) })) as PlanFinetuneOutput;
+    const plan = (await mock().run(acts.planFinetune, { runId: 'r1', finetune, construct: await constructs(store) })) as FinetunePlan;
     const f = await failure(mock().run(acts.submitLoraJob, submitInput(plan, 'item-reflection', finetune)));
     assert.equal(f.type, type === 'OutOfMemory' ? 'OutOfMemory' : 'TrainerFailed');
     assert.equal(f.nonRetryable, nonRetryable);
@@ -178,7 +190,7 @@ test("a crashed worker's trainer keeps running and the retried activity re-attac
     runId: 'r1',
     finetune,
     construct: await constructs(store, { user: { 'reason.jsonl': sftJsonl(2), 'reflect.jsonl': sftJsonl(24), 'refine.jsonl': '' } }),
-  })) as PlanFinetuneOutput;
+  })) as FinetunePlan;
   const input = submitInput(plan, 'user-reflection', finetune);
   const child = spawn(process.execPath, ['--import', 'tsx', join(__dirname, 'submit-child.ts'), join(dir, 'store'), stateDir, PYTHON, JSON.stringify(input)], {
     cwd: REPO,

@@ -13,7 +13,9 @@ test('an R4ecError leaves as a failure of type code, retryable as the error says
   assert.equal(bad.type, 'DataError');
   assert.equal(bad.nonRetryable, true);
   assert.match(bad.message, /^ingestDataset: ratings\.dat:3: field "rating"/);
-  assert.deepEqual(bad.details, [{ file: 'ratings.dat', line: 3, field: 'rating', expected: 'an integer 1..5', found: 'x' }]);
+  assert.deepEqual(bad.details, [
+    { name: 'DataError', message: 'ratings.dat:3: field "rating": expected an integer 1..5 but found "x"', file: 'ratings.dat', line: 3, field: 'rating', expected: 'an integer 1..5', found: 'x' },
+  ]);
 
   const transport = toFailure(new LlmError({ kind: 'rate_limited', status: 429, retryAfterMs: 1500, message: 'slow down', endpoint: 'http://e', model: 'm' }));
   assert.equal(transport.type, 'LlmTransportError');

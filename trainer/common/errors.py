@@ -30,7 +30,10 @@ class CheckpointError(JobError):
     non_retryable = True
 
 
-# Exit codes: the activity reads them when the process dies before writing its last line.
+# Exit codes, for whoever runs a job by hand (the runner reads the last line): 75 another process
+# holds this job's work directory, 143 stopped on SIGTERM/SIGINT after a checkpoint.
 EXIT_OK = 0
 EXIT_RETRYABLE = 1
 EXIT_NON_RETRYABLE = 2
+EXIT_BUSY = 75
+EXIT_STOPPED = 143

@@ -1,23 +1,29 @@
 """Process hygiene for trainer jobs started by a worker.
 
-- One writer per work directory: an exclusive lock on `<workDir>/.lock`. A second process for
-  the same job (a retried activity while an orphan of the crashed worker still runs) waits for the
-  first to finish, then resumes from its checkpoints instead of racing it.
-- Die with the parent: on Linux the job asks the kernel for SIGKILL when the process that started
+- One writer per work directory: an exclusive lock on `<workDir>/trainer.lock` (released by the
+  kernel when the process dies, so a crash never leaves it stuck). Whoever holds it writes
+  `<workDir>/trainer.pid` (pid, start time, spec path): a retried activity whose worker died finds
+  the trainer that still runs the job there and follows it instead of starting another. A second
+  process for the same job either waits for the first to finish and resumes from its checkpoints
+  (`wait=True`), or reports that the job is busy (`wait=False`).
+- Die with the parent: on Linux a job can ask the kernel for SIGKILL when the process that started
   it exits, so a killed worker leaves no orphan training on (its retry resumes from the checkpoint).
 """
 from __future__ import annotations
 
 import ctypes
 import fcntl
+import json
 import os
 import signal
 import sys
 import time
 from pathlib import Path
-from typing import Callable, IO
+from typing import IO, Callable
 
 PR_SET_PDEATHSIG = 1
+LOCK_FILE = "trainer.lock"
+PID_FILE = "trainer.pid"
 
 
 def die_with_parent() -> bool:
@@ -34,12 +40,15 @@ def die_with_parent() -> bool:
 
 
 class WorkDirLock:
-    def __init__(self, work_dir: str | Path):
-        self.path = Path(work_dir) / ".lock"
+    def __init__(self, work_dir: str | Path, spec_path: str | Path | None = None):
+        self.dir = Path(work_dir)
+        self.path = self.dir / LOCK_FILE
+        self.spec_path = str(Path(spec_path).resolve()) if spec_path else None
         self._f: IO[str] | None = None
 
-    def acquire(self, on_wait: Callable[[], None] | None = None, poll: float = 1.0) -> None:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
+    def acquire(self, wait: bool = True, on_wait: Callable[[], None] | None = None, poll: float = 1.0) -> bool:
+        """True once held; False at once when another process holds it and `wait` is False."""
+        self.dir.mkdir(parents=True, exist_ok=True)
         f = open(self.path, "a+")
         waited = False
         while True:
@@ -47,15 +56,19 @@ class WorkDirLock:
                 fcntl.flock(f.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
                 break
             except BlockingIOError:
+                if not wait:
+                    f.close()
+                    return False
                 if not waited and on_wait:
                     on_wait()
                 waited = True
                 time.sleep(poll)
-        f.seek(0)
-        f.truncate()
-        f.write(str(os.getpid()))
-        f.flush()
         self._f = f
+        # Written under the lock: whoever reads it while the lock is held sees the running trainer.
+        tmp = self.dir / f".{PID_FILE}.{os.getpid()}"
+        tmp.write_text(json.dumps({"pid": os.getpid(), "startedAt": time.time(), "spec": self.spec_path}))
+        os.replace(tmp, self.dir / PID_FILE)
+        return True
 
     def release(self) -> None:
         if self._f is not None:

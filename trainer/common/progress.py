@@ -1,5 +1,7 @@
-"""Line-delimited JSON progress on the original stdout.
+"""Line-delimited JSON progress on the original stdout: `{"event": ..., "pid": ..., ...fields, "t": ...}`.
 
+Every line carries the pid of the process that wrote it: the progress file of a job holds the lines
+of every launch, and whoever follows it (a retried activity re-attaching) keeps the current one's.
 Libraries print (exporters, warnings); the progress stream must stay parseable, so `claim_stdout`
 moves fd 1 to stderr and keeps a private handle on the original stdout for progress lines only.
 """
@@ -32,7 +34,7 @@ class Progress:
         self._t0 = time.monotonic()
 
     def emit(self, event: str, **fields: Any) -> None:
-        line = {"event": event, **_clean(fields), "t": round(time.monotonic() - self._t0, 3)}
+        line = {"event": event, "pid": os.getpid(), **_clean(fields), "t": round(time.monotonic() - self._t0, 3)}
         self._stream.write(json.dumps(line, separators=(",", ":")) + "\n")
         self._stream.flush()
 

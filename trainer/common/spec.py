@@ -60,13 +60,30 @@ class Fields:
             raise SpecError(f"spec field {self._path(key)}: expected an integer >= {minimum}, got {v}")
         return v
 
-    def float(self, key: str, default: Any = _MISSING, lo: float | None = None, hi: float | None = None) -> float:
+    def float(
+        self, key: str, default: Any = _MISSING, lo: float | None = None, hi: float | None = None,
+        gt: float | None = None, lt: float | None = None,
+    ) -> float:
+        """A number within [lo, hi] (inclusive) and (gt, lt) (exclusive), as a float."""
+        return float(self.number(key, default, lo=lo, hi=hi, gt=gt, lt=lt))
+
+    def number(
+        self, key: str, default: Any = _MISSING, lo: float | None = None, hi: float | None = None,
+        gt: float | None = None, lt: float | None = None,
+    ) -> int | float:
+        """Like float(), but an integer stays an integer."""
         v = self._get(key, default)
         if isinstance(v, bool) or not isinstance(v, (int, float)):
             raise SpecError(f"spec field {self._path(key)}: expected a number, got {_kind(v)}")
-        if (lo is not None and v < lo) or (hi is not None and v > hi):
-            raise SpecError(f"spec field {self._path(key)}: expected a number in [{lo}, {hi}], got {v}")
-        return float(v)
+        bounds = [(lo, ">=", lambda b: v >= b), (gt, ">", lambda b: v > b), (hi, "<=", lambda b: v <= b), (lt, "<", lambda b: v < b)]
+        if not all(ok(b) for b, _, ok in bounds if b is not None):
+            wanted = " and ".join(f"{op} {b}" for b, op, _ in bounds if b is not None)
+            raise SpecError(f"spec field {self._path(key)}: expected a number {wanted}, got {v}")
+        return v
+
+    def int_or_none(self, key: str, minimum: int | None = None) -> int | None:
+        """An optional integer: absent or null is None."""
+        return None if self.obj.get(key) is None else self.int(key, minimum=minimum)
 
     def bool(self, key: str, default: Any = _MISSING) -> bool:
         v = self._get(key, default)
@@ -88,6 +105,18 @@ class Fields:
 
     def sub(self, key: str) -> "Fields":
         return Fields(self._get(key, _MISSING), self._path(key))
+
+    def only(self, known: Iterable[str]) -> "Fields":
+        """Refuses keys this object does not have (a typo would otherwise be a silent default)."""
+        unknown = sorted(set(self.obj) - set(known))
+        if unknown:
+            where = f"spec field {self.where}" if self.where else "spec"
+            raise SpecError(f"{where}: unknown keys {unknown} (known: {sorted(known)})")
+        return self
+
+    def fail(self, key: str, expected: str) -> SpecError:
+        """The error for a value of `key` that the typed getters cannot check."""
+        return SpecError(f"spec field {self._path(key)}: expected {expected}, got {_kind(self.obj.get(key))}")
 
     def str_map(self, key: str) -> dict[str, str]:
         v = self._get(key, _MISSING)

@@ -113,8 +113,8 @@ def main(argv: list[str] | None = None) -> int:
         job = parse_job(load_spec(args.spec))
         if job.die_with_parent:
             die_with_parent()
-        lock = WorkDirLock(job.work_dir)
-        lock.acquire(on_wait=lambda: progress.emit("waiting", reason=f"another process holds {lock.path}"))
+        lock = WorkDirLock(job.work_dir, args.spec)
+        lock.acquire(wait=True, on_wait=lambda: progress.emit("waiting", reason=f"another process holds {lock.path}"))
         metrics = run(job, progress)
         done = {k: metrics.get(k) for k in ("model", "features", "variant", "seed", "auc", "logloss", "bestEpoch",
                                             "trainSamplesPerSec", "peakRssMb")}

@@ -1,21 +1,31 @@
-"""The LoRA job spec (JSON, written by the finetune activity; camelCase like the TypeScript side)."""
+"""The LoRA job spec: what `python -m trainer.lora.train --spec spec.json` reads (JSON written by the
+finetune stage, camelCase like the TypeScript side). Every field is checked by trainer.common.spec,
+so a bad spec names its field and what was expected.
+
+{
+  "jobKey": "...", "baseModel": DIR, "dataset": PATH (chat JSONL), "workDir": DIR,
+  "lora": {"r", "alpha", "dropout", "targetModules": "all-linear" | [names]},
+  "train": {"epochs", "learningRate", "scheduler": "cosine|linear|constant", "warmupRatio", "batchSize",
+            "microBatchSize", "cutoffLen", "checkpointEvery", "keepCheckpoints", "seed",
+            "device": "auto|cpu|cuda", "gradientCheckpointing", "maxGradNorm", "threads"}
+}
+"""
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
+from typing import Any
 
-from ..common.errors import SpecError as _JobSpecError
+from ..common.errors import SpecError
+from ..common.spec import Fields, load_spec as _load_json
 
-
-class SpecError(_JobSpecError, ValueError):
-    """A spec that cannot run: never worth a retry."""
+__all__ = ["JobSpec", "LoraSpec", "SpecError", "TrainSpec", "load_spec", "parse_spec"]
 
 
 @dataclass
 class LoraSpec:
     r: int = 8
-    alpha: int = 16
+    alpha: int | float = 16
     dropout: float = 0.05
     target_modules: str | list[str] = "all-linear"
 
@@ -50,82 +60,59 @@ class JobSpec:
     train: TrainSpec = field(default_factory=TrainSpec)
 
 
-_LORA_FIELDS = {"r": "r", "alpha": "alpha", "dropout": "dropout", "targetModules": "target_modules"}
-_TRAIN_FIELDS = {
-    "epochs": "epochs",
-    "learningRate": "learning_rate",
-    "scheduler": "scheduler",
-    "warmupRatio": "warmup_ratio",
-    "batchSize": "batch_size",
-    "microBatchSize": "micro_batch_size",
-    "cutoffLen": "cutoff_len",
-    "checkpointEvery": "checkpoint_every",
-    "keepCheckpoints": "keep_checkpoints",
-    "seed": "seed",
-    "device": "device",
-    "gradientCheckpointing": "gradient_checkpointing",
-    "maxGradNorm": "max_grad_norm",
-    "threads": "threads",
-}
+_TOP = ("jobKey", "baseModel", "dataset", "workDir", "lora", "train")
+_LORA = ("r", "alpha", "dropout", "targetModules")
+_TRAIN = (
+    "epochs", "learningRate", "scheduler", "warmupRatio", "batchSize", "microBatchSize", "cutoffLen",
+    "checkpointEvery", "keepCheckpoints", "seed", "device", "gradientCheckpointing", "maxGradNorm", "threads",
+)
 
 
-def _section(raw: object, name: str, fields: dict[str, str], cls):
-    if raw is None:
-        return cls()
-    if not isinstance(raw, dict):
-        raise SpecError(f'spec field "{name}": expected an object')
-    unknown = sorted(set(raw) - set(fields))
-    if unknown:
-        raise SpecError(f'spec field "{name}": unknown keys {unknown} (known: {sorted(fields)})')
-    return cls(**{fields[k]: v for k, v in raw.items() if v is not None})
+def _lora(f: Fields) -> LoraSpec:
+    d = LoraSpec()
+    target = f.obj.get("targetModules", d.target_modules)
+    if not (target == "all-linear" or (isinstance(target, list) and target and all(isinstance(x, str) and x for x in target))):
+        raise f.fail("targetModules", '"all-linear" or a non-empty list of module names')
+    return LoraSpec(
+        r=f.int("r", d.r, minimum=1),
+        alpha=f.number("alpha", d.alpha, gt=0),
+        dropout=f.float("dropout", d.dropout, lo=0, lt=1),
+        target_modules=target,
+    )
 
 
-def _check(cond: bool, msg: str) -> None:
-    if not cond:
-        raise SpecError(msg)
+def _train(f: Fields) -> TrainSpec:
+    d = TrainSpec()
+    batch = f.int("batchSize", d.batch_size, minimum=1)
+    micro = f.int_or_none("microBatchSize", minimum=1)
+    if micro is not None and micro > batch:
+        raise f.fail("microBatchSize", f"a positive integer <= batchSize ({batch})")
+    return TrainSpec(
+        epochs=f.number("epochs", d.epochs, gt=0),
+        learning_rate=f.float("learningRate", d.learning_rate, gt=0),
+        scheduler=f.str("scheduler", d.scheduler, choices=("cosine", "linear", "constant")),
+        warmup_ratio=f.float("warmupRatio", d.warmup_ratio, lo=0, lt=1),
+        batch_size=batch,
+        micro_batch_size=batch if micro is None else micro,
+        cutoff_len=f.int("cutoffLen", d.cutoff_len, minimum=1),
+        checkpoint_every=f.int("checkpointEvery", d.checkpoint_every, minimum=1),
+        keep_checkpoints=f.int("keepCheckpoints", d.keep_checkpoints, minimum=1),
+        seed=f.int("seed", d.seed),
+        device=f.str("device", d.device, choices=("auto", "cpu", "cuda")),
+        gradient_checkpointing=f.bool("gradientCheckpointing", d.gradient_checkpointing),
+        max_grad_norm=f.float("maxGradNorm", d.max_grad_norm, lo=0),
+        threads=f.int_or_none("threads", minimum=1),
+    )
 
 
-def parse_spec(raw: object) -> JobSpec:
+def parse_spec(raw: Any) -> JobSpec:
     if not isinstance(raw, dict):
         raise SpecError("spec: expected a JSON object")
-    for k in ("jobKey", "baseModel", "dataset", "workDir"):
-        _check(isinstance(raw.get(k), str) and raw[k] != "", f'spec field "{k}": expected a non-empty string')
-    unknown = sorted(set(raw) - {"jobKey", "baseModel", "dataset", "workDir", "lora", "train"})
-    _check(not unknown, f"spec: unknown keys {unknown}")
-    lora = _section(raw.get("lora"), "lora", _LORA_FIELDS, LoraSpec)
-    train = _section(raw.get("train"), "train", _TRAIN_FIELDS, TrainSpec)
-    _check(isinstance(lora.r, int) and lora.r > 0, "spec lora.r: expected a positive integer")
-    _check(isinstance(lora.alpha, (int, float)) and lora.alpha > 0, "spec lora.alpha: expected a positive number")
-    _check(0 <= lora.dropout < 1, "spec lora.dropout: expected 0 <= dropout < 1")
-    tm = lora.target_modules
-    _check(
-        tm == "all-linear" or (isinstance(tm, list) and tm and all(isinstance(x, str) and x for x in tm)),
-        'spec lora.targetModules: expected "all-linear" or a non-empty list of module names',
-    )
-    _check(train.epochs > 0, "spec train.epochs: expected > 0")
-    _check(train.learning_rate > 0, "spec train.learningRate: expected > 0")
-    _check(train.scheduler in ("cosine", "linear", "constant"), "spec train.scheduler: expected cosine|linear|constant")
-    _check(0 <= train.warmup_ratio < 1, "spec train.warmupRatio: expected 0 <= ratio < 1")
-    for name in ("batch_size", "cutoff_len", "checkpoint_every", "keep_checkpoints"):
-        v = getattr(train, name)
-        _check(isinstance(v, int) and v > 0, f"spec train.{name}: expected a positive integer")
-    if train.micro_batch_size is None:
-        train.micro_batch_size = train.batch_size
-    _check(
-        isinstance(train.micro_batch_size, int) and 0 < train.micro_batch_size <= train.batch_size,
-        "spec train.microBatchSize: expected a positive integer <= batchSize",
-    )
-    _check(train.device in ("auto", "cpu", "cuda"), "spec train.device: expected auto|cpu|cuda")
-    _check(train.threads is None or (isinstance(train.threads, int) and train.threads > 0), "spec train.threads: expected a positive integer")
-    return JobSpec(raw["jobKey"], raw["baseModel"], raw["dataset"], raw["workDir"], lora, train)
+    f = Fields(raw, "").only(_TOP)
+    lora = Fields({} if raw.get("lora") is None else raw["lora"], "lora").only(_LORA)
+    train = Fields({} if raw.get("train") is None else raw["train"], "train").only(_TRAIN)
+    return JobSpec(f.str("jobKey"), f.str("baseModel"), f.str("dataset"), f.str("workDir"), _lora(lora), _train(train))
 
 
 def load_spec(path: str) -> JobSpec:
-    try:
-        with open(path, encoding="utf-8") as fh:
-            raw = json.load(fh)
-    except FileNotFoundError:
-        raise SpecError(f"{path}: spec file not found") from None
-    except json.JSONDecodeError as e:
-        raise SpecError(f"{path}: not valid JSON ({e.msg} at line {e.lineno})") from None
-    return parse_spec(raw)
+    return parse_spec(_load_json(path))

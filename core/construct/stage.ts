@@ -1,0 +1,79 @@
+// The construct stage's identity and plan: what its output key covers, the summary its manifest
+// keeps, and the plan (done, or the work area and units to run) through planStage.
+import { z } from 'zod';
+import { CONSTRUCT_OUTCOMES, type ConstructOutcome, type Domain } from '../../config/names';
+import type { R4ecConfig } from '../../config/schema';
+import { LlmUsageSchema } from '../llm/usage';
+import type { LlmUsage, StagePlan } from '../rules';
+import { planStage } from '../stage/plan';
+import { stageKey, type ArtifactStore } from '../store';
+import { writePlan } from './work';
+
+/** Bumped when construction changes what it produces. */
+export const CONSTRUCT_CODE_VERSION = 'construct-1';
+
+export interface ConstructSummary {
+  outcomes: Record<ConstructOutcome, number>;
+  llm: LlmUsage;
+  records: { reason: number; reflect: number; refine: number };
+  sampled: number;
+}
+
+const ConstructSummarySchema = z.object({
+  outcomes: z.record(z.enum(CONSTRUCT_OUTCOMES), z.number()),
+  llm: LlmUsageSchema,
+  records: z.object({ reason: z.number(), reflect: z.number(), refine: z.number() }),
+  sampled: z.number(),
+}) satisfies z.ZodType<ConstructSummary>;
+
+/** The stage summary kept in the output's manifest meta (read back when the stage is skipped). */
+export function constructSummaryOf(meta: Record<string, unknown>): ConstructSummary {
+  const { outcomes, llm, records, sampled } = ConstructSummarySchema.parse(meta);
+  return { outcomes, llm, records, sampled };
+}
+
+export interface ConstructKeyInput {
+  domain: Domain;
+  construct: R4ecConfig['construct'];
+  llm: R4ecConfig['llm'];
+  ingest: { key: string; contentHash: string };
+}
+
+/** What the output depends on: the sample, the teacher (or the simulator and its faults), the budgets. */
+export function constructKeys(input: Omit<ConstructKeyInput, 'ingest'> & { ingest: { contentHash: string } }): { key: string; workKey: string } {
+  const { sampleFraction, inferencesPerSample, seed } = input.construct;
+  const { latencyMs: _l, port: _p, ...simulator } = input.llm.simulator;
+  const teacher = input.llm.teacher
+    ? { baseUrl: input.llm.teacher.baseUrl, model: input.llm.teacher.model, temperature: input.llm.teacher.temperature, topP: input.llm.teacher.topP, maxTokens: input.llm.teacher.maxTokens }
+    : { simulator };
+  const key = stageKey({
+    stage: 'construct',
+    codeVersion: CONSTRUCT_CODE_VERSION,
+    config: { domain: input.domain, sampleFraction, inferencesPerSample, seed, teacher, formatRetries: input.llm.formatRetries, transportAttempts: input.llm.transport.maxAttempts },
+    inputs: [input.ingest.contentHash],
+  });
+  return { key, workKey: `construct-work/${key.split('/')[1]}/${input.domain}` };
+}
+
+/** The work of a construct(domain) stage: its work area and the fan-out's units (sampled entities × K). */
+export interface ConstructWork {
+  workKey: string;
+  units: number;
+}
+export type ConstructPlan = StagePlan<ConstructWork, ConstructSummary>;
+
+/** Done when the output exists; else the plan pages are written (or reused) in the work area. */
+export async function planConstruction(store: ArtifactStore, input: ConstructKeyInput & { lookupOnly: boolean }): Promise<ConstructPlan> {
+  const { key, workKey } = constructKeys(input);
+  return planStage({
+    store,
+    key,
+    stage: `construct (${input.domain})`,
+    lookupOnly: input.lookupOnly,
+    summaryOf: constructSummaryOf,
+    work: async () => {
+      const plan = await writePlan(store, workKey, input);
+      return { workKey, units: plan.sampled * input.construct.inferencesPerSample };
+    },
+  });
+}

@@ -1,0 +1,4 @@
+export * from './events';
+export * from './files';
+export * from './python';
+export * from './run';

@@ -1,0 +1,25 @@
+// The report's input from a run summary: the pipeline's report stage and `r4ec report` (for a run that
+// stopped before its report stage) build it the same way.
+import type { R4ecConfig } from '../config/schema';
+import type { ReportStageInput } from './report';
+import type { RunSummary } from './run-summary';
+
+export type ReportInput = ReportStageInput['report'];
+
+export function reportInput(config: Pick<R4ecConfig, 'dataset' | 'llm'>, s: RunSummary): ReportInput {
+  const { llm } = config;
+  return {
+    runId: s.runId,
+    datasetKind: config.dataset.kind,
+    // The simulator serves every role without an endpoint; say so when knowledge stages ran on it.
+    simulator: (!llm.teacher || !llm.actor || !llm.reflection) && Boolean(s.construct || s.refine),
+    stages: s.stages,
+    ...(s.ingest ? { ingest: { ...s.ingest } } : {}),
+    ...(s.construct ? { construct: s.construct } : {}),
+    ...(s.refine ? { refine: s.refine } : {}),
+    ...(s.train ? { train: { ...s.train } } : {}),
+    llm: s.llm,
+    llmByStage: s.llmByStage,
+    artifacts: { ...(s.artifacts.ingest ? { ingest: s.artifacts.ingest.key } : {}), ...(s.artifacts.train ? { train: s.artifacts.train.key } : {}) },
+  };
+}

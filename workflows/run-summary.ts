@@ -1,0 +1,116 @@
+// What the pipeline tells the CLI: live progress per stage (the `progress` query) and the run summary
+// (the `summary` query, the workflow's result, and the details of its failure). The summary's JSON
+// is the CLI contract (`r4ec run --json`): fields are only ever added, and in this order.
+import type { ConstructSummary } from '../activities/construct';
+import { DOMAINS, type ConstructOutcome, type Domain, type RefineOutcome, type Stage } from '../config/names';
+import type { IngestSummary } from '../core/data/meta';
+import type { TrainSummary } from '../core/ctr/jobs';
+import { addUsage, zeroUsage, type ArtifactName, type LlmUsage, type StageArtifact } from '../core/rules';
+import type { RefineStageSummary } from './refine';
+import type { ReportSummary } from './report';
+import type { StageResult } from './stage-types';
+
+export type StageStatus = 'pending' | 'running' | 'completed' | 'skipped' | 'failed';
+
+export interface StageProgress {
+  status: StageStatus;
+  seconds: number;
+  skipped: boolean;
+  /** Whether the stage computed (selected) or only looked up its existing output. */
+  selected: boolean;
+  /** Epoch ms when it started running (for live elapsed times). */
+  startedAt?: number;
+}
+
+export interface StageTiming {
+  status: StageStatus;
+  seconds: number;
+  skipped: boolean;
+}
+
+/** One result per domain (construct, refine). */
+export type PerDomain<R> = Record<Domain, R>;
+
+/** Outcome counts of a per-domain stage, by domain. */
+export type DomainOutcomes<O extends string> = Partial<Record<Domain, Record<O, number>>>;
+
+/** A stage's LLM usage; `byRole` / `latencyMs` when the stage reports them (the report shows them). */
+export interface StageLlm extends LlmUsage {
+  byRole?: Record<string, LlmUsage>;
+  latencyMs?: { entities: number; p50: number; p90: number; p99: number };
+}
+
+export interface RunSummary {
+  runId: string;
+  configHash: string;
+  stages: Partial<Record<Stage, StageTiming>>;
+  ingest?: IngestSummary;
+  construct?: { outcomes: DomainOutcomes<ConstructOutcome> };
+  refine?: { outcomes: DomainOutcomes<RefineOutcome> };
+  train?: TrainSummary;
+  report?: ReportSummary;
+  /** Every stage's calls and tokens, summed. */
+  llm: LlmUsage;
+  /** Each stage's own `llm` block, for the report. */
+  llmByStage: Partial<Record<Stage, StageLlm>>;
+  /** Every stage child's output (construct and refine: one per domain). */
+  artifacts: Partial<Record<ArtifactName, StageArtifact>>;
+  /** `<stage>: <why>` when the run failed. */
+  error?: string;
+}
+
+export function emptySummary(runId: string, configHash: string): RunSummary {
+  return { runId, configHash, stages: {}, llm: zeroUsage(), llmByStage: {}, artifacts: {} };
+}
+
+export function recordOutputs(s: RunSummary, outputs: ReadonlyArray<[ArtifactName, StageArtifact]>): void {
+  for (const [name, artifact] of outputs) s.artifacts[name] = artifact;
+}
+
+export function recordTiming(s: RunSummary, stage: Stage, t: StageTiming): void {
+  s.stages[stage] = t;
+}
+
+export function recordFailure(s: RunSummary, stage: Stage, seconds: number, why: string): void {
+  s.stages[stage] = { status: 'failed', seconds, skipped: false };
+  s.error = `${stage}: ${why}`;
+}
+
+/** Adds a stage child's usage to the run's and the stage's totals. */
+export function recordLlm(s: RunSummary, stage: Stage, llm: StageLlm): void {
+  s.llm = addUsage(s.llm, llm);
+  const prev = s.llmByStage[stage];
+  const byRole = llm.byRole ?? prev?.byRole;
+  const latencyMs = llm.latencyMs ?? prev?.latencyMs;
+  s.llmByStage[stage] = { ...addUsage(prev ?? zeroUsage(), llm), ...(byRole ? { byRole } : {}), ...(latencyMs ? { latencyMs } : {}) };
+}
+
+/** A per-domain stage's outcomes by domain; its children's calls go to the totals on the way. */
+function domainOutcomes<O extends string>(s: RunSummary, stage: Stage, results: PerDomain<StageResult<{ outcomes: Record<O, number>; llm: StageLlm }>>): DomainOutcomes<O> {
+  const outcomes: DomainOutcomes<O> = {};
+  for (const domain of DOMAINS) {
+    recordLlm(s, stage, results[domain].summary.llm);
+    outcomes[domain] = results[domain].summary.outcomes;
+  }
+  return outcomes;
+}
+
+export function recordConstruct(s: RunSummary, results: PerDomain<StageResult<ConstructSummary>>): void {
+  s.construct = { outcomes: domainOutcomes(s, 'construct', results) };
+}
+
+export function recordRefine(s: RunSummary, results: PerDomain<StageResult<RefineStageSummary>>): void {
+  s.refine = { outcomes: domainOutcomes(s, 'refine', results) };
+}
+
+export function recordIngest(s: RunSummary, r: StageResult<IngestSummary>): void {
+  s.ingest = r.summary;
+}
+
+export function recordTrain(s: RunSummary, r: StageResult<TrainSummary>): void {
+  s.train = r.summary;
+}
+
+export function recordReport(s: RunSummary, r: StageResult<ReportSummary>): void {
+  s.report = r.summary;
+}

@@ -1,0 +1,118 @@
+// How the pipeline runs each stage of the DAG (core/rules/dag.ts): its child workflow(s), started by
+// function reference so every result keeps its type (construct and refine: one per domain, in the
+// DAG's domain waves), its block of the run summary, and what it hands to later stages.
+import { executeChild, type ChildWorkflowOptions } from '@temporalio/workflow';
+import { DOMAINS, type Domain, type Stage } from '../config/names';
+import type { R4ecConfig } from '../config/schema';
+import { domainWaves, workflowIds, type ArtifactName, type StageArtifact } from '../core/rules';
+import { constructDatasetWorkflow } from './construct';
+import { encodeKnowledgeWorkflow } from './encode';
+import { fineTuneWorkflow } from './finetune';
+import { ingestDatasetWorkflow } from './ingest';
+import { refineKnowledgeWorkflow } from './refine';
+import { refineActivities } from './refine-shared';
+import { reportWorkflow } from './report';
+import { reportInput } from './report-input';
+import { recordConstruct, recordIngest, recordRefine, recordReport, recordTrain, type PerDomain, type RunSummary } from './run-summary';
+import { r4ecAttributes } from './search-attributes';
+import type { DomainStageInput, StageInput, StageResult } from './stage-types';
+import { trainBackbonesWorkflow } from './train';
+
+export type Artifacts = Partial<Record<ArtifactName, StageArtifact>>;
+
+export interface StageRunContext {
+  runId: string;
+  config: R4ecConfig;
+  /** Outside the run's selection: the stage only looks its output up. */
+  lookupOnly: boolean;
+  /** What earlier stages handed over. */
+  artifacts: Artifacts;
+  summary: RunSummary;
+}
+
+export interface StageRun {
+  /** The stage children's outputs (the run summary's `artifacts`). */
+  outputs: Array<[ArtifactName, StageArtifact]>;
+  /** What later stages read besides those (refine: both domains' outputs merged, which encode reads). */
+  handover: Array<[ArtifactName, StageArtifact]>;
+  /** Every child found its output and computed nothing. */
+  skipped: boolean;
+}
+
+function options(c: StageRunContext, stage: Stage, domain?: Domain): Omit<ChildWorkflowOptions, 'typeInfo'> {
+  return {
+    workflowId: workflowIds.stage(c.runId, stage, domain),
+    taskQueue: c.config.queues.cpu.name,
+    typedSearchAttributes: r4ecAttributes({ runId: c.runId, stage, ...(domain ? { domain } : {}) }),
+  };
+}
+
+function input(c: StageRunContext, artifacts: Artifacts = c.artifacts): StageInput {
+  return { runId: c.runId, config: c.config, artifacts: { ...artifacts }, lookupOnly: c.lookupOnly };
+}
+
+/** One child per domain, wave after wave; a later wave reads the outputs of the earlier ones. */
+async function perDomain<R extends StageResult<unknown>>(c: StageRunContext, stage: 'construct' | 'refine', start: (input: DomainStageInput) => Promise<R>): Promise<PerDomain<R>> {
+  const done: Partial<PerDomain<R>> = {};
+  let artifacts = c.artifacts;
+  for (const wave of domainWaves(stage, c.config)) {
+    const results = await Promise.all(wave.map((domain) => start({ ...input(c, artifacts), domain })));
+    wave.forEach((domain, i) => {
+      done[domain] = results[i];
+      artifacts = { ...artifacts, [`${stage}:${domain}` as const]: results[i]!.artifact };
+    });
+  }
+  const { user, item } = done;
+  if (!user || !item) throw new Error(`${stage}: the DAG's domain waves must cover every domain`);
+  return { user, item };
+}
+
+function single(stage: Stage, r: StageResult<unknown>): StageRun {
+  return { outputs: [[stage, r.artifact]], handover: [], skipped: r.skipped };
+}
+
+function perDomainRun(stage: 'construct' | 'refine', r: PerDomain<StageResult<unknown>>): StageRun {
+  return { outputs: DOMAINS.map((d) => [`${stage}:${d}`, r[d].artifact]), handover: [], skipped: DOMAINS.every((d) => r[d].skipped) };
+}
+
+export const STAGE_RUNNERS: Readonly<Record<Stage, (c: StageRunContext) => Promise<StageRun>>> = {
+  async ingest(c) {
+    const r = await executeChild(ingestDatasetWorkflow, { ...options(c, 'ingest'), args: [input(c)] });
+    recordIngest(c.summary, r);
+    return single('ingest', r);
+  },
+
+  async construct(c) {
+    const r = await perDomain(c, 'construct', (i) => executeChild(constructDatasetWorkflow, { ...options(c, 'construct', i.domain), args: [i] }));
+    recordConstruct(c.summary, r);
+    return perDomainRun('construct', r);
+  },
+
+  async finetune(c) {
+    return single('finetune', await executeChild(fineTuneWorkflow, { ...options(c, 'finetune'), args: [input(c)] }));
+  },
+
+  async refine(c) {
+    const r = await perDomain(c, 'refine', (i) => executeChild(refineKnowledgeWorkflow, { ...options(c, 'refine', i.domain), args: [i] }));
+    recordRefine(c.summary, r);
+    // refine's stage output is both domains' knowledge files in one output: what encode reads.
+    const merged = await refineActivities(c.config.queues.cpu.name).combineRefineOutputs({ user: r.user.artifact, item: r.item.artifact });
+    return { ...perDomainRun('refine', r), handover: [['refine', { key: merged.key, contentHash: merged.contentHash }]] };
+  },
+
+  async encode(c) {
+    return single('encode', await executeChild(encodeKnowledgeWorkflow, { ...options(c, 'encode'), args: [input(c)] }));
+  },
+
+  async train(c) {
+    const r = await executeChild(trainBackbonesWorkflow, { ...options(c, 'train'), args: [input(c)] });
+    recordTrain(c.summary, r);
+    return single('train', r);
+  },
+
+  async report(c) {
+    const r = await executeChild(reportWorkflow, { ...options(c, 'report'), args: [{ ...input(c), report: reportInput(c.config, c.summary) }] });
+    recordReport(c.summary, r);
+    return single('report', r);
+  },
+};
