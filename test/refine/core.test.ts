@@ -25,7 +25,7 @@ import {
 } from '../../core/refine';
 import { LocalStore, StageOutput } from '../../core/store';
 import { failedEntitiesQuery, filterOutcome, finalKnowledge, iterativeOutcome, nextIterativeStep, type RefineStep } from '../../core/rules';
-import { ingestSynthetic, type Artifact } from './fixtures';
+import { ingestSynthetic, type Artifact } from '../helpers/dataset';
 
 let dir: string;
 let store: LocalStore;

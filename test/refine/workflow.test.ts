@@ -13,7 +13,9 @@ import { failedEntitiesQuery } from '../../core/rules';
 import type { StageResult } from '../../workflows/stage-types';
 import type { RefineStageSummary } from '../../workflows/refine';
 import { startTestTemporal, withWorkers, type TestTemporal } from '../helpers/temporal';
-import { ingestSynthetic, refineConfig, simulatorFor, type Artifact } from './fixtures';
+import { ingestSynthetic, type Artifact } from '../helpers/dataset';
+import { simulatorFor } from '../helpers/simulator';
+import { refineConfig } from './fixtures';
 
 let t: TestTemporal;
 let data: { ingest: Artifact; view: DatasetView };
