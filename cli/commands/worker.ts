@@ -13,14 +13,15 @@ export const workerCommand: Command = {
     config: { type: 'string', description: 'config file (temporal address/namespace/TLS, queues and slots, store)' },
   },
   details: 'Run any number of these on any number of machines; each queue scales by adding workers.',
-  async run({ values }) {
+  async run({ values }, life) {
+    life.signalIsStop = true;
     const queues = (str(values.queue) ?? '').split(',').filter(Boolean);
     const bad = queues.filter((q) => !(QUEUE_KINDS as readonly string[]).includes(q));
     if (queues.length === 0 || bad.length) {
       throw new R4ecError(`--queue must be one or more of ${QUEUE_KINDS.join(', ')}${bad.length ? ` (got ${bad.join(', ')})` : ''}`, 'bad_arguments', { suggestion: 'r4ec worker --queue cpu', exitCode: 2 });
     }
     const { config } = loadConfig({ path: str(values.config) });
-    await runWorkerProcess({ config, queues: queues as QueueKind[], onReady: () => process.stderr.write(`[r4ec] workers ready: ${queues.map((q) => config.queues[q as QueueKind].name).join(', ')}\n`) });
+    await runWorkerProcess({ config, queues: queues as QueueKind[], life, onReady: () => process.stderr.write(`[r4ec] workers ready: ${queues.map((q) => config.queues[q as QueueKind].name).join(', ')}\n`) });
     return 0;
   },
 };
