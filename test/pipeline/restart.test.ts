@@ -14,7 +14,7 @@ const stateDir = mkdtempSync(join(tmpdir(), 'r4ec-restart-'));
 after(() => rmSync(stateDir, { recursive: true, force: true }));
 
 function run(cfg: string): ChildProcess & { out: () => string; done: Promise<number | null> } {
-  // Its own process group: killing the group takes the dev server and the workers down at once.
+  // Its own process group: killing the group takes the CLI and its in-process workers down at once.
   const child = spawn(process.execPath, [resolve(root, 'bin', 'r4ec.js'), 'run', '--config', cfg, '--run-id', 'restart-run', '--json'], {
     cwd: root,
     env: { ...process.env, R4EC_STATE_DIR: stateDir },
@@ -42,7 +42,10 @@ test('dev server and all workers killed mid-run: the rerun re-attaches and compl
     await new Promise((r) => setTimeout(r, 250));
   }
   await new Promise((r) => setTimeout(r, 4000));
+  // The dev server runs in a process group of its own (r4ec stops it after its workers): kill -9 it too.
+  const server = JSON.parse(readFileSync(join(stateDir, 'dev-server', 'server.json'), 'utf8')) as { pid: number };
   process.kill(-first.pid!, 'SIGKILL');
+  process.kill(-server.pid, 'SIGKILL');
   await first.done;
 
   const second = run(cfg);
