@@ -24,6 +24,7 @@ import { LORA_JOB_NAMES } from '../core/rules';
 import { trainerPython } from '../core/python-job';
 import type { ActivityDeps } from './deps';
 import { toFailure } from './failure';
+import { withHeartbeat } from './heartbeat';
 import { cancellationOf } from './trainer-job';
 import { parseInput } from './validate';
 
@@ -79,7 +80,7 @@ export function createFinetuneActivities(deps: ActivityDeps) {
     async planFinetune(raw: PlanFinetuneInput): Promise<FinetunePlan> {
       const input = parseInput(PlanInput, raw, 'planFinetune');
       try {
-        return await planFinetune({ store: deps.store, stateDir: deps.stateDir, env: deps.env, python, finetune: input.finetune, construct: input.construct, lookupOnly: input.lookupOnly });
+        return await withHeartbeat(() => planFinetune({ store: deps.store, stateDir: deps.stateDir, env: deps.env, python, finetune: input.finetune, construct: input.construct, lookupOnly: input.lookupOnly }));
       } catch (e) {
         throw toFailure(e);
       }
@@ -114,7 +115,7 @@ export function createFinetuneActivities(deps: ActivityDeps) {
     async commitFinetune(raw: CommitFinetuneInput): Promise<{ key: string; contentHash: string; summary: FinetuneSummary }> {
       const input = parseInput(CommitInput, raw, 'commitFinetune');
       try {
-        return await commitFinetune({ store: deps.store, ...input });
+        return await withHeartbeat(() => commitFinetune({ store: deps.store, ...input }));
       } catch (e) {
         throw toFailure(e);
       }

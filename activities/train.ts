@@ -20,6 +20,7 @@ import {
 import { trainerPython } from '../core/python-job';
 import type { ActivityDeps } from './deps';
 import { toFailure } from './failure';
+import { withHeartbeat } from './heartbeat';
 import { cancellationOf } from './trainer-job';
 import { parseInput } from './validate';
 
@@ -62,7 +63,7 @@ export function createTrainActivities(deps: ActivityDeps) {
     async planTraining(raw: PlanTrainingInput): Promise<TrainPlan> {
       const input = parseInput(PlanInput, raw, 'planTraining');
       try {
-        return await planTraining({ store: deps.store, train: input.train, inputs: input, lookupOnly: input.lookupOnly });
+        return await withHeartbeat(() => planTraining({ store: deps.store, train: input.train, inputs: input, lookupOnly: input.lookupOnly }));
       } catch (err) {
         throw toFailure(err);
       }
@@ -105,7 +106,7 @@ export function createTrainActivities(deps: ActivityDeps) {
      * metrics, model.json and test predictions; commits it. */
     async collectTraining(raw: CollectTrainingInput): Promise<CollectTrainingOutput> {
       const input = parseInput(CollectInput, raw, 'collectTraining');
-      return collectTraining(deps.store, input.key, input.train, input.outcomes as JobOutcome[]);
+      return withHeartbeat(() => collectTraining(deps.store, input.key, input.train, input.outcomes as JobOutcome[]));
     },
   };
 }
