@@ -79,7 +79,8 @@ export function createTrainActivities(deps: ActivityDeps) {
       ctx.heartbeat(details);
       if (previous.success) ctx.log.info('trainBackbone resumes', { job: jobName(job), attempt: ctx.info.attempt, last: previous.data });
       try {
-        return await trainModel({
+        // The side timer covers what runs outside the trainer (reading inputs, uploading the model).
+        return await withHeartbeat((beat) => trainModel({
           store: deps.store,
           stateDir: deps.stateDir,
           job,
@@ -93,10 +94,10 @@ export function createTrainActivities(deps: ActivityDeps) {
             if (typeof e.step === 'number') details.step = e.step;
             if (e.event === 'checkpoint' && typeof e.path === 'string') details.checkpoint = e.path;
             details.event = e.event;
-            ctx.heartbeat({ ...details, ...(e.event === 'epoch' ? { valAuc: e.valAuc, loss: e.loss } : {}) });
+            beat({ ...details, ...(e.event === 'epoch' ? { valAuc: e.valAuc, loss: e.loss } : {}) });
           },
-          onHeartbeat: () => ctx.heartbeat(details),
-        });
+          onHeartbeat: () => beat(details),
+        }));
       } catch (err) {
         throw cancellationOf(ctx, err) ?? toFailure(err, { prefix: jobName(job) });
       }

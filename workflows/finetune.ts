@@ -119,6 +119,7 @@ export async function loraJobWorkflow(input: LoraJobWorkflowInput): Promise<Lora
     const serve = proxyActivities<ServingActivities>({
       taskQueue: input.queues.llm,
       startToCloseTimeout: '5 minutes',
+      heartbeatTimeout: `${ft.heartbeatTimeoutSeconds} seconds`,
       retry: { initialInterval: '1 second', maximumAttempts: 10, nonRetryableErrorTypes: ['MissingAdapter', 'LlmNotConfigured'] },
     });
     loaded = (await serve.loadFinetunedAdapter({ jobKey: r.entry.jobKey })).loaded;

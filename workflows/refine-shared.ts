@@ -27,6 +27,7 @@ export async function ensureAdapters(config: R4ecConfig, jobKeys: readonly strin
   const { loadFinetunedAdapter } = proxyActivities<ReturnType<typeof createAdapterServingActivities>>({
     taskQueue: config.queues.llm.name,
     startToCloseTimeout: '5 minutes',
+    heartbeatTimeout: heartbeatTimeout(config.refine.heartbeatTimeoutSeconds),
     retry: { maximumAttempts: 5 },
   });
   for (const jobKey of jobKeys) await loadFinetunedAdapter({ jobKey });
