@@ -9,7 +9,6 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { join, resolve } from 'node:path';
 import { Connection, Client } from '@temporalio/client';
-import type { temporal } from '@temporalio/proto';
 import { startDevServer, type DevServer } from '../../runtime/dev-server';
 import { StageOutput, type ArtifactStore } from '../../core/store';
 import type { RunSummary } from '../../workflows/run-summary';
@@ -189,70 +188,103 @@ export function repeatedCompletedRequests(stateDir: string): { completed: number
   return { completed: ok.size, repeated: [...ok.values()].filter((n) => n > 1).length, requests };
 }
 
-export interface KillRecovery {
-  at: number;
-  what: string;
-  /** First history event of the run after the kill: the cluster makes progress again. */
-  resumedAfterS: number | null;
-  /** Activities and workflow tasks the kill cut off, started again elsewhere. */
-  retried: number;
-  /** The last of them to start again: when all the killed work was picked up. */
-  retriedAfterS: number | null;
+/** An activity that was running (or waiting for a worker) when something was killed. */
+export interface PendingActivity {
+  workflowId: string;
+  activityId: string;
+  type: string;
+  attempt: number;
 }
 
-type HistoryEvent = temporal.api.history.v1.IHistoryEvent;
+/** Open workflows of the run and their pending activities (describe each; visibility may lag a little). */
+export async function pendingActivities(client: Client, runId: string): Promise<PendingActivity[]> {
+  const out: PendingActivity[] = [];
+  const ids = new Set<string>([runId]);
+  for await (const wf of client.workflow.list({ query: `R4ecRunId = "${runId}" AND ExecutionStatus = "Running"` })) ids.add(wf.workflowId);
+  for (const id of ids) {
+    const d = await client.workflow
+      .getHandle(id)
+      .describe()
+      .catch(() => undefined);
+    if (!d || d.status.name !== 'RUNNING') continue;
+    for (const a of d.raw.pendingActivities ?? []) out.push({ workflowId: id, activityId: a.activityId ?? '', type: a.activityType?.name ?? '?', attempt: a.attempt ?? 1 });
+  }
+  return out;
+}
 
-function eventMs(e: HistoryEvent): number {
-  const t = e.eventTime;
-  if (!t) return 0;
-  return Number(t.seconds ?? 0) * 1000 + Math.floor((t.nanos ?? 0) / 1e6);
+export interface KillRecovery {
+  /** When the kill happened (ms since the epoch) and what it took down. */
+  at: number;
+  what: string;
+  /** Seconds until the server answered again (server kills). */
+  serverBackS: number | null;
+  /** Activities the kill cut off whose next attempt started on a live worker, and when the last one did. */
+  restarted: Array<{ type: string; afterS: number }>;
+  /** Pending at the kill but finished without another attempt (their worker survived). */
+  finished: number;
+  /** Still not started again when the probe gave up. */
+  stuck: string[];
 }
 
 /**
- * Per kill, from every history of the run: when the run made progress again, and when the last
- * activity or workflow task that the kill cut off (an attempt that ended in a timeout) started again.
- * A retry belongs to the latest kill before it.
+ * Watches the activities that were pending at a kill until each has started a later attempt (the
+ * server noticed the dead worker and another worker took it: `lastStartedTime` of that attempt) or
+ * finished. Recovery of a kill = the last of those restarts.
  */
-export async function recoveryPerKill(client: Client, runId: string, kills: Array<{ at: number; what: string }>): Promise<KillRecovery[]> {
-  const ids = new Set<string>([runId]);
-  for await (const wf of client.workflow.list({ query: `R4ecRunId = "${runId}"` })) ids.add(wf.workflowId);
-  const events: HistoryEvent[][] = [];
-  for (const id of ids) {
-    // Every run of a workflow id (continue-as-new chains, and earlier executions are all part of the run).
-    for await (const wf of client.workflow.list({ query: `WorkflowId = "${id}"` })) {
-      const h = await client.workflow.getHandle(id, wf.runId).fetchHistory();
-      events.push(h.events ?? []);
-    }
-  }
-  const retries: number[] = [];
-  const all: number[] = [];
-  for (const h of events) {
-    for (let i = 0; i < h.length; i++) {
-      const e = h[i]!;
-      const ms = eventMs(e);
-      all.push(ms);
-      const started = e.activityTaskStartedEventAttributes;
-      if (started && (started.attempt ?? 1) > 1 && started.lastFailure?.timeoutFailureInfo) retries.push(ms);
-      if (e.workflowTaskTimedOutEventAttributes) {
-        const next = h.slice(i + 1).find((x) => x.workflowTaskStartedEventAttributes);
-        if (next) retries.push(eventMs(next));
+export async function awaitRecovery(client: Client, pending: readonly PendingActivity[], kill: { at: number; what: string }, timeoutMs = 180_000): Promise<KillRecovery> {
+  const r: KillRecovery = { at: kill.at, what: kill.what, serverBackS: null, restarted: [], finished: 0, stuck: [] };
+  let left = [...pending];
+  const deadline = Date.now() + timeoutMs;
+  while (left.length > 0 && Date.now() < deadline) {
+    const byWorkflow = new Map<string, Awaited<ReturnType<ReturnType<Client['workflow']['getHandle']>['describe']>> | null>();
+    let reachable = true;
+    for (const wid of new Set(left.map((p) => p.workflowId))) {
+      try {
+        const d = await client.workflow.getHandle(wid).describe();
+        byWorkflow.set(wid, d);
+      } catch (e) {
+        if ((e as { name?: string }).name === 'WorkflowNotFoundError') byWorkflow.set(wid, null);
+        else reachable = false;
       }
     }
+    if (reachable && r.serverBackS === null && kill.what.includes('server')) r.serverBackS = (Date.now() - kill.at) / 1000;
+    const still: PendingActivity[] = [];
+    for (const p of left) {
+      if (!byWorkflow.has(p.workflowId)) {
+        still.push(p);
+        continue;
+      }
+      const d = byWorkflow.get(p.workflowId);
+      const now = d && d.status.name === 'RUNNING' ? (d.raw.pendingActivities ?? []).find((a) => a.activityId === p.activityId) : undefined;
+      if (!now) {
+        r.finished++;
+        continue;
+      }
+      // lastStartedTime is the start of the newest attempt that started (kept while a later one waits).
+      const startedMs = now.lastStartedTime ? Number(now.lastStartedTime.seconds ?? 0) * 1000 + Math.floor((now.lastStartedTime.nanos ?? 0) / 1e6) : 0;
+      if ((now.attempt ?? 1) > p.attempt && startedMs > kill.at) {
+        r.restarted.push({ type: p.type, afterS: (startedMs - kill.at) / 1000 });
+        continue;
+      }
+      still.push(p);
+    }
+    left = still;
+    if (left.length > 0) await sleep(500);
   }
-  all.sort((a, b) => a - b);
-  const sorted = [...kills].sort((a, b) => a.at - b.at);
-  return sorted.map((k, i) => {
-    const until = sorted[i + 1]?.at ?? Infinity;
-    const mine = retries.filter((r) => r > k.at && r <= until);
-    const resumed = all.find((t) => t > k.at);
-    return {
-      at: k.at,
-      what: k.what,
-      resumedAfterS: resumed !== undefined && resumed <= until ? (resumed - k.at) / 1000 : null,
-      retried: mine.length,
-      retriedAfterS: mine.length ? (Math.max(...mine) - k.at) / 1000 : null,
-    };
-  });
+  r.stuck = left.map((p) => `${p.type} (${p.workflowId})`);
+  return r;
+}
+
+export function formatRecovery(r: KillRecovery, t0: number): string {
+  const last = r.restarted.length ? Math.max(...r.restarted.map((x) => x.afterS)) : null;
+  const types = [...new Set(r.restarted.map((x) => x.type))].join(', ');
+  return (
+    `+${((r.at - t0) / 1000).toFixed(1)} s ${r.what}: ` +
+    (r.serverBackS !== null ? `server back after ${r.serverBackS.toFixed(1)} s; ` : '') +
+    `${r.restarted.length} cut-off activities restarted elsewhere${last !== null ? `, the last after ${last.toFixed(1)} s (${types})` : ''}; ` +
+    `${r.finished} finished on a live worker` +
+    (r.stuck.length ? `; STUCK: ${r.stuck.join(', ')}` : '')
+  );
 }
 
 /** A seeded generator for kill moments (mulberry32 over a sha256 of the seed). */
