@@ -12,8 +12,8 @@ import {
   EncoderError,
   OnnxEncoder,
   assembleAndCommit,
+  committedEncoding,
   encodeShards as runShards,
-  encodeSummaryOf,
   loadEncodeDataset,
   loadPlan,
   planEncodeStage,
@@ -25,10 +25,11 @@ import {
   type EncodeWork,
   type ExecutionProvider,
 } from '../core/encode';
-import { StageOutput, StoreError } from '../core/store';
+import { StoreError } from '../core/store';
 import { StageOutputMissing } from '../core/stage/plan';
 import type { ActivityDeps } from './deps';
 import { toFailure } from './failure';
+import { withHeartbeat } from './heartbeat';
 import { parseInput } from './validate';
 
 const Artifact = z.object({ key: z.string().min(1), contentHash: z.string().min(1) });
@@ -88,9 +89,9 @@ export function resolveModelDir(configured: string | undefined, env: NodeJS.Proc
 }
 
 /** Bad data and bad models cannot be fixed by retrying; say exactly what is wrong instead. */
-async function mapErrors<T>(fn: () => Promise<T>): Promise<T> {
+async function mapErrors<T>(fn: (beat: (details?: unknown) => void) => Promise<T>): Promise<T> {
   try {
-    return await fn();
+    return await withHeartbeat(fn);
   } catch (err) {
     if (err instanceof DataError) throw toFailure(err, { type: 'BadKnowledgeData' });
     if (err instanceof EncoderError || err instanceof StageOutputMissing) throw toFailure(err);
@@ -127,7 +128,8 @@ export function createEncodeActivities(deps: ActivityDeps) {
     async encodeShards(raw: EncodeShardsInput): Promise<EncodeShardsOutput> {
       const input = parseInput(ShardsInput, raw, 'encodeShards');
       const ctx = Context.current();
-      return mapErrors(async () => {
+      // The side timer keeps a model load or a long batch alive; `beat` moves the resume offset.
+      return mapErrors(async (beat) => {
         const dataset = await loadEncodeDataset(deps.store, input.ingestKey, { sequences: false });
         const plan = await loadPlan(deps.store, input.refineKey, input.set, input.domain, dataset);
         const resume = Heartbeat.safeParse(ctx.info.heartbeatDetails);
@@ -148,10 +150,10 @@ export function createEncodeActivities(deps: ActivityDeps) {
           signal: ctx.cancellationSignal,
           onProgress: (p) => {
             last = p;
-            ctx.heartbeat(p);
+            beat(p);
           },
           // Between shards the offset does not move, but a long shard must not look like a dead worker.
-          onBatch: () => ctx.heartbeat(last),
+          onBatch: () => beat(last),
           onShardEncoded: async (e) => {
             // One line per shard actually encoded: operators (and tests) see that a retry redid none.
             await appendFile(
@@ -164,13 +166,17 @@ export function createEncodeActivities(deps: ActivityDeps) {
       });
     },
 
-    /** Builds the per-entity matrices from the shards, commits the output, drops the scratch shards. */
+    /**
+     * Builds the per-entity matrices from the shards, commits the output, drops the scratch shards.
+     * Retried after the commit, it returns the committed output and finishes dropping the shards.
+     */
     async assembleVectors(raw: AssembleVectorsInput): Promise<AssembleVectorsOutput> {
       const input = parseInput(AssembleInput, raw, 'assembleVectors');
       return mapErrors(async () => {
-        const out = new StageOutput(deps.store, input.key);
-        if (await out.isComplete()) {
-          return { key: input.key, contentHash: await out.contentHash(), summary: encodeSummaryOf((await out.manifest()).meta) };
+        const committed = await committedEncoding(deps.store, input.key);
+        if (committed) {
+          await removeWork(deps.store, input.key, input.encode.shardSize);
+          return { key: input.key, ...committed };
         }
         const encoder = await openEncoder(input.modelDir, input.encode.executionProviders, input.encode.threads);
         const { contentHash, summary } = await assembleAndCommit({

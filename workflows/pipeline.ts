@@ -20,6 +20,8 @@ export async function r4ecPipelineWorkflow(rawConfig: unknown, selection?: Stage
   const runId = workflowInfo().workflowId;
   const { resolvePipelineConfig } = proxyActivities<ReturnType<typeof createPipelineActivities>>({
     startToCloseTimeout: '1 minute',
+    // The config is not read yet, so no setting of it applies: a killed worker's attempt moves on after this.
+    heartbeatTimeout: '20 seconds',
     retry: { maximumAttempts: 3 },
   });
   const { config, configHash } = await resolvePipelineConfig({ raw: rawConfig, runId });

@@ -61,7 +61,8 @@ test('every refine outcome is reached with the simulator; the call cap stops new
   const runId = `outcomes-${Date.now()}`;
   const base = {
     llm: { formatRetries: 0, transport: { maxAttempts: 1 }, simulator: { malformedRate: 0.08, rateLimitRate: 0.08 }, cap: { maxCalls: 45 } },
-    refine: { maxIterations: 1, activeUserMinInteractions: 30 },
+    // Faults this high are how every outcome is reached: commit whatever share fails.
+    refine: { maxIterations: 1, activeUserMinInteractions: 30, failureLimit: 1 },
   };
   // The judge flags often enough that refinements happen and some stay unreasonable.
   const behaviour = { behaviour: { flagRight: 0.45, flagBorderline: 0.6, flagWrong: 0.9 } };
