@@ -12,7 +12,7 @@ import { StageOutput } from '../../core/store';
 import type { ConstructSummary } from '../../workflows/construct';
 import type { DomainStageInput, StageResult } from '../../workflows/stage-types';
 import { startTestTemporal, testConfig, withWorkers, type TestTemporal } from '../helpers/temporal';
-import { syntheticDataset } from './helpers';
+import { ingestSynthetic } from '../helpers/dataset';
 
 let t: TestTemporal;
 let sim: RunningSimulator | undefined;
@@ -50,7 +50,7 @@ function startGateway(target: URL, state: { broken: boolean }): Promise<{ server
 }
 
 test('construct over construct.failureLimit commits nothing, names the failures; the fixed rerun redoes only the failed inferences', async () => {
-  const data = await syntheticDataset(t, { users: 30, items: 60, seed: 12 });
+  const data = (await ingestSynthetic(t.store, { users: 30, items: 60, seed: 12 })).ingest;
   sim = await startSimulator({ catalog: await t.store.localPath(`${data.key}/meta.json`), models: ['teacher-model'], logPath: `${t.stateDir}/sim-gateway.jsonl` });
   const state = { broken: true };
   const g = await startGateway(new URL(sim.url), state);

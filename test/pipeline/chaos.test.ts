@@ -29,7 +29,7 @@ import {
   type ClusterOptions,
   type KillRecovery,
 } from '../helpers/cluster';
-import { smallPipelineConfig } from './helpers';
+import { smallPipelineConfig } from '../helpers/pipeline';
 
 const RUN_ID = 'chaos-run';
 /** Short heartbeat timeouts keep the test's recoveries short; the defaults are 30 s. */

@@ -11,7 +11,7 @@ import { startSimulator, type RunningSimulator } from '../../core/sim';
 import { openStore } from '../../core/store';
 import type { RunSummary } from '../../workflows/run-summary';
 import { freePort } from '../helpers/cluster';
-import { smallPipelineConfig } from './helpers';
+import { smallPipelineConfig } from '../helpers/pipeline';
 
 const root = resolve(__dirname, '..', '..');
 const stateDir = mkdtempSync(join(tmpdir(), 'r4ec-preflight-'));

@@ -11,7 +11,7 @@ import type { DatasetView } from '../../core/data/dataset';
 import { RefineStage, readRecord, refusalKey, writeRecord, type EntityResult } from '../../core/refine';
 import { StageFailureLimit } from '../../core/stage/failure-limit';
 import { LocalStore, StageOutput } from '../../core/store';
-import { ingestSynthetic, type Artifact } from './fixtures';
+import { ingestSynthetic, type Artifact } from '../helpers/dataset';
 
 let dir: string;
 let data: { ingest: Artifact; view: DatasetView };
