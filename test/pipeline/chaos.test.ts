@@ -57,7 +57,8 @@ async function config(dir: string): Promise<R4ecConfigInput> {
     construct: hb,
     refine: hb,
     encode: hb,
-    train: { ...hb, backbones: ['deepfm'], variants: ['base', 'r4ec'], epochs: 2, seeds: [1] },
+    // One model that reads the knowledge vectors keeps every stage in the DAG at a third of the training time.
+    train: { ...hb, backbones: ['deepfm'], variants: ['r4ec'], epochs: 1, seeds: [1], floor: false },
     finetune: { backend: 'none', ...hb },
     recovery: hb,
   });
