@@ -97,6 +97,7 @@ export function createFinetuneActivities(deps: ActivityDeps) {
           stateDir: deps.stateDir,
           env: deps.env,
           python,
+          ...(deps.devices ? { devices: deps.devices } : {}),
           job: input.job,
           finetune: input.finetune,
           baseModel: input.baseModel,

@@ -72,7 +72,19 @@ export const QueuesSchema = z
   .object({
     cpu: queue('r4ec-cpu', 8),
     llm: queue('r4ec-llm', 16),
-    gpu: queue('r4ec-gpu', 1),
+    gpu: z
+      .object({
+        name: z.string().min(1).default('r4ec-gpu'),
+        slots: positiveInt.default(1),
+        /**
+         * The GPUs this machine's gpu worker hands out, one per trainer process / encoder session, as
+         * CUDA_VISIBLE_DEVICES takes them (indices or GPU UUIDs). Default: the worker's own
+         * CUDA_VISIBLE_DEVICES, else every GPU `nvidia-smi -L` lists, else none (CPU).
+         */
+        devices: z.array(z.union([z.number().int().min(0), z.string().regex(/^[A-Za-z0-9-]+$/, 'expected a GPU index or UUID')])).optional(),
+      })
+      .strict()
+      .prefault({}),
   })
   .strict();
 
