@@ -8,7 +8,7 @@ import { FinetuneSchema } from '../config/schema';
 import {
   BaseModelRefSchema,
   PlannedJobSchema,
-  adapterLocalDir,
+  adapterPathForServer,
   commitFinetune,
   getAdapter,
   planFinetune,
@@ -142,7 +142,9 @@ export function createAdapterServingActivities(deps: ServingActivityDeps) {
       const endpoint = deps.llm.endpointFor(entry.role);
       const apiKey = endpoint.apiKeyEnv ? deps.env[endpoint.apiKeyEnv] : undefined;
       try {
-        const r = await loadLoraAdapter({ baseUrl: endpoint.baseUrl, name: entry.servedName, path: await adapterLocalDir(deps.store, entry), ...(apiKey ? { apiKey } : {}) });
+        // A path the serving host reads (a shared volume, its own sync of the store, or this machine's copy).
+        const path = await adapterPathForServer(deps.store, entry, endpoint.adapters);
+        const r = await loadLoraAdapter({ baseUrl: endpoint.baseUrl, name: entry.servedName, path, ...(apiKey ? { apiKey } : {}) });
         return { servedName: entry.servedName, loaded: true, alreadyLoaded: r.alreadyLoaded, endpoint: endpoint.baseUrl };
       } catch (e) {
         throw e instanceof LlmError ? toFailure(e, { type: 'AdapterLoadFailed' }) : e;
