@@ -53,7 +53,11 @@ export async function trainModel(o: TrainModelOptions): Promise<TrainedModel> {
   const { job, train, inputs, store } = o;
   const key = modelKey(job, train, inputs);
   const out = new StageOutput(store, key);
-  if (await out.isComplete()) return { key, contentHash: await out.contentHash(), skipped: true, metrics: JobMetricsSchema.parse(await out.getJson('metrics.json')) };
+  if (await out.isComplete()) {
+    // A worker that died between the commit and the clean-up left its stored checkpoints behind.
+    await clearStoredCheckpoints(checkpointStoreOf(store, key));
+    return { key, contentHash: await out.contentHash(), skipped: true, metrics: JobMetricsSchema.parse(await out.getJson('metrics.json')) };
+  }
 
   const dataFiles = await localPaths(store, inputs.ingest.key, INGEST_FILES, 'the ingest output');
   const set = knowledgeSetOf(job);

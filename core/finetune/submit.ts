@@ -41,7 +41,11 @@ export interface SubmittedJob {
 export async function submitLoraJob(o: SubmitLoraJobOptions): Promise<SubmittedJob> {
   const { job, finetune: ft } = o;
   const known = await getAdapter(o.store, job.jobKey);
-  if (known) return { entry: known, reused: true, attached: false };
+  if (known) {
+    // A worker that died between the registration and the clean-up left its stored checkpoints behind.
+    await clearStoredCheckpoints(loraCheckpointStore(o.store, job.jobKey));
+    return { entry: known, reused: true, attached: false };
+  }
   if (ft.backend === 'none') throw new FinetuneError('BadTrainerSpec', 'finetune.backend is "none": no job to submit', false);
   const base = {
     jobKey: job.jobKey,
