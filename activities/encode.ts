@@ -104,11 +104,11 @@ export function createEncodeActivities(deps: ActivityDeps) {
   // One session per model and settings for the worker's life: loading BGE-M3 takes seconds.
   const encoders = new Map<string, Promise<OnnxEncoder>>();
   const hashes = new Map<string, string>();
-  const openEncoder = (dir: string, providers: readonly ExecutionProvider[], threads: number): Promise<OnnxEncoder> => {
-    const id = `${dir}|${providers.join(',')}|${threads}`;
+  const openEncoder = (dir: string, providers: readonly ExecutionProvider[], threads: number, deviceId?: number): Promise<OnnxEncoder> => {
+    const id = `${dir}|${providers.join(',')}|${threads}|${deviceId ?? ''}`;
     let p = encoders.get(id);
     if (!p) {
-      p = OnnxEncoder.open(dir, { executionProviders: providers, threads });
+      p = OnnxEncoder.open(dir, { executionProviders: providers, threads, ...(deviceId !== undefined ? { deviceId } : {}) });
       p.catch(() => encoders.delete(id));
       encoders.set(id, p);
     }
@@ -135,34 +135,40 @@ export function createEncodeActivities(deps: ActivityDeps) {
         const resume = Heartbeat.safeParse(ctx.info.heartbeatDetails);
         const startShard = resume.success ? resume.data.nextShard : 0;
         if (plan.texts.length === 0) return { shards: 0, encoded: 0, reused: 0 };
-        const encoder = await openEncoder(input.modelDir, input.encode.executionProviders, input.encode.threads);
-        await mkdir(join(deps.stateDir, 'logs'), { recursive: true });
-        let last = { nextShard: startShard, shards: shardCount(plan.texts.length, input.encode.shardSize) };
-        const result = await runShards({
-          store: deps.store,
-          prefix: workPrefix(input.key, input.encode.shardSize, input.set, input.domain),
-          texts: plan.texts,
-          shardSize: input.encode.shardSize,
-          batchSize: input.encode.batchSize,
-          maxBatchTokens: input.encode.maxBatchTokens,
-          encoder,
-          startShard,
-          signal: ctx.cancellationSignal,
-          onProgress: (p) => {
-            last = p;
-            beat(p);
-          },
-          // Between shards the offset does not move, but a long shard must not look like a dead worker.
-          onBatch: () => beat(last),
-          onShardEncoded: async (e) => {
-            // One line per shard actually encoded: operators (and tests) see that a retry redid none.
-            await appendFile(
-              logFile,
-              JSON.stringify({ key: input.key, set: input.set, domain: input.domain, ...e, attempt: ctx.info.attempt, pid: process.pid }) + '\n',
-            );
-          },
-        });
-        return { shards: result.shards, encoded: result.encoded.length, reused: result.reused };
+        // On a machine with several GPUs, concurrent encodings each get a device of their own.
+        const device = input.encode.executionProviders.includes('cuda') ? deps.devices?.acquire() : undefined;
+        try {
+          const encoder = await openEncoder(input.modelDir, input.encode.executionProviders, input.encode.threads, device?.ordinal);
+          await mkdir(join(deps.stateDir, 'logs'), { recursive: true });
+          let last = { nextShard: startShard, shards: shardCount(plan.texts.length, input.encode.shardSize) };
+          const result = await runShards({
+            store: deps.store,
+            prefix: workPrefix(input.key, input.encode.shardSize, input.set, input.domain),
+            texts: plan.texts,
+            shardSize: input.encode.shardSize,
+            batchSize: input.encode.batchSize,
+            maxBatchTokens: input.encode.maxBatchTokens,
+            encoder,
+            startShard,
+            signal: ctx.cancellationSignal,
+            onProgress: (p) => {
+              last = p;
+              beat(p);
+            },
+            // Between shards the offset does not move, but a long shard must not look like a dead worker.
+            onBatch: () => beat(last),
+            onShardEncoded: async (e) => {
+              // One line per shard actually encoded: operators (and tests) see that a retry redid none.
+              await appendFile(
+                logFile,
+                JSON.stringify({ key: input.key, set: input.set, domain: input.domain, ...e, attempt: ctx.info.attempt, pid: process.pid }) + '\n',
+              );
+            },
+          });
+          return { shards: result.shards, encoded: result.encoded.length, reused: result.reused };
+        } finally {
+          device?.release();
+        }
       });
     },
 

@@ -8,7 +8,7 @@ import { FinetuneSchema } from '../config/schema';
 import {
   BaseModelRefSchema,
   PlannedJobSchema,
-  adapterLocalDir,
+  adapterPathForServer,
   commitFinetune,
   getAdapter,
   planFinetune,
@@ -99,6 +99,7 @@ export function createFinetuneActivities(deps: ActivityDeps) {
           stateDir: deps.stateDir,
           env: deps.env,
           python,
+          ...(deps.devices ? { devices: deps.devices } : {}),
           job: input.job,
           finetune: input.finetune,
           baseModel: input.baseModel,
@@ -143,7 +144,9 @@ export function createAdapterServingActivities(deps: ServingActivityDeps) {
       const endpoint = deps.llm.endpointFor(entry.role);
       const apiKey = endpoint.apiKeyEnv ? deps.env[endpoint.apiKeyEnv] : undefined;
       try {
-        const r = await withHeartbeat(async () => loadLoraAdapter({ baseUrl: endpoint.baseUrl, name: entry.servedName, path: await adapterLocalDir(deps.store, entry), ...(apiKey ? { apiKey } : {}) }));
+        // A path the serving host reads (a shared volume, its own sync of the store, or this machine's copy).
+        const path = await withHeartbeat(async () => adapterPathForServer(deps.store, entry, endpoint.adapters));
+        const r = await withHeartbeat(async () => loadLoraAdapter({ baseUrl: endpoint.baseUrl, name: entry.servedName, path, ...(apiKey ? { apiKey } : {}) }));
         return { servedName: entry.servedName, loaded: true, alreadyLoaded: r.alreadyLoaded, endpoint: endpoint.baseUrl };
       } catch (e) {
         throw e instanceof LlmError ? toFailure(e, { type: 'AdapterLoadFailed' }) : e;

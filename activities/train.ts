@@ -88,7 +88,9 @@ export function createTrainActivities(deps: ActivityDeps) {
           inputs: input,
           python,
           env: deps.env,
+          ...(deps.devices ? { devices: deps.devices } : {}),
           signal: ctx.cancellationSignal,
+          onCheckpointError: (e) => ctx.log.warn('checkpoint upload to the store failed; training goes on', { job: jobName(job), error: e.message }),
           onEvent: (e) => {
             if (typeof e.epoch === 'number') details.epoch = e.epoch;
             if (typeof e.step === 'number') details.step = e.step;

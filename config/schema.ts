@@ -72,7 +72,19 @@ export const QueuesSchema = z
   .object({
     cpu: queue('r4ec-cpu', 8),
     llm: queue('r4ec-llm', 16),
-    gpu: queue('r4ec-gpu', 1),
+    gpu: z
+      .object({
+        name: z.string().min(1).default('r4ec-gpu'),
+        slots: positiveInt.default(1),
+        /**
+         * The GPUs this machine's gpu worker hands out, one per trainer process / encoder session, as
+         * CUDA_VISIBLE_DEVICES takes them (indices or GPU UUIDs). Default: the worker's own
+         * CUDA_VISIBLE_DEVICES, else every GPU `nvidia-smi -L` lists, else none (CPU).
+         */
+        devices: z.array(z.union([z.number().int().min(0), z.string().regex(/^[A-Za-z0-9-]+$/, 'expected a GPU index or UUID')])).optional(),
+      })
+      .strict()
+      .prefault({}),
   })
   .strict();
 
@@ -110,6 +122,21 @@ export const EndpointSchema = z
     temperature: z.number().min(0).max(2).default(0.7),
     topP: z.number().gt(0).max(1).default(1),
     maxTokens: positiveInt.default(1024),
+    /**
+     * Where the serving host reads the LoRA adapters the finetune stage trained (vLLM's
+     * /v1/load_lora_adapter takes a path on the server). Absent: the llm worker's own local copy,
+     * right only when the server runs on the worker's machine (docs/store.md, "Adapters on a serving host").
+     */
+    adapters: z
+      .object({
+        /** A directory this worker can write that the serving host also mounts (a shared volume): each adapter is copied there from the store. */
+        dir: z.string().min(1).optional(),
+        /** The same directory as the serving host sees it (default: `dir`); alone, a directory the serving host keeps in sync with the store's `adapters/` prefix. */
+        serverDir: z.string().min(1).optional(),
+      })
+      .strict()
+      .refine((a) => a.dir !== undefined || a.serverDir !== undefined, 'give adapters.dir (a shared volume this worker writes) and/or adapters.serverDir (the path on the serving host)')
+      .optional(),
   })
   .strict();
 

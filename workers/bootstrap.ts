@@ -5,6 +5,7 @@ import type { DataConverter } from '@temporalio/common';
 import type { QueueKind } from '../config/names';
 import type { R4ecConfig } from '../config/schema';
 import { createActivities, type ActivityDeps } from '../activities';
+import { devicePoolFor } from '../core/python-job/devices';
 import { LlmEndpoints } from './llm-endpoints';
 
 export interface WorkerSetup {
@@ -52,6 +53,10 @@ export async function createWorkers(setup: WorkerSetup): Promise<Worker[]> {
     if (queue === 'llm' && !deps.llm) {
       endpoints = await LlmEndpoints.create({ config: setup.config, stateDir: deps.stateDir, store: deps.store, env: deps.env });
       deps = { ...deps, llm: endpoints.registry, ensureSimulatorCatalog: (key) => endpoints!.ensureCatalog(key) };
+    }
+    if (queue === 'gpu' && !deps.devices) {
+      const devices = devicePoolFor(setup.config.queues.gpu.devices, deps.env);
+      if (devices) deps = { ...deps, devices };
     }
     const activities = createActivities(queue, deps);
     // A queue with no activities in this build has nothing to poll for.
