@@ -28,9 +28,15 @@ export interface PlantedOptions {
   favourites?: number;
   /** Rating points a favourite genre adds (before rounding). */
   effect?: number;
+  /**
+   * Standard deviation of a user's rating bias. Kept small: any per-user vector, even the shuffled
+   * control's, lets a model learn a user's bias the way a user-id embedding does, and that is not
+   * what the check is about.
+   */
+  bias?: number;
 }
 
-export const PLANTED_DEFAULTS = { seed: 1, users: 400, items: 300, interactions: [40, 70] as [number, number], favourites: 2, effect: 1.8 };
+export const PLANTED_DEFAULTS = { seed: 1, users: 400, items: 300, interactions: [40, 70] as [number, number], favourites: 2, effect: 1.8, bias: 0.1 };
 
 /** Knowledge sets the generator writes under `<outDir>/knowledge/`. */
 export const PLANTED_SETS = ['oracle', 'shuffled'] as const;
@@ -85,6 +91,7 @@ export async function synthesizePlanted(opts: PlantedOptions): Promise<PlantedRe
   const [minN, maxN] = opts.interactions ?? d.interactions;
   const nFav = opts.favourites ?? d.favourites;
   const effect = opts.effect ?? d.effect;
+  const biasSd = opts.bias ?? d.bias;
   if (!Number.isInteger(nUsers) || nUsers < 1 || !Number.isInteger(nItems) || nItems < 60) {
     throw new RangeError(`synthesizePlanted: need users >= 1 and items >= 60 (got ${nUsers}, ${nItems})`);
   }
@@ -124,7 +131,7 @@ export async function synthesizePlanted(opts: PlantedOptions): Promise<PlantedRe
   const t0 = 956_703_932;
   for (let u = 0; u < nUsers; u++) {
     const favourites = rng.shuffle(genres.map((_, g) => g)).slice(0, nFav);
-    const bias = 0.3 * rng.normal();
+    const bias = biasSd * rng.normal();
     users.push({ favourites, bias, line: `${u + 1}::${rng.next() < 0.5 ? 'M' : 'F'}::25::${rng.int(21)}::${10000 + rng.int(89999)}` });
     const n = minN + rng.int(maxN - minN + 1);
     // Popularity only: the taste never decides what is watched, so the window cannot read it off
