@@ -39,6 +39,7 @@ PRIOR = 10.0
 CONFIGS = {
     "before": {"knowledgeNorm": "none", "knowledgeCross": False, "knowledgeNoise": 0.0, "monitor": "auc"},
     "after": {},
+    "after-no-noise": {"knowledgeNoise": 0.0},
 }
 
 

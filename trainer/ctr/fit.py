@@ -21,11 +21,11 @@ import torch.nn as nn
 from ..common.checkpoint import Checkpoints, capture_rng, restore_rng
 from ..common.errors import DataError
 from ..common.progress import Progress
-from .data import DENSE_NAMES, Dataset, after_cutoff, model_inputs, validation_split
+from .data import DENSE_NAMES, Dataset, after_cutoff, cutoff_positions, model_inputs, validation_split
 from .job import CtrJob
 from .knowledge import load_knowledge, normalise
 from .metrics import auc, logloss
-from .models import CtrModel, FeatureMap, build_model
+from .models import KNOWLEDGE_MASK, CtrModel, FeatureMap, build_model
 
 Tensors = dict[str, torch.Tensor]
 
@@ -90,7 +90,8 @@ class CtrTrainer:
         )
         self.model: CtrModel = build_model(job.model, self.fm, knowledge).to(self.device)
 
-        if knowledge is not None and p.knowledge_cutoff > 0:
+        cutoff = knowledge is not None and p.knowledge_cutoff > 0
+        if cutoff and p.knowledge_cutoff_mode == "drop":
             kept = after_cutoff(ds, p.knowledge_cutoff)
             if kept.size == 0:
                 raise DataError(f"train.knowledgeCutoff {p.knowledge_cutoff}: no training sample lies after the cutoff")
@@ -101,6 +102,12 @@ class CtrTrainer:
         if job.max_train_samples:
             fit_idx = fit_idx[: job.max_train_samples]
         train_x = model_inputs(ds, ds.train, job.features, self.fm.uses_user)
+        if cutoff and p.knowledge_cutoff_mode == "mask":
+            # A training sample inside its user's knowledge prefix sees no knowledge (the zero row:
+            # "an average entity"); the vectors could describe its own label.
+            a = ds.train.arrays
+            c = cutoff_positions(ds, p.knowledge_cutoff)
+            train_x[KNOWLEDGE_MASK] = (a["pos"].astype(np.int64) >= c[a["user"].astype(np.int64)]).astype(np.float32)
         labels = ds.train.arrays["label"].astype(np.float32)
         self.fit_x = to_tensors({k: v[fit_idx] for k, v in train_x.items()}, self.device)
         self.fit_y = torch.from_numpy(labels[fit_idx]).to(self.device)

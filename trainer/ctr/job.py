@@ -7,7 +7,8 @@
   "knowledge": {"set": "r4ec", "user": PATH, "userIds": PATH, "item": PATH, "itemIds": PATH},  // not for base
   "train": {"epochs", "patience", "batchSize", "learningRate", "weightDecay", "embeddingDim", "mlp",
             "connector", "adaptor", "dropout", "validationFraction", "evalBatchSize",
-            "knowledgeNorm", "knowledgeCross", "knowledgeCutoff", "knowledgeNoise", "monitor"},
+            "knowledgeNorm", "knowledgeCross", "knowledgeCutoff", "knowledgeCutoffMode", "knowledgeNoise",
+            "monitor"},
   "device": "auto|cpu|cuda", "threads": 0, "workDir": PATH, "outDir": PATH,
   "progressEverySteps": 50, "export": true, "dieWithParent": false,
   "debug": {"stepDelayMs": 0, "maxTrainSamples": 0}
@@ -46,8 +47,10 @@ class TrainParams:
     knowledge_norm: str = "standardize"  # "standardize" | "none" (knowledge.normalise)
     knowledge_cross: bool = True  # add F_u(k_u) * F_i(k_i) as one more field
     # Knowledge variants: the knowledge was built from the first `knowledge_cutoff` of each user's
-    # training part; train (and validate) only on samples after it. 0 = off.
+    # training part (0 = off). Samples inside that prefix are trained without knowledge (`mask`)
+    # or not at all (`drop`).
     knowledge_cutoff: float = 0.0
+    knowledge_cutoff_mode: str = "mask"
     # Gaussian noise (standard deviation, in units of the normalised vectors) added to the knowledge
     # vectors while training: hides the small differences that make every entity's vector unique.
     knowledge_noise: float = 1.0
@@ -128,6 +131,7 @@ def parse_job(raw: dict[str, Any]) -> CtrJob:
         knowledge_norm=t.str("knowledgeNorm", d.knowledge_norm, choices=KNOWLEDGE_NORMS),
         knowledge_cross=t.bool("knowledgeCross", d.knowledge_cross),
         knowledge_cutoff=t.float("knowledgeCutoff", d.knowledge_cutoff, lo=0.0, hi=0.95),
+        knowledge_cutoff_mode=t.str("knowledgeCutoffMode", d.knowledge_cutoff_mode, choices=("mask", "drop")),
         knowledge_noise=t.float("knowledgeNoise", d.knowledge_noise, lo=0.0, hi=10.0),
         monitor=t.str("monitor", d.monitor, choices=("auc", "logloss")),
     )

@@ -31,6 +31,9 @@ from .layers import (
 BACKBONES = ("dien", "gru4rec", "autoint", "fignn", "dcn", "deepfm")
 # ONNX input order; a model uses the subset its FeatureMap needs.
 INPUT_ORDER = ("item", "cat", "hist_item", "hist_cat", "hist_rating", "user", "dense")
+# Training-only input (the knowledge cutoff's `mask` mode): 1 where the sample may see its knowledge.
+# Absent at evaluation and in the exported model, where every sample sees it.
+KNOWLEDGE_MASK = "knowledge_mask"
 
 
 @dataclass(frozen=True)
@@ -147,6 +150,9 @@ class InputLayer(nn.Module):
             if self.training and fm.knowledge_noise > 0:
                 ku = ku + fm.knowledge_noise * torch.randn_like(ku)
                 ki = ki + fm.knowledge_noise * torch.randn_like(ki)
+            if KNOWLEDGE_MASK in x:
+                m = x[KNOWLEDGE_MASK].unsqueeze(-1).to(ku.dtype)
+                ku, ki = ku * m, ki * m
             if fm.adaptor == "hybrid-expert":
                 fu, fi = self.adaptor([ku, ki])
             else:

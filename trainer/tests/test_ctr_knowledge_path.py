@@ -16,6 +16,7 @@ from trainer.ctr.data import DataFiles, after_cutoff, cutoff_positions, dense_fe
 from trainer.ctr.fit import run_training
 from trainer.ctr.job import parse_job
 from trainer.ctr.knowledge import normalise
+from trainer.ctr.models import KNOWLEDGE_MASK
 from trainer.ctr.sweep import sweep
 from trainer.ctr.synthetic import make_synthetic
 from ctr_support import events, small_spec, write_spec
@@ -98,11 +99,29 @@ def test_knowledge_cutoff_trains_only_on_samples_after_each_users_prefix(dirs, d
     assert np.all(a["pos"][kept] >= c[a["user"][kept]])
     dropped = np.setdiff1d(np.arange(len(ds.train)), kept)
     assert np.all(a["pos"][dropped] < c[a["user"][dropped]])
-    trainer, _ = train(data, ds, tmp_path, variant="kar", knowledge=knowledge_of(know), train={"epochs": 1, "knowledgeCutoff": 0.5})
-    base, _ = train(data, ds, tmp_path / "base", train={"epochs": 1, "knowledgeCutoff": 0.5})
+    # drop: a knowledge variant trains and validates only on samples after the cutoff
+    trainer, _ = train(data, ds, tmp_path, variant="kar", knowledge=knowledge_of(know),
+                       train={"epochs": 1, "knowledgeCutoff": 0.5, "knowledgeCutoffMode": "drop"})
     assert len(trainer.fit_y) + len(trainer.val_y) == len(kept)
-    # Base has no knowledge to protect: it keeps every training sample.
-    assert len(base.fit_y) + len(base.val_y) == len(ds.train)
+    assert KNOWLEDGE_MASK not in trainer.fit_x
+    # mask (the default): every sample trains; those inside the prefix see no knowledge
+    masked, _ = train(data, ds, tmp_path / "mask", variant="kar", knowledge=knowledge_of(know),
+                      train={"epochs": 1, "knowledgeCutoff": 0.5})
+    assert len(masked.fit_y) + len(masked.val_y) == len(ds.train)
+    mask = torch.cat([masked.fit_x[KNOWLEDGE_MASK], masked.val_x[KNOWLEDGE_MASK]])
+    assert int(mask.sum()) == len(kept) and 0 < int(mask.sum()) < len(mask)
+    # a masked sample scores as if its user and item had no knowledge (zero rows)
+    m = masked.model.eval()
+    x = {k: v[:16] for k, v in masked.fit_x.items()}
+    x0 = dict(x, **{KNOWLEDGE_MASK: torch.zeros(16)})
+    with torch.no_grad():
+        masked_scores = m(x0)
+        m.inputs.user_knowledge.zero_()
+        m.inputs.item_knowledge.zero_()
+        torch.testing.assert_close(masked_scores, m({k: v for k, v in x.items() if k != KNOWLEDGE_MASK}))
+    # Base has no knowledge to protect: it keeps every training sample, unmasked.
+    base, _ = train(data, ds, tmp_path / "base", train={"epochs": 1, "knowledgeCutoff": 0.5, "knowledgeCutoffMode": "drop"})
+    assert len(base.fit_y) + len(base.val_y) == len(ds.train) and KNOWLEDGE_MASK not in base.fit_x
     with pytest.raises(SpecError, match=r"train\.knowledgeCutoff: expected a number in \[0\.0, 0\.95\]"):
         parse_job(small_spec(data, tmp_path, train={"knowledgeCutoff": 1.0}))
 
