@@ -4,6 +4,8 @@
 import { ConfigError, validateConfig } from '../core/validate-config';
 import type { R4ecConfig } from '../config/schema';
 import { hashJson } from '../core/util/hash';
+import { discardStageOutput } from '../core/stage/discard';
+import type { ArtifactName } from '../core/rules';
 import type { ActivityDeps } from './deps';
 import { toFailure } from './failure';
 
@@ -25,6 +27,13 @@ export function createPipelineActivities(deps: ActivityDeps) {
         if (err instanceof ConfigError) throw toFailure(err, { type: 'ConfigError' });
         throw err;
       }
+    },
+
+    /** `r4ec run --force STAGE`: removes these outputs and their work areas so their stages compute again. */
+    async discardStageOutputs(input: { outputs: Array<{ name: ArtifactName; key: string }> }): Promise<{ deleted: number }> {
+      let deleted = 0;
+      for (const o of input.outputs) deleted += await discardStageOutput(deps.store, o.name, o.key);
+      return { deleted };
     },
   };
 }
