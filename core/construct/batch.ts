@@ -51,7 +51,7 @@ export async function runConstructBatch(store: ArtifactStore, llm: BatchLlm, inp
   await llm.prepare?.('teacher', input.datasetKey);
   const client = llm.client('teacher');
 
-  const outcomes = await runBatchUnits(todo, hooks, async (unit, signal) => {
+  const outcomes = await runBatchUnits(todo, hooks, async (unit, signal, stop) => {
     const { sample, reasonSpec } = sampleOf(ds, input.domain, unit.entry);
     const usage = zeroUsage();
     const steps: InferenceSteps = {};
@@ -60,7 +60,7 @@ export async function runConstructBatch(store: ArtifactStore, llm: BatchLlm, inp
       let r;
       try {
         // Request seed: the inference number k, as in the inference workflow.
-        r = await withTransportRetries(input.transport, () => askPrompt(client, { prompt, seed: unit.k, formatRetries: input.formatRetries, signal, meta }), signal);
+        r = await withTransportRetries(input.transport, () => askPrompt(client, { prompt, seed: unit.k, formatRetries: input.formatRetries, signal, meta, onRejected: stop }), signal);
       } catch (e) {
         // Retryable and out of attempts: this inference's outcome. Anything else ends the batch.
         if (e instanceof LlmError && e.retryable && !signal.aborted) {

@@ -19,6 +19,8 @@ export interface AskPromptRequest {
   formatRetries: number;
   signal?: AbortSignal;
   meta?: CallMeta;
+  /** Called at once when the endpoint rejects the request for good (LlmClient `onRejected`). */
+  onRejected?: (err: LlmError) => void;
 }
 
 /** Builds the messages, asks (cache first), parses; an unparsable answer is re-asked, then `failed_format`. */
@@ -33,6 +35,7 @@ export function askPrompt(client: LlmClient, req: AskPromptRequest): Promise<Ask
     formatRetries: req.formatRetries,
     ...(req.signal ? { signal: req.signal } : {}),
     ...(req.meta ? { meta: req.meta } : {}),
+    ...(req.onRejected ? { onRejected: req.onRejected } : {}),
   });
 }
 

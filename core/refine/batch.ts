@@ -66,7 +66,7 @@ export async function runRefineBatch(stage: RefineStage, llm: BatchLlm, input: R
     return llm.client(role);
   };
 
-  const outcomes = await runBatchUnits(todo, hooks, async (unit, signal): Promise<RefineOutcome> => {
+  const outcomes = await runBatchUnits(todo, hooks, async (unit, signal, stop): Promise<RefineOutcome> => {
     const usage = zeroUsage();
     const workflowId = workflowIds.refineEntity(input.runId, input.domain, unit.entityId);
     // One execution id per entity: a retried save of the same record is recognised by it.
@@ -86,7 +86,7 @@ export async function runRefineBatch(stage: RefineStage, llm: BatchLlm, input: R
       let out;
       try {
         const client = await clientOf(role);
-        out = await withTransportRetries(input.transport, () => askPrompt(client, { prompt, seed, model, formatRetries: input.formatRetries, signal, meta }), signal);
+        out = await withTransportRetries(input.transport, () => askPrompt(client, { prompt, seed, model, formatRetries: input.formatRetries, signal, meta, onRejected: stop }), signal);
       } catch (e) {
         // Retryable and out of attempts: this entity's outcome. A rejected request ends the batch.
         if (e instanceof LlmError && e.retryable && !signal.aborted) return { ok: false, failure: { outcome: 'failed_transport', call, message: e.message } };

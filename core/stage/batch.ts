@@ -23,27 +23,30 @@ export interface BatchHooks {
 
 /**
  * Runs `run` for every unit at once; resolves with their results in order. The first unit that
- * throws aborts the rest (their signal) and the batch rejects with that first error.
+ * throws, or calls `stop` (synchronously, e.g. from LlmClient's `onRejected`, so no request waiting
+ * for a slot goes out after it), aborts the rest (their signal); the batch rejects with that error.
  */
-export async function runBatchUnits<U, R>(units: readonly U[], hooks: BatchHooks, run: (unit: U, signal: AbortSignal) => Promise<R>): Promise<R[]> {
+export async function runBatchUnits<U, R>(units: readonly U[], hooks: BatchHooks, run: (unit: U, signal: AbortSignal, stop: (err: unknown) => void) => Promise<R>): Promise<R[]> {
   const controller = new AbortController();
   const onCancel = () => controller.abort(hooks.signal?.reason);
   if (hooks.signal?.aborted) onCancel();
   hooks.signal?.addEventListener('abort', onCancel, { once: true });
   let first: { err: unknown } | undefined;
+  const stop = (err: unknown) => {
+    if (first) return;
+    first = { err };
+    controller.abort(err);
+  };
   let done = 0;
   try {
     const settled = await Promise.allSettled(
       units.map(async (u) => {
         try {
-          const r = await run(u, controller.signal);
+          const r = await run(u, controller.signal, stop);
           hooks.progress?.(++done);
           return r;
         } catch (err) {
-          if (!first) {
-            first = { err };
-            controller.abort(err);
-          }
+          stop(err);
           throw err;
         }
       }),

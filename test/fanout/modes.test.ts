@@ -44,7 +44,9 @@ async function runMode(mode: EntityWorkflows) {
   const s = await simulatorFor(store, ingest.key, config, dir);
   try {
     return await withWorkers(t, { config, queues: ['cpu', 'llm'], deps: { store, stateDir: dir, llm: s.registry } as object }, async ({ config: c }) => {
-      const runId = `modes-${mode}-${Date.now()}`;
+      // The same run id in both (the records name their entity workflows by it); the stage ids repeat
+      // on one server, each mode's execution after the other's.
+      const runId = 'modes-run';
       const construct = (await t.client.workflow.execute('constructDatasetWorkflow', {
         taskQueue: c.queues.cpu.name,
         workflowId: `${runId}/construct/user`,
