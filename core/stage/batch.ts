@@ -2,6 +2,7 @@
 // this process (the LLM client's limiter bounds the requests in flight), progress is reported as
 // each finishes, and the first error that is not an entity outcome (a rejected request: bad key,
 // unknown model) aborts the others and ends the batch with that error.
+import { setMaxListeners } from 'node:events';
 import type { LlmRole } from '../../config/names';
 import type { LlmClient } from '../llm/client';
 
@@ -28,6 +29,8 @@ export interface BatchHooks {
  */
 export async function runBatchUnits<U, R>(units: readonly U[], hooks: BatchHooks, run: (unit: U, signal: AbortSignal, stop: (err: unknown) => void) => Promise<R>): Promise<R[]> {
   const controller = new AbortController();
+  // Every request in flight (and every one waiting for a slot) listens to it.
+  setMaxListeners(0, controller.signal);
   const onCancel = () => controller.abort(hooks.signal?.reason);
   if (hooks.signal?.aborted) onCancel();
   hooks.signal?.addEventListener('abort', onCancel, { once: true });
