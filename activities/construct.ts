@@ -3,7 +3,7 @@
 // the final assembly. The logic is core/construct; the teacher calls are `askTeacher` (llm queue).
 import { z } from 'zod';
 import { CONSTRUCT_OUTCOMES, DOMAINS } from '../config/names';
-import { ConstructSchema, LlmSchema } from '../config/schema';
+import { ConstructSchema, LlmSchema, QueuesSchema } from '../config/schema';
 import {
   assembleConstruction,
   ConstructSampleSchema,
@@ -12,10 +12,12 @@ import {
   InferenceStepsSchema,
   loadUnits,
   planConstruction,
+  prepareConstructRerun,
   PlanEntrySchema,
   recordInference,
   sampleOf,
   type ConstructPlan,
+  type PreparedConstructRerun,
   type ConstructSample,
   type ConstructSummary,
   type ConstructUnit,
@@ -28,7 +30,7 @@ import { toFailure } from './failure';
 import { withHeartbeat } from './heartbeat';
 import { parseInput } from './validate';
 
-export type { ConstructPlan, ConstructSummary, ConstructUnit, ConstructWork };
+export type { ConstructPlan, ConstructSummary, ConstructUnit, ConstructWork, PreparedConstructRerun };
 
 const Artifact = z.object({ key: z.string().min(1), contentHash: z.string().min(1) }).strict();
 
@@ -40,6 +42,7 @@ const PlanInput = z
     llm: LlmSchema,
     ingest: Artifact,
     lookupOnly: z.boolean().default(false),
+    queues: QueuesSchema.optional(),
   })
   .strict();
 
@@ -59,8 +62,11 @@ const RecordInput = z
     reason: z.string().min(1),
     steps: InferenceStepsSchema,
     usage: InferenceRecordSchema.shape.usage,
+    execution: z.string().min(1).optional(),
   })
   .strict();
+
+const RerunInput = z.object({ runId: z.string().min(1), domain: z.enum(DOMAINS) }).strict();
 
 const AssembleInput = z
   .object({
@@ -102,6 +108,16 @@ export function createConstructActivities(deps: ActivityDeps) {
 
     async recordInference(raw: z.input<typeof RecordInput>): Promise<{ outcome: InferenceRecord['outcome']; reason: string }> {
       return recordInference(store, parseInput(RecordInput, raw, 'recordInference'));
+    },
+
+    /** `rerun --failed`: the run's output of a domain, its failed inferences, and the work area rebuilt from it. */
+    async prepareConstructRerun(raw: z.input<typeof RerunInput>): Promise<PreparedConstructRerun> {
+      const input = parseInput(RerunInput, raw, 'prepareConstructRerun');
+      try {
+        return await prepareConstructRerun(store, input.runId, input.domain);
+      } catch (e) {
+        throw toFailure(e, { prefix: 'prepareConstructRerun' });
+      }
     },
 
     async assembleConstruction(raw: z.input<typeof AssembleInput>): Promise<{ key: string; contentHash: string; summary: ConstructSummary }> {

@@ -3,6 +3,7 @@ import type { QueueKind } from '../config/names';
 import type { ActivityDeps } from './deps';
 import { createConstructActivities } from './construct';
 import { createEncodeActivities } from './encode';
+import { createEntityBatchActivities } from './entity-batch';
 import { createAdapterServingActivities, createFinetuneActivities } from './finetune';
 import { createIngestActivities } from './ingest';
 import { createLlmActivities } from './llm';
@@ -19,7 +20,7 @@ type Factory = (deps: ActivityDeps) => object;
 
 const REGISTRY: Record<QueueKind, Factory[]> = {
   cpu: [createStoreActivities, createPipelineActivities, createReportActivities, createIngestActivities, createConstructActivities, createRefineActivities],
-  llm: [createLlmActivities, createAdapterServingActivities, createLlmPreflightActivities],
+  llm: [createLlmActivities, createEntityBatchActivities, createAdapterServingActivities, createLlmPreflightActivities],
   gpu: [createEncodeActivities, createFinetuneActivities, createTrainActivities],
 };
 

@@ -4,6 +4,8 @@
 import { ConfigError, validateConfig } from '../core/validate-config';
 import type { R4ecConfig } from '../config/schema';
 import { hashJson } from '../core/util/hash';
+import { discardStageOutput } from '../core/stage/discard';
+import type { ArtifactName } from '../core/rules';
 import type { ActivityDeps } from './deps';
 import { toFailure } from './failure';
 import { withHeartbeat } from './heartbeat';
@@ -29,5 +31,12 @@ export function createPipelineActivities(deps: ActivityDeps) {
 
   return {
     resolvePipelineConfig: (input: { raw: unknown; runId?: string }): Promise<ResolvePipelineConfigOutput> => withHeartbeat(() => resolve(input)),
+
+    /** `r4ec run --force STAGE`: removes these outputs and their work areas so their stages compute again. */
+    async discardStageOutputs(input: { outputs: Array<{ name: ArtifactName; key: string }> }): Promise<{ deleted: number }> {
+      let deleted = 0;
+      for (const o of input.outputs) deleted += await discardStageOutput(deps.store, o.name, o.key);
+      return { deleted };
+    },
   };
 }

@@ -1,22 +1,24 @@
-// Construction throughput on a real local dev server with the simulator as the teacher (prints
-// figures; not a test). One run of constructDatasetWorkflow over the user domain of a synthetic
-// dataset sized for `--inferences` (every user sampled, two inferences each).
+// Construction throughput on a real dev server with the simulator (its own process) as the teacher,
+// both execution modes in one run (prints figures; not a test). One construct(user) stage over a
+// synthetic dataset sized for `--inferences` (every user sampled, two inferences each).
 //
 //   npx tsx bench/construct-throughput.ts [--inferences 2000] [--latency 0] [--concurrency 16]
-//       [--window 64] [--batch 500] [--cpu-slots 64] [--json]
+//       [--modes failed,all] [--batch-size 50] [--batch-window 4] [--window 64] [--batch 500]
+//       [--malformed 0] [--rate-limit 0]
 //
-// - inferences/s at 0 ms latency: the orchestration ceiling (child workflows, activities, records).
-// - at latency L with C concurrent calls: achieved ÷ ideal, ideal = C ÷ (mean calls per inference × L).
+// - inferences/s at 0 ms latency: the orchestration ceiling; CPU per inference of the dev server,
+//   the workers and the simulator.
+// - at latency L with C concurrent calls: achieved ÷ ideal, ideal = C ÷ (calls per inference × L).
+// - billable Temporal Cloud actions per inference (bench/actions.ts), with and without faults.
 // Wall time is the whole stage: plan, the fan-out and the assembly of the output.
-import { cpus, loadavg } from 'node:os';
-import { performance } from 'node:perf_hooks';
 import { parseArgs } from 'node:util';
-import { childrenCpuSeconds } from './proc';
+import { ENTITY_WORKFLOWS, type EntityWorkflows } from '../config/schema';
 import { workflowIds } from '../core/rules';
 import type { ConstructSummary } from '../workflows/construct';
 import type { DomainStageInput, StageResult } from '../workflows/stage-types';
 import { ingestSynthetic } from '../test/helpers/dataset';
-import { startTestTemporal, testConfig, withWorkers } from '../test/helpers/temporal';
+import { testConfig } from '../test/helpers/temporal';
+import { benchModes, startBenchTemporal } from './entity-bench';
 
 async function main(): Promise<void> {
   const { values: a } = parseArgs({
@@ -24,76 +26,46 @@ async function main(): Promise<void> {
       inferences: { type: 'string', default: '2000' },
       latency: { type: 'string', default: '0' },
       concurrency: { type: 'string', default: '16' },
+      modes: { type: 'string', default: ENTITY_WORKFLOWS.join(',') },
+      'batch-size': { type: 'string', default: '50' },
+      'batch-window': { type: 'string', default: '4' },
       window: { type: 'string', default: '64' },
       batch: { type: 'string', default: '500' },
       'cpu-slots': { type: 'string', default: '64' },
-      // The dev server's SQLite file (default: in memory) and extra `start-dev` arguments.
-      'db-file': { type: 'string' },
-      'server-args': { type: 'string' },
-      json: { type: 'boolean', default: false },
+      malformed: { type: 'string', default: '0' },
+      'rate-limit': { type: 'string', default: '0' },
     },
   });
   const inferences = Number(a.inferences);
   const latencyMs = Number(a.latency);
-  const C = Number(a.concurrency);
+  const concurrency = Number(a.concurrency);
   const users = Math.ceil(inferences / 2);
-  const t = await startTestTemporal({ ...(a['db-file'] ? { dbFilename: a['db-file'] } : {}), ...(a['server-args'] ? { extraArgs: a['server-args'].split(' ') } : {}) });
+  const { t, metricsUrl } = await startBenchTemporal();
   try {
     const { ingest: data } = await ingestSynthetic(t.store, { users, items: Math.max(200, Math.round(users / 4)), seed: 11 });
-    const config = testConfig({
-      queues: { cpu: { slots: Number(a['cpu-slots']) }, llm: { slots: C } },
-      construct: { sampleFraction: 1, window: Number(a.window), batchPerRun: Number(a.batch) },
-      llm: { simulator: { model: `sim-bench-${latencyMs}`, latencyMs } },
+    const figures = await benchModes(t, metricsUrl, {
+      catalog: await t.store.localPath(`${data.key}/meta.json`),
+      modes: a.modes.split(',') as EntityWorkflows[],
+      latencyMs,
+      concurrency,
+      faults: { malformedRate: Number(a.malformed), rateLimitRate: Number(a['rate-limit']) },
+      configFor: (mode, model) =>
+        testConfig({
+          queues: { cpu: { slots: Number(a['cpu-slots']) }, llm: { slots: concurrency } },
+          construct: { sampleFraction: 1, entityWorkflows: mode, window: Number(a.window), batchPerRun: Number(a.batch), batchSize: Number(a['batch-size']), batchWindow: Number(a['batch-window']) },
+          llm: { transport: { initialIntervalMs: 50, maximumIntervalMs: 200 }, simulator: { model, latencyMs, retryAfterSeconds: 0.05 } },
+        }),
+      run: async (t, config, runId) => {
+        const input: DomainStageInput = { runId, config, artifacts: { ingest: data }, domain: 'user' };
+        const res = (await t.client.workflow.execute('constructDatasetWorkflow', {
+          taskQueue: config.queues.cpu.name,
+          workflowId: workflowIds.stage(runId, 'construct', 'user'),
+          args: [input],
+        })) as StageResult<ConstructSummary>;
+        return { units: Object.values(res.summary.outcomes).reduce((x, y) => x + y, 0), outcomes: res.summary.outcomes, llm: res.summary.llm };
+      },
     });
-    await withWorkers(t, { queues: ['cpu', 'llm'], config }, async ({ config }) => {
-      const runId = `construct-bench-${Date.now()}`;
-      const input: DomainStageInput = { runId, config, artifacts: { ingest: data }, domain: 'user' };
-      const load0 = loadavg()[0]!;
-      const cpu0 = process.cpuUsage();
-      const server0 = childrenCpuSeconds();
-      const t0 = performance.now();
-      const r = (await t.client.workflow.execute('constructDatasetWorkflow', {
-        taskQueue: config.queues.cpu.name,
-        workflowId: workflowIds.stage(runId, 'construct', 'user'),
-        args: [input],
-      })) as StageResult<ConstructSummary>;
-      const seconds = (performance.now() - t0) / 1000;
-      const cpu = process.cpuUsage(cpu0);
-      const workerCpu = (cpu.user + cpu.system) / 1e6;
-      const serverCpu = childrenCpuSeconds() - server0;
-      const n = Object.values(r.summary.outcomes).reduce((x, y) => x + y, 0);
-      const requests = r.summary.llm.calls + r.summary.llm.cacheHits;
-      const callsPerInference = requests / n;
-      const rate = n / seconds;
-      const out: Record<string, unknown> = {
-        inferences: n,
-        seconds: Number(seconds.toFixed(1)),
-        inferencesPerSecond: Number(rate.toFixed(2)),
-        callsPerInference: Number(callsPerInference.toFixed(3)),
-        latencyMs,
-        concurrency: C,
-        window: config.construct.window,
-        batchPerRun: config.construct.batchPerRun,
-        cores: cpus().length,
-        loadAverageAtStart: Number(load0.toFixed(1)),
-        loadAverageAtEnd: Number(loadavg()[0]!.toFixed(1)),
-        workerCpuMsPerInference: Number(((workerCpu * 1000) / n).toFixed(1)),
-        serverCpuMsPerInference: Number(((serverCpu * 1000) / n).toFixed(1)),
-        outcomes: r.summary.outcomes,
-      };
-      if (latencyMs > 0) {
-        const ideal = C / (callsPerInference * (latencyMs / 1000));
-        out.idealInferencesPerSecond = Number(ideal.toFixed(2));
-        out.achievedOverIdeal = Number((rate / ideal).toFixed(3));
-      }
-      if (a.json) console.log(JSON.stringify(out));
-      else {
-        console.log(`construct throughput: ${n} inferences in ${out.seconds} s = ${out.inferencesPerSecond} inferences/s (${out.callsPerInference} calls/inference)`);
-        if (latencyMs > 0) console.log(`  at ${latencyMs} ms latency, ${C} concurrent calls: ideal ${out.idealInferencesPerSecond}/s, achieved ÷ ideal = ${out.achievedOverIdeal}`);
-        console.log(`  CPU per inference: workers+simulator ${out.workerCpuMsPerInference} ms, dev server ${out.serverCpuMsPerInference} ms`);
-        console.log(`  ${out.cores} cores, load average ${out.loadAverageAtStart} → ${out.loadAverageAtEnd}; outcomes ${JSON.stringify(r.summary.outcomes)}`);
-      }
-    });
+    console.log(JSON.stringify({ bench: 'construct', inferences, latencyMs, concurrency, results: figures }));
   } finally {
     await t.close();
   }

@@ -212,6 +212,27 @@ export const LlmSchema = z
   })
   .strict();
 
+/**
+ * How a fan-out stage (construct, refine) runs its entities. `failed` (default): entities run in
+ * batches inside heartbeating activities, and only an entity that ends failed_format or
+ * failed_transport gets its own entity workflow (every prompt and answer in the Web UI); `all`: a
+ * workflow per entity (`window` at a time, `batchPerRun` per workflow run).
+ */
+export const ENTITY_WORKFLOWS = ['failed', 'all'] as const;
+export type EntityWorkflows = (typeof ENTITY_WORKFLOWS)[number];
+
+function entityExecution() {
+  return {
+    entityWorkflows: z.enum(ENTITY_WORKFLOWS).default('failed'),
+    /** Entities per batch activity. */
+    batchSize: positiveInt.max(1000).default(50),
+    /** Batch activities running at once per stage workflow. */
+    batchWindow: positiveInt.default(4),
+    /** Batch activities started per workflow run before continue-as-new. */
+    batchesPerRun: positiveInt.default(200),
+  };
+}
+
 export const ConstructSchema = z
   .object({
     sampleFraction: z.number().gt(0).max(1).default(0.4),
@@ -223,8 +244,9 @@ export const ConstructSchema = z
     window: positiveInt.default(64),
     /** Children started per workflow run before continue-as-new. */
     batchPerRun: positiveInt.default(500),
-    /** A teacher call (or the stage's plan, pages and assembly) whose worker stops heartbeating this long is retried elsewhere. */
+    /** A teacher call (or a batch of inferences, or the stage's plan, pages and assembly) whose worker stops heartbeating this long is retried elsewhere. */
     heartbeatTimeoutSeconds: positiveInt.default(30),
+    ...entityExecution(),
   })
   .strict();
 
@@ -291,8 +313,9 @@ export const RefineSchema = z
     historyLength: positiveInt.default(10),
     window: positiveInt.default(64),
     batchPerRun: positiveInt.default(500),
-    /** An LLM call (or the stage's plan, pages and assembly) whose worker stops heartbeating this long is retried elsewhere. */
+    /** An LLM call or a batch of entities (or the stage's plan, pages and assembly) whose worker stops heartbeating this long is retried elsewhere. */
     heartbeatTimeoutSeconds: positiveInt.default(30),
+    ...entityExecution(),
   })
   .strict();
 

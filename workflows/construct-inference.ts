@@ -2,15 +2,18 @@
 // `${runId}/construct/${domain}/${entityId}/${k}`: reason → reflect → (refine), every teacher call
 // its own activity on the llm queue, so the Web UI shows each prompt and answer. The outcome is
 // recorded in the store with its reason and set as the R4ecOutcome search attribute.
-import { ActivityFailure, ApplicationFailure, proxyActivities, proxyLocalActivities, upsertSearchAttributes, workflowInfo } from '@temporalio/workflow';
+import { ActivityFailure, ApplicationFailure, patched, proxyActivities, proxyLocalActivities, upsertSearchAttributes, workflowInfo } from '@temporalio/workflow';
 import type { createConstructActivities } from '../activities/construct';
 import type { CallLlmOutput, createLlmActivities } from '../activities/llm';
 import type { ConstructOutcome, Domain } from '../config/names';
 import type { R4ecConfig } from '../config/schema';
 import type { InferenceSteps, PlanEntry } from '../core/construct';
 import type { PromptSpec } from '../core/prompts/builders';
-import { addUsage, callTimeoutMs, decideAfterReflect, decideAfterRefine, zeroUsage } from '../core/rules';
+import { addUsage, callTimeoutMs, runConstructChain, zeroUsage, type ConstructCallFailure } from '../core/rules';
 import { SA } from './search-attributes';
+
+/** Patch: a non-retryable teacher failure fails the inference (and the stage) instead of recording failed_transport. */
+const REJECTED_STOPS_STAGE = 'construct-rejected-request-stops-stage';
 
 export interface ConstructInferenceInput {
   runId: string;
@@ -29,8 +32,6 @@ export interface ConstructInferenceResult {
   outcome: ConstructOutcome;
   reason: string;
 }
-
-type Failed = { failed: ConstructOutcome; reason: string };
 
 export async function constructInferenceWorkflow(input: ConstructInferenceInput): Promise<ConstructInferenceResult> {
   const { llm } = input;
@@ -55,7 +56,7 @@ export async function constructInferenceWorkflow(input: ConstructInferenceInput)
   const usage = zeroUsage();
   const steps: InferenceSteps = {};
 
-  const ask = async (step: 'reason' | 'reflect' | 'refine', prompt: PromptSpec): Promise<Extract<CallLlmOutput, { status: 'ok' }>['answer'] | Failed> => {
+  const ask = async (step: 'reason' | 'reflect' | 'refine', prompt: PromptSpec): Promise<Extract<CallLlmOutput, { status: 'ok' }>['answer'] | ConstructCallFailure> => {
     let r: CallLlmOutput;
     try {
       r = await askTeacher({
@@ -72,6 +73,10 @@ export async function constructInferenceWorkflow(input: ConstructInferenceInput)
       });
     } catch (e) {
       if (!(e instanceof ActivityFailure)) throw e;
+      // A rejected request (bad key, unknown model, bad prompt) is the same for every inference: it
+      // fails the inference workflow, and so the stage, instead of being recorded and repeated.
+      // Older histories recorded it as failed_transport: they replay that way.
+      if (e.cause instanceof ApplicationFailure && e.cause.nonRetryable && patched(REJECTED_STOPS_STAGE)) throw e;
       const cause = e.cause instanceof ApplicationFailure ? `${e.cause.type ?? 'error'}: ${e.cause.message}` : (e.cause?.message ?? e.message);
       return { failed: 'failed_transport', reason: `${step}: ${cause} (retry policy exhausted: ${llm.transport.maxAttempts} attempts)` };
     }
@@ -80,23 +85,7 @@ export async function constructInferenceWorkflow(input: ConstructInferenceInput)
     return r.answer;
   };
 
-  const decision = await (async (): Promise<ConstructInferenceResult> => {
-    const reason = await ask('reason', reasonSpec);
-    if ('failed' in reason) return { outcome: reason.failed, reason: reason.reason };
-    if (reason.type !== 'verdict') return { outcome: 'failed_format', reason: `reason: expected a verdict answer, got ${reason.type}` };
-    steps.reason = { knowledge: reason.knowledge, like: reason.like };
-    const judge = await ask('reflect', { ...reasonSpec, step: 'reflect', previous: reason.knowledge });
-    if ('failed' in judge) return { outcome: judge.failed, reason: judge.reason };
-    if (judge.type !== 'judgement') return { outcome: 'failed_format', reason: `reflect: expected a judgement, got ${judge.type}` };
-    steps.reflect = { reasonable: judge.reasonable, reflection: judge.reflection };
-    const next = decideAfterReflect(reason.like, sample.label, judge.reasonable);
-    if (!('refine' in next)) return next;
-    const refined = await ask('refine', { ...reasonSpec, step: 'refine', previous: reason.knowledge, reflection: judge.reflection });
-    if ('failed' in refined) return { outcome: refined.failed, reason: refined.reason };
-    if (refined.type !== 'verdict') return { outcome: 'failed_format', reason: `refine: expected a verdict answer, got ${refined.type}` };
-    steps.refine = { knowledge: refined.knowledge, like: refined.like };
-    return decideAfterRefine(refined.like, sample.label);
-  })();
+  const decision = await runConstructChain(sample.label, reasonSpec, ask, steps);
 
   // The record may downgrade a kept answer that cannot form a valid fine-tuning record.
   const recorded = await local.recordInference({
@@ -110,6 +99,7 @@ export async function constructInferenceWorkflow(input: ConstructInferenceInput)
     reason: decision.reason,
     steps,
     usage,
+    execution: workflowInfo().runId,
   });
   upsertSearchAttributes([{ key: SA.outcome, value: recorded.outcome }]);
   return recorded;

@@ -1,11 +1,15 @@
 // construct stage (Algorithm 1) for one domain: plan (skips when the output exists; samples 40% of
 // the entities, seeded) → one child workflow per (entity, k) in a bounded window with
-// continue-as-new (workflows/fanout.ts) → assemble D_reason, D_reflect, D_refine and the report.
+// continue-as-new (workflows/fanout.ts), or, by default, batches of inferences in heartbeating
+// activities with a workflow only for each failed inference (workflows/batch-fanout.ts) → assemble
+// D_reason, D_reflect, D_refine and the report.
 // `progress` ({ done, total, outcomes }) answers on `${runId}/construct/${domain}`.
-import { ApplicationFailure, continueAsNew, executeChild, proxyActivities, upsertSearchAttributes } from '@temporalio/workflow';
-import type { ConstructSummary, ConstructWork, createConstructActivities } from '../activities/construct';
-import { heartbeatTimeout, workflowIds, type StageTodo } from '../core/rules';
-import { constructInferenceWorkflow } from './construct-inference';
+import { ApplicationFailure, continueAsNew, proxyActivities, upsertSearchAttributes } from '@temporalio/workflow';
+import type { ConstructSummary, ConstructUnit, ConstructWork, createConstructActivities } from '../activities/construct';
+import { heartbeatTimeout, type StageTodo } from '../core/rules';
+import { inferenceChild } from './construct-shared';
+import { batchActivities } from './batch-activities';
+import { runBatchedFanout } from './batch-fanout';
 import { emptyCarry, runWindowedFanout, trackProgress, type FanoutCarry } from './fanout';
 import { preflightLlm } from './llm-preflight';
 import { r4ecAttributes } from './search-attributes';
@@ -36,7 +40,7 @@ export async function constructDatasetWorkflow(input: ConstructStageInput): Prom
 
   let plan = input.resume?.plan;
   if (!plan) {
-    const planned = await planOrMissing(acts.planConstruction({ runId, domain, construct: config.construct, llm: config.llm, ingest, lookupOnly: input.lookupOnly ?? false }));
+    const planned = await planOrMissing(acts.planConstruction({ runId, domain, construct: config.construct, llm: config.llm, ingest, lookupOnly: input.lookupOnly ?? false, queues: config.queues }));
     if (planned.status === 'done') return { artifact: planned.artifact, skipped: true, summary: planned.summary };
     plan = planned;
     progress.total = plan.work.units;
@@ -44,35 +48,50 @@ export async function constructDatasetWorkflow(input: ConstructStageInput): Prom
   }
   const K = config.construct.inferencesPerSample;
   const { workKey, units } = plan.work;
-  const r = await runWindowedFanout({
-    total: units,
-    carry: progress.carry,
-    window: config.construct.window,
-    batchPerRun: config.construct.batchPerRun,
-    loadPage: (offset, limit) => acts.loadConstructPage({ workKey, offset, limit, inferencesPerSample: K }),
-    runChild: async (u) => {
-      const res = await executeChild(constructInferenceWorkflow, {
-        workflowId: workflowIds.constructInference(runId, domain, u.entry.entityId, u.k),
-        taskQueue: config.queues.cpu.name,
-        typedSearchAttributes: r4ecAttributes({ runId, stage: 'construct', domain, entityId: u.entry.entityId }),
-        args: [
-          {
-            runId,
-            domain,
-            workKey,
-            datasetKey: ingest.key,
-            planIndex: u.planIndex,
-            k: u.k,
-            entry: u.entry,
-            llm: config.llm,
-            llmQueue: config.queues.llm.name,
-            heartbeatTimeoutSeconds: config.construct.heartbeatTimeoutSeconds,
-          },
-        ],
-      });
-      return res.outcome;
-    },
+  const c = config.construct;
+  const batches = batchActivities(config.queues.llm.name, c.heartbeatTimeoutSeconds);
+  const runChild = inferenceChild({
+    runId,
+    domain,
+    workKey,
+    datasetKey: ingest.key,
+    llm: config.llm,
+    cpuQueue: config.queues.cpu.name,
+    llmQueue: config.queues.llm.name,
+    heartbeatTimeoutSeconds: c.heartbeatTimeoutSeconds,
   });
+  // A config from before batches (an input of older code) has no entityWorkflows: a workflow per inference.
+  const r =
+    (c.entityWorkflows ?? 'all') === 'failed'
+      ? await runBatchedFanout({
+          total: units,
+          carry: progress.carry,
+          batchSize: c.batchSize,
+          batchWindow: c.batchWindow,
+          batchesPerRun: c.batchesPerRun,
+          window: c.window,
+          runBatch: (offset, limit) =>
+            batches.runConstructBatch({
+              runId,
+              domain,
+              workKey,
+              datasetKey: ingest.key,
+              offset,
+              limit,
+              inferencesPerSample: K,
+              formatRetries: config.llm.formatRetries,
+              transport: config.llm.transport,
+            }),
+          runChild,
+        })
+      : await runWindowedFanout<ConstructUnit>({
+          total: units,
+          carry: progress.carry,
+          window: c.window,
+          batchPerRun: c.batchPerRun,
+          loadPage: (offset, limit) => acts.loadConstructPage({ workKey, offset, limit, inferencesPerSample: K }),
+          runChild,
+        });
   if (!r.finished) return continueAsNew<typeof constructDatasetWorkflow>({ ...input, resume: { plan, carry: r.carry } });
 
   const done = await acts.assembleConstruction({

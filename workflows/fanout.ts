@@ -10,7 +10,7 @@
 //   is counted without starting a child.
 // - `progress` ({ done, total, outcomes }) answers from any run of the chain, so the CLI's progress
 //   bar can query the stage workflow by its id.
-import { condition, defineQuery, setHandler, workflowInfo } from '@temporalio/workflow';
+import { ActivityFailure, ApplicationFailure, ChildWorkflowFailure, condition, defineQuery, patched, setHandler, workflowInfo } from '@temporalio/workflow';
 
 export interface FanoutProgress {
   done: number;
@@ -55,7 +55,7 @@ export interface FanoutOptions<U extends FanoutUnit> {
   loadPage(offset: number, limit: number): Promise<U[]>;
   /** Runs the unit's child workflow to completion and returns its outcome. */
   runChild(unit: U): Promise<string>;
-  /** Outcome for a child that failed (default: the failure propagates and fails the stage). */
+  /** Outcome for a child that failed (default: the failure stops the fan-out at once and fails the stage). */
   onChildFailure?(unit: U, err: unknown): string;
 }
 
@@ -70,6 +70,20 @@ export function trackProgress(state: { carry: FanoutCarry; total: number }): voi
   setHandler(progressQuery, () => ({ done: state.carry.done, total: state.total, outcomes: { ...state.carry.outcomes } }));
 }
 
+/** Patch: a failed child (or batch) stops the fan-out at once instead of after the children in flight. */
+const FAIL_FAST = 'fanout-fail-fast';
+
+/**
+ * What a stage fails with when a child or batch failed: the root error's message and type (a
+ * rejected LLM request: "LLM endpoint … answered 401 …"), not "Child Workflow execution failed".
+ */
+export function stageFailure(err: unknown): unknown {
+  let e: unknown = err;
+  while ((e instanceof ChildWorkflowFailure || e instanceof ActivityFailure) && e.cause) e = e.cause;
+  if (e instanceof ApplicationFailure && e !== err) return ApplicationFailure.create({ message: e.message, type: e.type ?? undefined, nonRetryable: true, details: e.details ? [...e.details] : undefined });
+  return err;
+}
+
 export async function runWindowedFanout<U extends FanoutUnit>(opts: FanoutOptions<U>): Promise<FanoutRunResult> {
   if (!(opts.window >= 1) || !(opts.batchPerRun >= 1)) throw new RangeError(`fan-out needs window >= 1 and batchPerRun >= 1 (got ${opts.window}, ${opts.batchPerRun})`);
   const carry: FanoutCarry = { offset: opts.carry.offset, done: opts.carry.done, outcomes: { ...opts.carry.outcomes } };
@@ -78,7 +92,7 @@ export async function runWindowedFanout<U extends FanoutUnit>(opts: FanoutOption
   const pageSize = Math.max(1, opts.pageSize ?? Math.min(opts.batchPerRun, 500));
   const end = Math.min(opts.total, carry.offset + opts.batchPerRun);
   let inFlight = 0;
-  let failure: { err: unknown } | undefined;
+  let failure: { err: unknown; now: boolean } | undefined;
   const count = (outcome: string) => {
     carry.outcomes[outcome] = (carry.outcomes[outcome] ?? 0) + 1;
     carry.done++;
@@ -102,7 +116,8 @@ export async function runWindowedFanout<U extends FanoutUnit>(opts: FanoutOption
           (outcome) => count(outcome),
           (err: unknown) => {
             if (opts.onChildFailure) count(opts.onChildFailure(unit, err));
-            else failure ??= { err };
+            // Histories from before this patch waited for the children in flight first.
+            else failure ??= { err, now: patched(FAIL_FAST) };
           },
         )
         .finally(() => inFlight--);
@@ -111,8 +126,8 @@ export async function runWindowedFanout<U extends FanoutUnit>(opts: FanoutOption
     // continue-as-new only at a page boundary, so the carry's offset is exact.
     if (workflowInfo().continueAsNewSuggested && next < opts.total) break;
   }
-  await condition(() => inFlight === 0);
-  if (failure) throw failure.err;
+  await condition(() => inFlight === 0 || failure?.now === true);
+  if (failure) throw stageFailure(failure.err);
   carry.offset = next;
   return { finished: next >= opts.total, carry };
 }

@@ -3,6 +3,7 @@ export { smokeWorkflow } from './smoke';
 export { ingestDatasetWorkflow } from './ingest';
 export { constructDatasetWorkflow } from './construct';
 export { constructInferenceWorkflow } from './construct-inference';
+export { rerunFailedConstructWorkflow } from './construct-rerun';
 export { encodeKnowledgeWorkflow } from './encode';
 export { r4ecPipelineWorkflow } from './pipeline';
 export { fineTuneWorkflow, loraJobWorkflow } from './finetune';

@@ -9,7 +9,7 @@ import { stagePlan, type StageSelection } from '../core/rules';
 import { errorBlock, type ErrorBlock } from '../core/rules/error-block';
 import { emptySummary, recordFailure, recordOutputs, recordTiming, type RunSummary, type StageProgress } from './run-summary';
 import { r4ecAttributes } from './search-attributes';
-import { STAGE_RUNNERS, type Artifacts } from './stages';
+import { discardStage, STAGE_RUNNERS, type Artifacts } from './stages';
 
 export type { RunSummary, StageProgress, StageSelection };
 
@@ -37,13 +37,14 @@ export async function r4ecPipelineWorkflow(rawConfig: unknown, selection?: Stage
   setHandler(progressQuery, () => ({ runId, stages: progress, ...(current ? { current } : {}) }));
   setHandler(summaryQuery, () => summary);
 
-  for (const { stage, lookupOnly } of plan) {
+  for (const { stage, lookupOnly, force } of plan) {
     current = stage;
     const p = progress[stage]!;
     p.status = 'running';
     const started = Date.now();
     p.startedAt = started;
     try {
+      if (force) await discardStage(stage, { runId, config, lookupOnly, artifacts, summary });
       const run = await STAGE_RUNNERS[stage]({ runId, config, lookupOnly, artifacts, summary });
       recordOutputs(summary, run.outputs);
       artifacts = { ...artifacts, ...Object.fromEntries([...run.outputs, ...run.handover]) };

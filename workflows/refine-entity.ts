@@ -11,17 +11,12 @@ import type { Domain, LlmRole, RefineOutcome } from '../config/names';
 import type { EntityResult } from '../core/refine/record';
 import {
   addUsage,
-  filterOutcome,
-  finalKnowledge,
   heartbeatTimeout,
-  inferenceSpec,
-  iterativeOutcome,
-  nextIterativeStep,
+  runRefineChain,
   zeroUsage,
   type EntitySample,
   type LlmUsage,
-  type RefineStep,
-  type StepFailure,
+  type RefineAnswer,
 } from '../core/rules';
 import { r4ecAttributes } from './search-attributes';
 
@@ -59,7 +54,6 @@ export interface RefineEntityOutput {
 }
 
 type Llm = ReturnType<typeof createLlmActivities>;
-type Answer = { ok: true; text: string; reasonable: boolean; reflection: string; model: string } | { ok: false; failure: StepFailure };
 
 export async function refineEntityWorkflow(input: RefineEntityInput): Promise<RefineEntityOutput> {
   const info = workflowInfo();
@@ -87,7 +81,7 @@ export async function refineEntityWorkflow(input: RefineEntityInput): Promise<Re
     });
   }
 
-  async function ask(role: LlmRole, prompt: CallLlmInput['prompt'], seed: number, call: string): Promise<Answer> {
+  async function ask(role: LlmRole, prompt: CallLlmInput['prompt'], seed: number, call: string): Promise<RefineAnswer> {
     const model = input.models[role];
     let out: CallLlmOutput;
     try {
@@ -106,73 +100,6 @@ export async function refineEntityWorkflow(input: RefineEntityInput): Promise<Re
     return { ok: true, text: a.knowledge, reasonable: false, reflection: '', model: out.model };
   }
 
-  const steps: RefineStep[] = [];
-  const judge = async (step: RefineStep, seed: number, call: string): Promise<StepFailure | undefined> => {
-    const j = await ask('reflection', inferenceSpec(input.sample, 'reflect', step.text), seed, call);
-    if (!j.ok) return j.failure;
-    step.judgement = { reasonable: j.reasonable, reflection: j.reflection, model: j.model };
-    return undefined;
-  };
-
-  // kar asks the teacher the actor's first question. When that request is the actor's own (same
-  // model, no adapter) the answer is taken from the actor's first call; otherwise kar starts once
-  // that answer is in, beside the rest of the chain.
-  let kar: Promise<Answer> | undefined;
-  let firstAnswer: Answer | undefined;
-  const startKar = () => (kar ??= input.karFromActor && firstAnswer ? Promise.resolve(firstAnswer) : ask('teacher', inferenceSpec(input.sample, 'reason'), 0, 'kar'));
-
-  async function iterative(): Promise<StepFailure | undefined> {
-    const first = (firstAnswer = await ask('actor', inferenceSpec(input.sample, 'reason'), 0, 'reason'));
-    void startKar();
-    if (!first.ok) return first.failure;
-    steps.push({ step: 'reason', seed: 0, model: first.model, text: first.text, judgement: null });
-    for (;;) {
-      const next = nextIterativeStep(steps, input.maxIterations);
-      if (next.kind === 'stop') return undefined;
-      const n = steps.length - 1;
-      if (next.kind === 'reflect') {
-        const f = await judge(steps[n]!, 0, `reflect[${n}]`);
-        if (f) return f;
-        continue;
-      }
-      const r = await ask('actor', inferenceSpec(input.sample, 'refine', next.previous, next.reflection), 0, `refine[${n + 1}]`);
-      if (!r.ok) return r.failure;
-      steps.push({ step: 'refine', seed: 0, model: r.model, text: r.text, judgement: null });
-    }
-  }
-
-  async function filter(): Promise<StepFailure | undefined> {
-    const seeds = Array.from({ length: input.filterSamples }, (_, s) => s);
-    const results = await Promise.all(
-      seeds.map(async (seed): Promise<{ step?: RefineStep; failure?: StepFailure }> => {
-        const a = await ask('actor', inferenceSpec(input.sample, 'reason'), seed, `sample[${seed}]`);
-        if (seed === 0) {
-          firstAnswer = a;
-          void startKar();
-        }
-        if (!a.ok) return { failure: a.failure };
-        const step: RefineStep = { step: 'reason', seed, model: a.model, text: a.text, judgement: null };
-        const f = await judge(step, seed, `reflect[${seed}]`);
-        return f ? { step, failure: f } : { step };
-      }),
-    );
-    for (const r of results) if (r.step) steps.push(r.step);
-    return results.find((r) => r.failure)?.failure;
-  }
-
-  const chainFailure = await (input.strategy === 'filter' ? filter() : iterative());
-  const karAnswer = await startKar();
-
-  let outcome: RefineOutcome;
-  let r4ec: EntityResult['r4ec'] = null;
-  if (!chainFailure) {
-    const f = input.strategy === 'filter' ? filterOutcome(steps) : { outcome: iterativeOutcome(steps), kept: undefined };
-    r4ec = finalKnowledge(input.strategy, steps, f.kept);
-    outcome = f.outcome;
-  }
-  // A failed kar call fails the entity too (so rerun --failed redoes it) but keeps the finished chain.
-  const failure = chainFailure ?? (karAnswer.ok ? undefined : karAnswer.failure);
-  if (failure) outcome = failure.outcome;
-  const r2ec = steps.find((s) => s.step === 'reason' && s.seed === 0)?.text ?? null;
-  return finish({ outcome: outcome!, steps, kar: karAnswer.ok ? karAnswer.text : null, r2ec, r4ec, error: failure ?? null }, input.reserveCalls);
+  const r = await runRefineChain(input, ask);
+  return finish(r, input.reserveCalls);
 }

@@ -1,12 +1,15 @@
 // What refineKnowledgeWorkflow and rerunFailedRefineWorkflow share: the activity proxies, the
-// per-entity constants, and the windowed fan-out of refineEntityWorkflow children over pages of
-// entities (workflows/fanout.ts).
+// per-entity constants, and the fan-out: batches of entities in heartbeating activities with an
+// entity workflow for each failed one (workflows/batch-fanout.ts, the default), or a windowed
+// fan-out of refineEntityWorkflow children over pages of entities (workflows/fanout.ts).
 import { executeChild, proxyActivities } from '@temporalio/workflow';
 import type { createAdapterServingActivities } from '../activities/finetune';
 import type { RefineActivities, RefineUnit, RefineWork } from '../activities/refine';
 import type { Domain } from '../config/names';
 import type { R4ecConfig } from '../config/schema';
 import { addUsage, heartbeatTimeout, workflowIds, type LlmUsage, type StageTodo } from '../core/rules';
+import { batchActivities } from './batch-activities';
+import { runBatchedFanout } from './batch-fanout';
 import { runWindowedFanout, type FanoutCarry, type FanoutRunResult } from './fanout';
 import { refineEntityWorkflow, type RefineEntityInput } from './refine-entity';
 import { r4ecAttributes } from './search-attributes';
@@ -75,6 +78,49 @@ export async function runRefineFanout(a: RefineFanoutArgs): Promise<FanoutRunRes
     heartbeatTimeoutSeconds: r.heartbeatTimeoutSeconds,
   };
   const list = { runId, key, ingestKey: a.ingestKey, domain, entities: entityOptions(config), cap: config.llm.cap };
+  const runChild = async (u: RefineUnit) => {
+    const out = await executeChild(refineEntityWorkflow, {
+      workflowId: workflowIds.refineEntity(runId, domain, u.entityId),
+      taskQueue: config.queues.cpu.name,
+      // An entity that failed in its batch was booked and charged there: its workflow, which repeats
+      // only the failed call, books nothing more (the cap stops new work, not a failure's second try).
+      args: [{ ...base, entityId: u.entityId, index: u.index, sample: u.sample!, ...(u.failedInBatch ? { reserveCalls: 0 } : {}) }],
+      typedSearchAttributes: r4ecAttributes({ runId, stage: 'refine', domain, entityId: u.entityId }),
+    });
+    Object.assign(a.usage, addUsage(a.usage, out.usage));
+    return out.outcome;
+  };
+  // A rerun names its entities and runs each as a workflow; a config from before batches (an input
+  // of older code) has no entityWorkflows: a workflow per entity, as it ran.
+  if (!a.indices && (r.entityWorkflows ?? 'all') === 'failed') {
+    const batches = batchActivities(config.queues.llm.name, r.heartbeatTimeoutSeconds ?? 30);
+    return runBatchedFanout<RefineUnit>({
+      total: work.total,
+      carry: a.carry,
+      batchSize: r.batchSize,
+      batchWindow: r.batchWindow,
+      batchesPerRun: r.batchesPerRun,
+      window: r.window,
+      runBatch: async (offset, limit) => {
+        const out = await batches.runRefineBatch({
+          ...list,
+          offset,
+          limit,
+          strategy: r.strategy,
+          maxIterations: r.maxIterations,
+          filterSamples: r.filterSamples,
+          models: work.models,
+          formatRetries: config.llm.formatRetries,
+          transport: config.llm.transport,
+          reserveCalls: work.reserveCalls,
+          karFromActor: work.karFromActor,
+        });
+        Object.assign(a.usage, addUsage(a.usage, out.usage));
+        return out;
+      },
+      runChild,
+    });
+  }
   return runWindowedFanout<RefineUnit>({
     total: a.indices ? a.indices.length : work.total,
     carry: a.carry,
@@ -83,15 +129,6 @@ export async function runRefineFanout(a: RefineFanoutArgs): Promise<FanoutRunRes
     // Pages carry the prompt samples: keep each activity result well under the payload limit.
     pageSize: Math.min(r.batchPerRun, 100),
     loadPage: (offset, limit) => acts.listRefineEntities(a.indices ? { ...list, indices: a.indices.slice(offset, offset + limit) } : { ...list, offset, limit }),
-    runChild: async (u) => {
-      const out = await executeChild(refineEntityWorkflow, {
-        workflowId: workflowIds.refineEntity(runId, domain, u.entityId),
-        taskQueue: config.queues.cpu.name,
-        args: [{ ...base, entityId: u.entityId, index: u.index, sample: u.sample! }],
-        typedSearchAttributes: r4ecAttributes({ runId, stage: 'refine', domain, entityId: u.entityId }),
-      });
-      Object.assign(a.usage, addUsage(a.usage, out.usage));
-      return out.outcome;
-    },
+    runChild,
   });
 }

@@ -1,7 +1,8 @@
 // How the pipeline runs each stage of the DAG (core/rules/dag.ts): its child workflow(s), started by
 // function reference so every result keeps its type (construct and refine: one per domain, in the
 // DAG's domain waves), its block of the run summary, and what it hands to later stages.
-import { executeChild, type ChildWorkflowOptions } from '@temporalio/workflow';
+import { ActivityFailure, ApplicationFailure, ChildWorkflowFailure, executeChild, proxyActivities, type ChildWorkflowOptions } from '@temporalio/workflow';
+import type { createPipelineActivities } from '../activities/pipeline';
 import { DOMAINS, type Domain, type Stage } from '../config/names';
 import type { R4ecConfig } from '../config/schema';
 import { domainWaves, workflowIds, type ArtifactName, type StageArtifact } from '../core/rules';
@@ -16,6 +17,7 @@ import { reportInput } from './report-input';
 import { recordConstruct, recordIngest, recordRefine, recordReport, recordTrain, type PerDomain, type RunSummary } from './run-summary';
 import { r4ecAttributes } from './search-attributes';
 import type { DomainStageInput, StageInput, StageResult } from './stage-types';
+import type { Stage as StageName } from '../config/names';
 import { trainBackbonesWorkflow } from './train';
 
 export type Artifacts = Partial<Record<ArtifactName, StageArtifact>>;
@@ -116,3 +118,27 @@ export const STAGE_RUNNERS: Readonly<Record<Stage, (c: StageRunContext) => Promi
     return single('report', r);
   },
 };
+
+function isOutputMissing(err: unknown): boolean {
+  let e: unknown = err;
+  while ((e instanceof ChildWorkflowFailure || e instanceof ActivityFailure) && e.cause) e = e.cause;
+  return e instanceof ApplicationFailure && e.type === 'StageOutputMissing';
+}
+
+/**
+ * `r4ec run --force STAGE`: the stage's existing outputs for these inputs are looked up (its
+ * workflow, outside the selection) and removed with their work areas, so the stage then computes
+ * them again. A stage without an output has nothing to remove.
+ */
+export async function discardStage(stage: StageName, c: StageRunContext): Promise<void> {
+  let found: StageRun;
+  try {
+    // A scratch summary: the lookup's blocks are not this run's.
+    found = await STAGE_RUNNERS[stage]({ ...c, lookupOnly: true, summary: JSON.parse(JSON.stringify(c.summary)) as RunSummary });
+  } catch (err) {
+    if (isOutputMissing(err)) return;
+    throw err;
+  }
+  const { discardStageOutputs } = proxyActivities<ReturnType<typeof createPipelineActivities>>({ taskQueue: c.config.queues.cpu.name, startToCloseTimeout: '10 minutes', retry: { maximumAttempts: 5 } });
+  await discardStageOutputs({ outputs: found.outputs.map(([name, a]) => ({ name, key: a.key })) });
+}

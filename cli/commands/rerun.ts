@@ -1,6 +1,7 @@
-// `r4ec rerun --run X --failed`: new entity workflows for exactly the entities whose refine outcome
-// is failed_format/failed_transport, then the pipeline again under the same run id: refine's output
-// changed, so encode, train and report redo; everything else is skipped by its key.
+// `r4ec rerun --run X --failed`: new entity workflows for exactly the construct inferences and the
+// refine entities whose outcome is failed_format/failed_transport (each stage's output is then
+// rewritten under its key), then the pipeline again under the same run id: the stages after a
+// changed output redo; everything else is skipped by its key.
 import { loadConfig } from '../../runtime/config';
 import { R4ecError } from '../../core/errors';
 import { workflowIds } from '../../core/rules';
@@ -19,12 +20,13 @@ export const rerunCommand: Command = {
   options: {
     run: { type: 'string', description: 'run id' },
     failed: { type: 'boolean', description: 'rerun the entities with outcome failed_format / failed_transport' },
-    'no-pipeline': { type: 'boolean', description: 'only repair the refine output; do not restart the pipeline' },
+    'no-pipeline': { type: 'boolean', description: 'only repair the construct and refine outputs; do not restart the pipeline' },
     config: { type: 'string', description: 'config file (connection, store)' },
   },
   details:
     'The same failed entities are listed by the Web UI query\n' +
     '  R4ecRunId="ID" AND R4ecOutcome IN ("failed_format","failed_transport")\n' +
+    '(construct inferences and refine entities alike: in batch mode too, every failed entity has its own workflow)\n' +
     'and `temporal workflow reset` of a single entity workflow is the manual equivalent.',
   async run({ values }, life) {
     const runId = str(values.run);
@@ -34,9 +36,19 @@ export const rerunCommand: Command = {
     const server = config.temporal.address ? undefined : await ensureServer(config, process.env, life);
     if (server) await startWorkers(config, server.address, process.env, life);
     const { client } = await clientFor(str(values.config), life);
+    const at = Date.now();
+    // Construct first: a construct output that changes makes finetune and everything after it compute again.
+    const construct = (await client.workflow.execute('rerunFailedConstructWorkflow', {
+      taskQueue: config.queues.cpu.name,
+      workflowId: workflowIds.rerunFailedConstruct(runId, at),
+      args: [{ runId }],
+    })) as { domains: Record<string, { rerun?: number; outcomes?: Record<string, number>; found?: false }> };
+    for (const [d, r] of Object.entries(construct.domains)) {
+      process.stderr.write(`construct ${d}: ${r.found === false ? 'no construct output in this run' : `${r.rerun ?? 0} inferences rerun → ${JSON.stringify(r.outcomes ?? {})}`}\n`);
+    }
     const rerun = (await client.workflow.execute('rerunFailedRefineWorkflow', {
       taskQueue: config.queues.cpu.name,
-      workflowId: workflowIds.rerunFailed(runId, Date.now()),
+      workflowId: workflowIds.rerunFailed(runId, at),
       args: [{ runId }],
     })) as { domains: Record<string, { rerun?: number; outcomes?: Record<string, number>; found?: false }> };
     for (const [d, r] of Object.entries(rerun.domains)) {

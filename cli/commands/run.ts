@@ -12,7 +12,7 @@ import { R4ecError, type ErrorBlock } from '../../core/errors';
 import { connectClient, dataConverterFor, resolveTemporal } from '../../runtime/connection';
 import { stateDirFrom } from '../../runtime/paths';
 import { openStore } from '../../core/store';
-import type { StageSelection } from '../../core/rules';
+import { selectStages, type StageSelection } from '../../core/rules';
 import { emptySummary, type RunSummary } from '../../workflows/run-summary';
 import { knownError, printErrorBlock } from '../../runtime/handle-error';
 import { Interrupted, type Lifecycle } from '../../runtime/lifecycle';
@@ -41,20 +41,27 @@ export function selectionFrom(values: Record<string, unknown>): StageSelection |
   if (only && (from || until)) throw new R4ecError('--only cannot be combined with --from/--until', 'bad_arguments', { exitCode: 2, suggestion: 'use --only a,b or --from a --until b' });
   if ((from && from.length > 1) || (until && until.length > 1)) throw new R4ecError('--from and --until take one stage each', 'bad_arguments', { exitCode: 2 });
   if (from && until && STAGES.indexOf(from[0]!) > STAGES.indexOf(until[0]!)) throw new R4ecError(`--from ${from[0]} comes after --until ${until[0]}`, 'bad_arguments', { exitCode: 2 });
-  if (!only && !from && !until) return undefined;
-  return { ...(only ? { only } : {}), ...(from ? { from: from[0]! } : {}), ...(until ? { until: until[0]! } : {}) };
+  const force = stageList('force', str(values.force as string));
+  if (force && force.length > 1) throw new R4ecError('--force takes one stage (it and every stage after it recompute)', 'bad_arguments', { exitCode: 2 });
+  const selection: StageSelection = { ...(only ? { only } : {}), ...(from ? { from: from[0]! } : {}), ...(until ? { until: until[0]! } : {}) };
+  if (force && !selectStages(selection).includes(force[0]!)) {
+    throw new R4ecError(`--force ${force[0]}: that stage is not selected in this run`, 'bad_arguments', { exitCode: 2, suggestion: `select it too (e.g. --from ${force[0]}), or drop --only/--from/--until` });
+  }
+  if (!only && !from && !until && !force) return undefined;
+  return { ...selection, ...(force ? { force: force[0]! } : {}) };
 }
 
 export const runCommand: Command = {
   name: 'run',
   summary: 'run the R4ec DAG (ingest → construct → finetune → refine → encode → train → report), or re-attach to it',
-  usage: 'r4ec run [--config FILE] [--run-id ID] [--until STAGE | --only STAGE[,STAGE…] | --from STAGE] [--json]',
+  usage: 'r4ec run [--config FILE] [--run-id ID] [--until STAGE | --only STAGE[,STAGE…] | --from STAGE] [--force STAGE] [--json]',
   options: {
     config: { type: 'string', description: 'config file (YAML/JSON); default: the embedded default (synthetic data, simulator LLM)' },
     'run-id': { type: 'string', description: 'workflow id of the run; default: derived from dataset + config, so a rerun re-attaches' },
     only: { type: 'string', description: 'compute only these stages (earlier stages are looked up, not computed)' },
     from: { type: 'string', description: 'compute from this stage on' },
     until: { type: 'string', description: 'compute up to and including this stage' },
+    force: { type: 'string', description: 'recompute this stage and every stage after it, even when their outputs exist (their old outputs are removed first)' },
     json: { type: 'boolean', description: 'progress on stderr, one JSON run summary on stdout at the end' },
     'dry-run': { type: 'boolean', description: 'estimate entities, LLM calls, tokens and money (synchronous and batch) per stage and role; start nothing' },
   },

@@ -5,3 +5,4 @@ export * from './output';
 export * from './stage';
 export * from './work';
 export * from './assemble';
+export * from './rerun';

@@ -38,6 +38,8 @@ export const InferenceRecordSchema = z
     steps: InferenceStepsSchema,
     provenance: ConstructSampleSchema.shape.provenance,
     records: z.object({ reason: z.array(SftRecordSchema), reflect: z.array(SftRecordSchema), refine: z.array(SftRecordSchema) }).strict(),
+    /** Who wrote it: the inference workflow's execution id, or a batch activity's (`batch/…`). */
+    execution: z.string().optional(),
   })
   .strict();
 export type InferenceRecord = z.infer<typeof InferenceRecordSchema>;

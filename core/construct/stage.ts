@@ -2,12 +2,13 @@
 // keeps, and the plan (done, or the work area and units to run) through planStage.
 import { z } from 'zod';
 import { CONSTRUCT_OUTCOMES, type ConstructOutcome, type Domain } from '../../config/names';
-import type { R4ecConfig } from '../../config/schema';
+import { QueuesSchema, type R4ecConfig } from '../../config/schema';
 import { LlmUsageSchema } from '../llm/usage';
 import type { LlmUsage, StagePlan } from '../rules';
 import { redoRefusedUnits } from '../stage/failure-limit';
 import { planStage } from '../stage/plan';
 import { stageKey, type ArtifactStore } from '../store';
+import { writeConstructPointer } from './rerun';
 import { refusalKey, writePlan } from './work';
 
 /** Bumped when construction changes what it produces. */
@@ -63,9 +64,18 @@ export interface ConstructWork {
 }
 export type ConstructPlan = StagePlan<ConstructWork, ConstructSummary>;
 
-/** Done when the output exists; else the plan pages are written (or reused) in the work area. */
-export async function planConstruction(store: ArtifactStore, input: ConstructKeyInput & { lookupOnly: boolean }): Promise<ConstructPlan> {
+/**
+ * Done when the output exists; else the plan pages are written (or reused) in the work area. A
+ * selected stage of a run also remembers where it is (`rerun --failed` reads it).
+ */
+export async function planConstruction(
+  store: ArtifactStore,
+  input: ConstructKeyInput & { lookupOnly: boolean; runId?: string | undefined; queues?: R4ecConfig['queues'] | undefined },
+): Promise<ConstructPlan> {
   const { key, workKey } = constructKeys(input);
+  if (!input.lookupOnly && input.runId) {
+    await writeConstructPointer(store, { runId: input.runId, domain: input.domain, key, workKey, ingest: input.ingest, construct: input.construct, llm: input.llm, queues: input.queues ?? QueuesSchema.parse({}) });
+  }
   return planStage({
     store,
     key,

@@ -2,11 +2,11 @@
 // their target interaction, in pages) and one record per finished inference, so a crashed or re-run
 // stage loses nothing. Also the per-process cache of loaded datasets the inferences read.
 import { z } from 'zod';
-import type { Domain } from '../../config/names';
+import type { ConstructOutcome, Domain } from '../../config/names';
 import type { R4ecConfig } from '../../config/schema';
 import { loadDataset, type DatasetMeta, type ItemRaterIndex, type Sequences } from '../data';
 import { PromptSpecError, type PromptSpec } from '../prompts/builders';
-import type { LlmUsage } from '../rules';
+import { addUsage, isBatchExecution, type LlmUsage } from '../rules';
 import type { ArtifactStore } from '../store';
 import { itemSampleTarget, PlanEntrySchema, selectEntities, userSamplePos, type PlanEntry } from './plan';
 import { ConstructRecordError, InferenceRecordSchema, sftRecordsFor, type InferenceRecord, type InferenceSteps } from './records';
@@ -94,15 +94,26 @@ export async function planPage(store: ArtifactStore, workKey: string, page: numb
   return z.array(PlanEntrySchema).parse(JSON.parse((await store.get(key)).toString('utf8')));
 }
 
+const FAILED: readonly ConstructOutcome[] = ['failed_format', 'failed_transport'];
+
+export function isFailedConstructOutcome(outcome: ConstructOutcome): boolean {
+  return FAILED.includes(outcome);
+}
+
 /** One unit of the fan-out: the k-th inference of a plan entry, with its outcome when already recorded. */
 export interface ConstructUnit {
   planIndex: number;
   k: number;
   entry: PlanEntry;
   doneOutcome?: string;
+  /** A batch recorded it as failed: it still needs its own inference workflow (not redone in a batch). */
+  failedInBatch?: ConstructOutcome;
 }
 
-/** Units [offset, offset+limit) in plan order; a unit whose record exists is marked done. */
+/**
+ * Units [offset, offset+limit) in plan order; a unit whose record exists is marked done, except a
+ * failure a batch recorded, which is marked `failedInBatch` (its inference workflow is still due).
+ */
 export async function loadUnits(store: ArtifactStore, workKey: string, offset: number, limit: number, inferencesPerSample: number): Promise<ConstructUnit[]> {
   const K = inferencesPerSample;
   const units: ConstructUnit[] = [];
@@ -124,7 +135,8 @@ export async function loadUnits(store: ArtifactStore, workKey: string, offset: n
         raw = undefined;
       }
       const rec = InferenceRecordSchema.safeParse(raw);
-      if (rec.success) unit.doneOutcome = rec.data.outcome;
+      if (rec.success && isFailedConstructOutcome(rec.data.outcome) && isBatchExecution(rec.data.execution)) unit.failedInBatch = rec.data.outcome;
+      else if (rec.success) unit.doneOutcome = rec.data.outcome;
     }
     units.push(unit);
   }
@@ -148,6 +160,18 @@ export interface RecordInferenceInput {
   reason: string;
   steps: InferenceSteps;
   usage: LlmUsage;
+  /** Who runs it: the inference workflow's execution id or a batch's (`batch/…`). */
+  execution?: string | undefined;
+}
+
+async function readInferenceRecord(store: ArtifactStore, key: string): Promise<InferenceRecord | undefined> {
+  if (!(await store.exists(key))) return undefined;
+  try {
+    const r = InferenceRecordSchema.safeParse(JSON.parse((await store.get(key)).toString('utf8')));
+    return r.success ? r.data : undefined;
+  } catch {
+    return undefined;
+  }
 }
 
 /**
@@ -165,6 +189,11 @@ export async function recordInference(store: ArtifactStore, input: RecordInferen
     reason = `record: ${e.message}`;
     records = { reason: [], reflect: [], refine: [] };
   }
+  const key = inferenceKey(input.workKey, input.planIndex, input.k);
+  // Another execution's record of this inference (a batch that failed it, a rerun) keeps its usage:
+  // the stage summary counts every call that was made. A retried write of the same execution does not.
+  const previous = input.execution !== undefined ? await readInferenceRecord(store, key) : undefined;
+  const usage = previous?.execution !== undefined && previous.execution !== input.execution ? addUsage(previous.usage, input.usage) : input.usage;
   const rec: InferenceRecord = {
     workflowId: input.workflowId,
     entityId: input.sample.entityId,
@@ -174,11 +203,12 @@ export async function recordInference(store: ArtifactStore, input: RecordInferen
     outcome,
     reason,
     label: input.sample.label,
-    usage: input.usage,
+    usage,
     steps: input.steps,
     provenance: input.sample.provenance,
     records,
+    ...(input.execution !== undefined ? { execution: input.execution } : {}),
   };
-  await store.put(inferenceKey(input.workKey, input.planIndex, input.k), JSON.stringify(InferenceRecordSchema.parse(rec)));
+  await store.put(key, JSON.stringify(InferenceRecordSchema.parse(rec)));
   return { outcome, reason };
 }

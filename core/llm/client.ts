@@ -36,6 +36,11 @@ export interface ChatRequest {
   model?: string;
   params?: Partial<Omit<SamplingParams, 'seed'>>;
   signal?: AbortSignal;
+  /**
+   * Called at once (before the endpoint's slot goes to the next request) when the endpoint rejects
+   * the request for good (400/401/403/404/422): a caller running many requests stops the others.
+   */
+  onRejected?: (err: LlmError) => void;
 }
 
 export interface ChatResponse {
@@ -157,6 +162,8 @@ export class LlmClient {
     const params = this.params(req);
     const hash = requestHash(model, req.messages, params);
     return this.limiter.run(async () => {
+      // A caller that gave up while waiting for a slot sends nothing.
+      if (req.signal?.aborted) throw new LlmError({ kind: 'cancelled', message: `LLM request to ${this.endpoint.baseUrl} (model ${model}) was cancelled`, endpoint: this.endpoint.baseUrl, model });
       const started = Date.now();
       try {
         const res = await this.openai.chat.completions.create(chatCompletionBody(model, req.messages, params), req.signal ? { signal: req.signal } : undefined);
@@ -171,6 +178,7 @@ export class LlmClient {
       } catch (e) {
         const err = classifyError(e, { endpoint: this.endpoint.baseUrl, model, secrets: [this.apiKey] });
         if (err.kind === 'rate_limited' && err.retryAfterMs !== undefined) this.limiter.pause(err.retryAfterMs);
+        if (!err.retryable && err.kind !== 'cancelled') req.onRejected?.(err);
         throw err;
       }
     }, req.signal);

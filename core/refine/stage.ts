@@ -5,7 +5,7 @@
 import type { Domain, LlmRole, RefineOutcome } from '../../config/names';
 import type { R4ecConfig } from '../../config/schema';
 import { loadDataset, type DatasetView } from '../data/dataset';
-import { callTimeouts, failedEntitiesQuery, minimumCalls, type EntitySample, type StageArtifact, type StagePlan } from '../rules';
+import { callTimeouts, failedEntitiesQuery, isBatchExecution, minimumCalls, type EntitySample, type StageArtifact, type StagePlan } from '../rules';
 import { planStage } from '../stage/plan';
 import type { ArtifactStore } from '../store';
 import { canonicalJson } from '../util/hash';
@@ -15,7 +15,7 @@ import { capReached, LlmBudget, type LlmCap } from './budget';
 import { RefineEntities, type EntityListOptions } from './entities';
 import { RefineDataError } from './errors';
 import { readStagePointer, refineStageKey, resolveRoleModels, roleIdentity, writeStagePointer, type RoleModels } from './plan';
-import { isSettled, readRecord, recordKey, writeRecord, type EntityResult } from './record';
+import { isFailed, isSettled, readRecord, recordKey, writeRecord, type EntityResult } from './record';
 import { scanRecords } from './rerun';
 
 /** What a refine(domain) stage runs: the fan-out's work list and what every entity workflow needs. */
@@ -42,6 +42,8 @@ export interface RefineUnit {
   /** Set when nothing is left to do for it (recorded earlier, approximated, or the cap is reached). */
   doneOutcome?: RefineOutcome;
   sample?: EntitySample;
+  /** A batch recorded it as failed: it still needs its own entity workflow (not redone in a batch). */
+  failedInBatch?: RefineOutcome;
 }
 
 export interface ListUnitsInput {
@@ -152,6 +154,7 @@ export class RefineStage {
         if (!entities.isActive(ref.index)) return { ...ref, doneOutcome: 'approximated' };
         if (!input.indices) {
           const rec = await readRecord(this.store, input.key, ref.index);
+          if (rec && isFailed(rec.outcome) && isBatchExecution(rec.workflowRunId)) return { ...ref, sample: entities.sample(ref.index), failedInBatch: rec.outcome };
           if (rec && isSettled(rec.outcome)) return { ...ref, doneOutcome: rec.outcome };
         }
         // Never started: the entity stays without a record and counts as skipped_call_cap.

@@ -9,6 +9,8 @@ export interface StageSelection {
   only?: Stage[];
   from?: Stage;
   until?: Stage;
+  /** `--force STAGE`: this selected stage and every selected stage after it recompute even when their outputs exist. */
+  force?: Stage;
 }
 
 export interface NeedContext {
@@ -90,9 +92,16 @@ export function neededStages(selected: readonly Stage[], config: R4ecConfig): Se
   return out;
 }
 
-/** The run's stages in DAG order: the selected ones compute, the rest are looked up (`lookupOnly`). */
-export function stagePlan(selection: StageSelection | undefined, config: R4ecConfig): Array<{ stage: Stage; lookupOnly: boolean }> {
+/**
+ * The run's stages in DAG order: the selected ones compute, the rest are looked up (`lookupOnly`);
+ * `force`: a selected stage at or after `selection.force`, whose existing output is discarded first.
+ */
+export function stagePlan(selection: StageSelection | undefined, config: R4ecConfig): Array<{ stage: Stage; lookupOnly: boolean; force: boolean }> {
   const selected = selectStages(selection);
   const needed = neededStages(selected, config);
-  return STAGES.filter((s) => selected.includes(s) || needed.has(s)).map((stage) => ({ stage, lookupOnly: !selected.includes(stage) }));
+  const forceFrom = selection?.force ? STAGES.indexOf(selection.force) : STAGES.length;
+  return STAGES.filter((s) => selected.includes(s) || needed.has(s)).map((stage) => {
+    const lookupOnly = !selected.includes(stage);
+    return { stage, lookupOnly, force: !lookupOnly && STAGES.indexOf(stage) >= forceFrom };
+  });
 }

@@ -13,4 +13,21 @@ export const workflowIds = {
   loraJob: (runId: string, job: string): string => `${runId}/finetune/${job}`,
   /** `r4ec rerun --failed`: a new id per request (`at`: when it was asked, ms). */
   rerunFailed: (runId: string, at: number): string => `${runId}/rerun-failed/${at}`,
+  /** `r4ec rerun --failed`, its construct part (before the refine part above). */
+  rerunFailedConstruct: (runId: string, at: number): string => `${runId}/rerun-failed/${at}/construct`,
 };
+
+/**
+ * Who wrote an entity's record when no entity workflow did: a batch activity, named by its workflow
+ * execution and activity id (stable across the batch's retries). A failed entity whose record a
+ * batch wrote still needs its own entity workflow; one an entity workflow wrote does not.
+ */
+export const BATCH_EXECUTION_PREFIX = 'batch/';
+
+export function batchExecution(workflowRunId: string, activityId: string): string {
+  return `${BATCH_EXECUTION_PREFIX}${workflowRunId}/${activityId}`;
+}
+
+export function isBatchExecution(execution: string | undefined): boolean {
+  return execution !== undefined && execution.startsWith(BATCH_EXECUTION_PREFIX);
+}

@@ -117,9 +117,13 @@ function quote(v: string): string {
   return `"${v.replace(/\\/g, '\\\\').replace(/"/g, '\\"')}"`;
 }
 
-/** The visibility query for a run's failed refine entities (paste into the Web UI or `temporal workflow list --query`). */
-export function failedEntitiesQuery(runId: string, domain?: Domain): string {
-  const parts = [`R4ecRunId=${quote(runId)}`, `R4ecStage="refine"`, `R4ecOutcome IN (${FAILED_OUTCOMES.map((o) => quote(o)).join(',')})`];
+/**
+ * The visibility query for a run's failed entities of a stage (refine entities, construct
+ * inferences; paste into the Web UI or `temporal workflow list --query`). Every failed entity has
+ * its own entity workflow, whichever way the stage ran.
+ */
+export function failedEntitiesQuery(runId: string, domain?: Domain, stage: 'refine' | 'construct' = 'refine'): string {
+  const parts = [`R4ecRunId=${quote(runId)}`, `R4ecStage=${quote(stage)}`, `R4ecOutcome IN (${FAILED_OUTCOMES.map((o) => quote(o)).join(',')})`];
   if (domain) parts.push(`R4ecDomain=${quote(domain)}`);
   return parts.join(' AND ');
 }

@@ -61,6 +61,8 @@ export async function simulatorFor(
   config: R4ecConfig,
   stateDir: string,
   extra: Partial<SimulatorOptions> = {},
+  /** The registry's fetch: a test may watch every request the workers send (they still go over HTTP). */
+  fetch?: typeof globalThis.fetch,
 ): Promise<SimSetup> {
   const s = config.llm.simulator;
   const sim = await startSimulator({
@@ -70,7 +72,7 @@ export async function simulatorFor(
     faults: { latencyMs: s.latencyMs, malformedRate: s.malformedRate, rateLimitRate: s.rateLimitRate, serverErrorRate: s.serverErrorRate, retryAfterSeconds: s.retryAfterSeconds },
     ...extra,
   });
-  const registry = new LlmRegistry({ llm: config.llm, stateDir, env: {}, simulatorUrl: sim.url, simulatorConcurrency: config.queues.llm.slots });
+  const registry = new LlmRegistry({ llm: config.llm, stateDir, env: {}, simulatorUrl: sim.url, simulatorConcurrency: config.queues.llm.slots, ...(fetch ? { fetch } : {}) });
   return { sim, registry, close: () => sim.close() };
 }
 

@@ -54,3 +54,13 @@ test('construct and refine run per domain; refine does items first when users ar
   const order = selectStages(undefined);
   for (const [stage, node] of Object.entries(DAG)) for (const n of node.needs) assert.ok(order.indexOf(n.stage) < order.indexOf(stage as never), `${stage} needs ${n.stage}`);
 });
+
+test('--force: the forced stage and every selected stage after it discard their outputs first; looked-up stages never', () => {
+  const forced = (plan: ReturnType<typeof stagePlan>) => plan.filter((p) => p.force).map((p) => p.stage);
+  assert.deepEqual(forced(stagePlan({ force: 'refine' }, config())), ['refine', 'encode', 'train', 'report']);
+  assert.deepEqual(forced(stagePlan(undefined, config())), []);
+  const plan = stagePlan({ from: 'construct', until: 'encode', force: 'finetune' }, config());
+  assert.deepEqual(forced(plan), ['finetune', 'refine', 'encode']);
+  assert.ok(plan.filter((p) => p.lookupOnly).every((p) => !p.force), 'a looked-up stage is never forced');
+  assert.deepEqual(forced(stagePlan({ only: ['construct', 'train'], force: 'construct' }, config())), ['construct', 'train']);
+});

@@ -1,7 +1,7 @@
 // No leakage (docs/DESIGN.md): over every prompt a refine run sends, for both domains, no test-split
 // (user, item, rating) appears. User prompts may show only that user's training part; item prompts
-// only the training part of one user who rated the item in training (liking / disliking side). A
-// planted leak shows the check can fail.
+// only the training part of one user who rated the item in training (liking / disliking side). Both
+// execution modes (batches, a workflow per entity) are checked. A planted leak shows the check can fail.
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import type { DatasetView } from '../../core/data/dataset';
@@ -10,6 +10,7 @@ import { LlmRegistry } from '../../core/llm/registry';
 import type { ChatMessage } from '../../core/llm/types';
 import { readHistory, type HistoryEntry } from '../../core/prompts/history';
 import type { LlmRole } from '../../config/names';
+import { ENTITY_WORKFLOWS } from '../../config/schema';
 import { startTestTemporal, withWorkers, type TestTemporal } from '../helpers/temporal';
 import { ingestSynthetic, type Artifact } from '../helpers/dataset';
 import { simulatorFor } from '../helpers/simulator';
@@ -101,39 +102,41 @@ after(async () => {
   await t?.close();
 });
 
-test('no prompt of a refine run (both domains, every step) shows a test-split interaction', async () => {
-  const config = refineConfig({ refine: { maxIterations: 2 } });
-  const s = await simulatorFor(t.store, data.ingest.key, config, t.stateDir);
-  const registry = new CapturingRegistry({ llm: config.llm, stateDir: t.stateDir, env: {}, simulatorUrl: s.sim.url });
-  const runId = `leak-${Date.now()}`;
-  try {
-    await withWorkers(t, { config, queues: ['cpu', 'llm'], deps: { llm: registry } as object }, async ({ config: c }) => {
-      for (const domain of ['item', 'user'] as const) {
-        await t.client.workflow.execute('refineKnowledgeWorkflow', {
-          taskQueue: c.queues.cpu.name,
-          workflowId: `${runId}/refine/${domain}`,
-          args: [{ runId, config: c, artifacts: { ingest: data.ingest }, domain }],
-        });
-      }
-    });
-  } finally {
-    await s.close();
-  }
-  const seq = await data.view.sequences();
-  const prompts = registry.captured;
-  const steps = new Set(prompts.map((p) => `${p.domain}/${p.role}`));
-  assert.ok(steps.has('user/actor') && steps.has('user/reflection') && steps.has('item/actor') && steps.has('item/reflection'), [...steps].join(','));
-  assert.ok(prompts.filter((p) => p.domain === 'user').length >= data.view.meta.users.length * 2);
-  assert.deepEqual(leaks(data.view, seq, prompts), []);
-  // Users with a test part exist, so the check had something to catch.
-  assert.ok(data.view.meta.users.some((_, u) => seq.offsets[u + 1]! - seq.offsets[u]! > seq.trainEnd[u]!));
+for (const mode of ENTITY_WORKFLOWS) {
+  test(`refine [entityWorkflows: ${mode}]: no prompt of a refine run (both domains, every step) shows a test-split interaction`, async () => {
+    const config = refineConfig({ refine: { maxIterations: 2, entityWorkflows: mode }, llm: { simulator: { model: `sim-leak-${mode}` } } });
+    const s = await simulatorFor(t.store, data.ingest.key, config, t.stateDir);
+    const registry = new CapturingRegistry({ llm: config.llm, stateDir: t.stateDir, env: {}, simulatorUrl: s.sim.url });
+    const runId = `leak-${mode}-${Date.now()}`;
+    try {
+      await withWorkers(t, { config, queues: ['cpu', 'llm'], deps: { llm: registry } as object }, async ({ config: c }) => {
+        for (const domain of ['item', 'user'] as const) {
+          await t.client.workflow.execute('refineKnowledgeWorkflow', {
+            taskQueue: c.queues.cpu.name,
+            workflowId: `${runId}/refine/${domain}`,
+            args: [{ runId, config: c, artifacts: { ingest: data.ingest }, domain }],
+          });
+        }
+      });
+    } finally {
+      await s.close();
+    }
+    const seq = await data.view.sequences();
+    const prompts = registry.captured;
+    const steps = new Set(prompts.map((p) => `${p.domain}/${p.role}`));
+    assert.ok(steps.has('user/actor') && steps.has('user/reflection') && steps.has('item/actor') && steps.has('item/reflection'), [...steps].join(','));
+    assert.ok(prompts.filter((p) => p.domain === 'user').length >= data.view.meta.users.length * 2);
+    assert.deepEqual(leaks(data.view, seq, prompts), []);
+    // Users with a test part exist, so the check had something to catch.
+    assert.ok(data.view.meta.users.some((_, u) => seq.offsets[u + 1]! - seq.offsets[u]! > seq.trainEnd[u]!));
 
-  // A planted leak: one user prompt gets that user's first test interaction appended.
-  const u = data.view.meta.users.findIndex((_, i) => seq.offsets[i + 1]! - seq.offsets[i]! > seq.trainEnd[i]!);
-  const p = seq.offsets[u]! + seq.trainEnd[u]!;
-  const title = data.view.meta.items[seq.item[p]! - 1]!.title;
-  const victim = prompts.find((x) => x.domain === 'user' && x.entityId === data.view.meta.users[u])!;
-  const planted = { ...victim, messages: victim.messages.map((m) => ({ ...m, content: m.content.replace('</User History>', `, ${JSON.stringify([title, seq.rating[p]])}</User History>`) })) };
-  const found = leaks(data.view, seq, [planted]);
-  assert.equal(found.length, 1, found.join('\n'));
-});
+    // A planted leak: one user prompt gets that user's first test interaction appended.
+    const u = data.view.meta.users.findIndex((_, i) => seq.offsets[i + 1]! - seq.offsets[i]! > seq.trainEnd[i]!);
+    const p = seq.offsets[u]! + seq.trainEnd[u]!;
+    const title = data.view.meta.items[seq.item[p]! - 1]!.title;
+    const victim = prompts.find((x) => x.domain === 'user' && x.entityId === data.view.meta.users[u])!;
+    const planted = { ...victim, messages: victim.messages.map((m) => ({ ...m, content: m.content.replace('</User History>', `, ${JSON.stringify([title, seq.rating[p]])}</User History>`) })) };
+    const found = leaks(data.view, seq, [planted]);
+    assert.equal(found.length, 1, found.join('\n'));
+  });
+}
