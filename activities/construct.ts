@@ -76,6 +76,7 @@ const AssembleInput = z
     inferencesPerSample: z.number().int().positive(),
     teacher: z.object({ model: z.string(), simulator: z.boolean() }).strict(),
     failureLimit: z.number().min(0).max(1).optional(),
+    replace: z.boolean().optional(),
   })
   .strict();
 

@@ -97,6 +97,8 @@ export async function rerunFailedConstructWorkflow(input: RerunFailedConstructIn
       domain,
       inferencesPerSample: c.inferencesPerSample,
       teacher: { model: prepared.llm.teacher?.model ?? prepared.llm.simulator.model, simulator: prepared.llm.teacher === undefined },
+      // The rerun repairs a committed output: no failure limit, the output is rewritten.
+      replace: true,
     });
     results[domain] = {
       rerun: prepared.failed.length,

@@ -30,13 +30,24 @@ export interface AssembleConstructionInput {
   teacher: { model: string; simulator: boolean };
   /** Share of the inferences that may fail (failed_format, failed_transport) for the output to be committed; absent: any. */
   failureLimit?: number | undefined;
+  /**
+   * `rerun --failed`: the output exists and is rewritten from the work area the rerun rebuilt. Once
+   * that rewrite is committed the clean-up removes the plan first, so a retry finds no plan and
+   * returns the rewritten output as it is.
+   */
+  replace?: boolean | undefined;
 }
 
 const FAILED = new Set<string>(['failed_format', 'failed_transport']);
 
-/** Removes the work area once the output is committed; what an earlier attempt removed is skipped. */
+/**
+ * Removes the work area once the output is committed; what an earlier attempt removed is skipped.
+ * The plan goes first: a work area without it is one being cleared, never one to assemble.
+ */
 async function removeWorkArea(store: ArtifactStore, workKey: string, onProgress: (p: { removed: number }) => void): Promise<void> {
   let removed = 0;
+  const plan = `${workKey}/plan.json`;
+  if (await store.exists(plan)) await store.delete(plan);
   for (const key of await store.list(`${workKey}/`)) {
     await store.delete(key);
     removed++;
@@ -51,7 +62,8 @@ export async function assembleConstruction(
   onProgress: (p: { entity: number } | { removed: number }) => void = () => {},
 ): Promise<{ key: string; contentHash: string; summary: ConstructSummary }> {
   const out = new StageOutput(store, input.key);
-  if (await out.isComplete()) {
+  const rewrite = input.replace === true && (await store.exists(`${input.workKey}/plan.json`));
+  if (!rewrite && (await out.isComplete())) {
     // An earlier attempt committed and died (cleaning up, or before it could report): the output stands.
     const summary = constructSummaryOf((await out.manifest()).meta);
     await removeWorkArea(store, input.workKey, onProgress);

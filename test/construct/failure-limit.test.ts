@@ -56,7 +56,8 @@ test('construct over construct.failureLimit commits nothing, names the failures;
   const g = await startGateway(new URL(sim.url), state);
   gateway = g.server;
   const config = testConfig({
-    construct: { sampleFraction: 0.5, window: 8 },
+    // A workflow per inference, so the second execution's workflows show which inferences ran again.
+    construct: { sampleFraction: 0.5, window: 8, entityWorkflows: 'all' },
     llm: { teacher: { baseUrl: g.url, model: 'teacher-model' }, transport: { maxAttempts: 1 } },
   });
   await withWorkers(t, { queues: ['cpu', 'llm'], config }, async ({ config }) => {

@@ -74,7 +74,8 @@ for (const mode of ENTITY_WORKFLOWS) {
   test(`construct [entityWorkflows: ${mode}]: every outcome, valid datasets, no test-split interaction anywhere, failed inferences searchable, rerun skipped`, async () => {
     const data = (await ingestSynthetic(t.store, { users: 40, items: 70, seed: 3 })).ingest;
     const config = testConfig({
-      construct: { sampleFraction: 0.5, window: 16, batchPerRun: 25, entityWorkflows: mode, batchSize: 12, batchesPerRun: 3 },
+      // Every outcome is wanted here, failures included: no failure limit.
+      construct: { sampleFraction: 0.5, window: 16, batchPerRun: 25, entityWorkflows: mode, batchSize: 12, batchesPerRun: 3, failureLimit: 1 },
       llm: { formatRetries: 1, transport: { maxAttempts: 1, initialIntervalMs: 100 }, simulator: { model: `sim-construct-wf-${mode}`, ...FAULTS[mode] } },
       queues: { llm: { slots: 8 } },
     });

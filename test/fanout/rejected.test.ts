@@ -1,6 +1,9 @@
 // A rejected LLM request (401: a wrong API key) is the same for every entity: construct and refine
 // stop at once in both execution modes — the stage fails with the endpoint's message, and the
-// endpoint sees a handful of requests (those in flight), not one per entity.
+// endpoint sees a handful of requests (those in flight), not one per entity. The LLM preflight
+// catches a wrong key before any inference (test/pipeline/preflight.test.ts); here the key the calls
+// use is rejected after the preflight passed (a key revoked mid-run): the preflight reads the right
+// key from the worker's environment, the calls' registry holds the revoked one.
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import { WorkflowFailedError } from '@temporalio/client';
@@ -37,7 +40,7 @@ for (const mode of ENTITY_WORKFLOWS) {
       queues: { llm: { slots: 4 } },
     });
     const registry = new LlmRegistry({ llm: config.llm, stateDir: t.stateDir, env: { R4EC_TEST_KEY: 'a-wrong-key' } });
-    await withWorkers(t, { config, queues: ['cpu', 'llm'], deps: { llm: registry } as object }, async ({ config: c }) => {
+    await withWorkers(t, { config, queues: ['cpu', 'llm'], deps: { llm: registry, env: { ...process.env, R4EC_TEST_KEY: 'the-right-key' } } as object }, async ({ config: c }) => {
       for (const stage of ['construct', 'refine'] as const) {
         const runId = `rejected-${mode}-${stage}-${Date.now()}`;
         const before = sim.requestLog.filter((e) => e.outcome === 'unauthorized').length;

@@ -71,7 +71,8 @@ for (const mode of ENTITY_WORKFLOWS) {
     const runId = `outcomes-${mode}-${Date.now()}`;
     const base = {
       llm: { formatRetries: 0, transport: { maxAttempts: 1 }, simulator: { model: `sim-refine-wf-${mode}`, ...FAULTS[mode] }, cap: { maxCalls: 45 } },
-      refine: { maxIterations: 1, activeUserMinInteractions: 30, entityWorkflows: mode, batchSize: 10 },
+      // Every outcome is wanted here, failures included: no failure limit.
+      refine: { maxIterations: 1, activeUserMinInteractions: 30, entityWorkflows: mode, batchSize: 10, failureLimit: 1 },
     };
     // The judge flags often enough that refinements happen and some stay unreasonable.
     const behaviour = { behaviour: { flagRight: 0.45, flagBorderline: 0.6, flagWrong: 0.9 } };
