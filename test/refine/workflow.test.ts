@@ -63,14 +63,17 @@ async function records(key: string): Promise<EntityRecord[]> {
 // more: the faults are stronger there so that some entities still fail twice.
 const FAULTS: Record<EntityWorkflows, { malformedRate: number; rateLimitRate: number }> = {
   all: { malformedRate: 0.08, rateLimitRate: 0.08 },
-  failed: { malformedRate: 0.3, rateLimitRate: 0.3 },
+  failed: { malformedRate: 0.2, rateLimitRate: 0.2 },
 };
+// With those faults fewer entities succeed per call: a higher cap in batch mode leaves as many
+// successful entities to reach every outcome.
+const CAP: Record<EntityWorkflows, number> = { all: 45, failed: 65 };
 
 for (const mode of ENTITY_WORKFLOWS) {
   test(`refine [entityWorkflows: ${mode}]: every outcome is reached with the simulator; the call cap stops new entities and a higher cap continues the run`, async () => {
     const runId = `outcomes-${mode}-${Date.now()}`;
     const base = {
-      llm: { formatRetries: 0, transport: { maxAttempts: 1 }, simulator: { model: `sim-refine-wf-${mode}`, ...FAULTS[mode] }, cap: { maxCalls: 45 } },
+      llm: { formatRetries: 0, transport: { maxAttempts: 1 }, simulator: { model: `sim-refine-wf-${mode}`, ...FAULTS[mode] }, cap: { maxCalls: CAP[mode] } },
       // Every outcome is wanted here, failures included: no failure limit.
       refine: { maxIterations: 1, activeUserMinInteractions: 30, entityWorkflows: mode, batchSize: 10, failureLimit: 1 },
     };
@@ -82,7 +85,7 @@ for (const mode of ENTITY_WORKFLOWS) {
     assert.equal(total, data.view.meta.users.length);
     for (const outcome of REFINE_OUTCOMES) assert.ok(o[outcome] > 0, `outcome ${outcome} not reached: ${JSON.stringify(o)}`);
     // Calls stay near the cap: only entities already running may go past it.
-    assert.ok(first.requests <= 45 + 16 * 5, `requests ${first.requests}`);
+    assert.ok(first.requests <= CAP[mode] + 16 * 5, `requests ${first.requests}`);
 
     // Records: every iteration with its judgement; accepted_after_refine has a refine step judged reasonable.
     const recs = await records(first.result.artifact.key);
