@@ -38,6 +38,8 @@ export interface TrainBackboneOutput {
   contentHash: string;
   skipped: boolean;
   metrics: JobMetrics;
+  /** A model trained now: the epoch its trainer resumed from (0: from scratch). */
+  resumedFromEpoch?: number;
 }
 
 const CollectInput = z.object({

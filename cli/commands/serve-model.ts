@@ -34,7 +34,9 @@ export const serveModelCommand: Command = {
     '`model`; any number stay resident. Concurrent requests are decoded in one batch (continuous batching).',
     'The model runs in a child process of the trainer venv (transformers + peft); it stops with this command.',
   ].join('\n'),
-  async run({ values }) {
+  async run({ values }, life) {
+    // A service: SIGINT/SIGTERM is its normal stop (exit 0); the engine and the server stop with it.
+    life.signalIsStop = true;
     const portText = str(values.port);
     if (portText === undefined) throw new R4ecError('--port P is required', 'bad_arguments', { suggestion: 'pass --port 0 for any free port', exitCode: 2 });
     const port = Number(portText);
@@ -48,51 +50,46 @@ export const serveModelCommand: Command = {
       );
     }
     const name = str(values.name) ?? baseModelName(base);
-    const stopping = new AbortController();
-    const onSignal = () => stopping.abort();
-    process.once('SIGINT', onSignal);
-    process.once('SIGTERM', onSignal);
+    const stopping = life.signal;
+    process.stderr.write(`r4ec serve-model: loading ${name} from ${base}\n`);
+    let engine: ModelEngine;
     try {
-      process.stderr.write(`r4ec serve-model: loading ${name} from ${base}\n`);
-      let engine: ModelEngine;
-      try {
-        engine = await ModelEngine.start({
+      engine = await ModelEngine.start({
         python: pythonBinary(),
         trainerRoot: REPO_ROOT,
         base,
         threads: positiveInt(str(values.threads), 'threads', 2),
         maxBatch: positiveInt(str(values['max-batch']), 'max-batch', 16),
-        signal: stopping.signal,
-          onLog: (l) => {
-            if (process.env.R4EC_DEBUG) process.stderr.write(`[engine] ${l}\n`);
-          },
-        });
-      } catch (e) {
-        if (stopping.signal.aborted) return 0; // stopped while loading: nothing else to clean up
-        throw e;
-      }
-      let server;
-      try {
-        server = await startModelServer({ engine, model: name, host: str(values.host) ?? '127.0.0.1', port });
-      } catch (e) {
-        await engine.close();
-        const err = e as NodeJS.ErrnoException;
-        if (err.code === 'EADDRINUSE') throw new R4ecError(`port ${port} is already in use`, 'port_busy', { suggestion: 'pick another --port (0 = any free port)', exitCode: 2 });
-        throw e;
-      }
-      process.stderr.write(
-        `r4ec serve-model: ${name} at ${server.url}/v1 (engine pid ${engine.pid}, loaded in ${engine.info.loadSeconds} s, context ${engine.info.context} tokens)\n`,
-      );
-      const engineDied = engine.exitPromise.then(() => 'engine' as const);
-      const stopped = new Promise<'signal'>((r) => stopping.signal.addEventListener('abort', () => r('signal'), { once: true }));
-      const why = await Promise.race([engineDied, stopped]);
-      await server.close();
-      await engine.close();
-      if (why === 'engine') throw new R4ecError('the model engine exited unexpectedly', 'model_server_down', { suggestion: 'rerun with R4EC_DEBUG=1 to see its log' });
-      return 0;
-    } finally {
-      process.off('SIGINT', onSignal);
-      process.off('SIGTERM', onSignal);
+        signal: stopping,
+        onLog: (l) => {
+          if (process.env.R4EC_DEBUG) process.stderr.write(`[engine] ${l}\n`);
+        },
+      });
+    } catch (e) {
+      if (stopping.aborted) return 0; // stopped while loading: nothing else to clean up
+      throw e;
     }
+    life.defer('model engine', () => engine.close());
+    let server;
+    try {
+      server = await startModelServer({ engine, model: name, host: str(values.host) ?? '127.0.0.1', port });
+    } catch (e) {
+      await engine.close();
+      const err = e as NodeJS.ErrnoException;
+      if (err.code === 'EADDRINUSE') throw new R4ecError(`port ${port} is already in use`, 'port_busy', { suggestion: 'pick another --port (0 = any free port)', exitCode: 2 });
+      throw e;
+    }
+    const running = server;
+    life.defer('model server', () => running.close());
+    process.stderr.write(
+      `r4ec serve-model: ${name} at ${server.url}/v1 (engine pid ${engine.pid}, loaded in ${engine.info.loadSeconds} s, context ${engine.info.context} tokens)\n`,
+    );
+    const engineDied = engine.exitPromise.then(() => 'engine' as const);
+    const stopped = new Promise<'signal'>((r) => stopping.addEventListener('abort', () => r('signal'), { once: true }));
+    const why = await Promise.race([engineDied, stopped]);
+    await server.close();
+    await engine.close();
+    if (why === 'engine') throw new R4ecError('the model engine exited unexpectedly', 'model_server_down', { suggestion: 'rerun with R4EC_DEBUG=1 to see its log' });
+    return 0;
   },
 };

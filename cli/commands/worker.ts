@@ -22,8 +22,9 @@ export const workerCommand: Command = {
       throw new R4ecError(`--queue must be one or more of ${QUEUE_KINDS.join(', ')}${bad.length ? ` (got ${bad.join(', ')})` : ''}`, 'bad_arguments', { suggestion: 'r4ec worker --queue cpu', exitCode: 2 });
     }
     const { config } = loadConfig({ path: str(values.config) });
-    const address = config.temporal.address ?? `127.0.0.1:${config.temporal.devServer.port}`;
-    await setupClusterAtWorkerStart(config, address, process.env, (s) => process.stderr.write(s));
+    // A cluster named in the config gets its search attributes here; the embedded dev server has them
+    // from its start, and runWorkerProcess first checks that it runs and belongs to this state dir.
+    if (config.temporal.address) await setupClusterAtWorkerStart(config, config.temporal.address, process.env, (s) => process.stderr.write(s));
     await runWorkerProcess({ config, queues: queues as QueueKind[], life, onReady: () => process.stderr.write(`[r4ec] workers ready: ${queues.map((q) => config.queues[q as QueueKind].name).join(', ')}\n`) });
     return 0;
   },

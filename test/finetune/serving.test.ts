@@ -8,6 +8,7 @@ import { mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSyn
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
+import { MockActivityEnvironment } from '@temporalio/testing';
 import { R4ecConfigSchema } from '../../config/schema';
 import { createAdapterServingActivities } from '../../activities/finetune';
 import { adapterPathForServer, registerAdapter, type AdapterEntry } from '../../core/finetune';
@@ -74,7 +75,8 @@ test('a shared volume: the llm worker copies the adapter from the store and the 
   const llm = new LlmRegistry({ llm: config.llm, store, stateDir, env: {} });
   const acts = createAdapterServingActivities({ store, stateDir, env: {}, llm });
 
-  const r = await acts.loadFinetunedAdapter({ jobKey: entry.jobKey });
+  // In an activity context, as a worker runs it (the activity heartbeats from a side timer).
+  const r = (await new MockActivityEnvironment().run(acts.loadFinetunedAdapter, { jobKey: entry.jobKey })) as Awaited<ReturnType<typeof acts.loadFinetunedAdapter>>;
   assert.deepEqual([r.loaded, r.alreadyLoaded, r.servedName], [true, false, entry.servedName]);
   assert.equal(await servedPath(entry.servedName), '/mnt/r4ec-adapters/job-a');
   const copied = join(volume, 'job-a');
@@ -83,7 +85,7 @@ test('a shared volume: the llm worker copies the adapter from the store and the 
 
   // A retried activity (or another llm worker) finds the copy in place and the adapter loaded.
   const before = readFileSync(join(copied, 'r4ec-adapter-source.json'), 'utf8');
-  const again = await acts.loadFinetunedAdapter({ jobKey: entry.jobKey });
+  const again = (await new MockActivityEnvironment().run(acts.loadFinetunedAdapter, { jobKey: entry.jobKey })) as Awaited<ReturnType<typeof acts.loadFinetunedAdapter>>;
   assert.equal(again.alreadyLoaded, true);
   assert.equal(readFileSync(join(copied, 'r4ec-adapter-source.json'), 'utf8'), before);
   // A damaged copy is rebuilt from the store.
