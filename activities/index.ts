@@ -5,6 +5,7 @@ import { createConstructActivities } from './construct';
 import { createEncodeActivities } from './encode';
 import { createAdapterServingActivities, createFinetuneActivities } from './finetune';
 import { createIngestActivities } from './ingest';
+import { createKnowledgeImportActivities } from './knowledge-import';
 import { createLlmActivities } from './llm';
 import { createLlmPreflightActivities } from './llm-preflight';
 import { createPipelineActivities } from './pipeline';
@@ -18,7 +19,7 @@ export type { ActivityDeps } from './deps';
 type Factory = (deps: ActivityDeps) => object;
 
 const REGISTRY: Record<QueueKind, Factory[]> = {
-  cpu: [createStoreActivities, createPipelineActivities, createReportActivities, createIngestActivities, createConstructActivities, createRefineActivities],
+  cpu: [createStoreActivities, createPipelineActivities, createReportActivities, createIngestActivities, createConstructActivities, createRefineActivities, createKnowledgeImportActivities],
   llm: [createLlmActivities, createAdapterServingActivities, createLlmPreflightActivities],
   gpu: [createEncodeActivities, createFinetuneActivities, createTrainActivities],
 };
