@@ -120,6 +120,9 @@ export async function buildReport(store: ArtifactStore, input: ReportInput, now 
       // Paired by seed: the seeds both models were trained with.
       const seeds = [...variant.keys()].filter((k) => base.has(k));
       if (seeds.length === 0) continue;
+      // One row's bootstrap is seconds of synchronous work on a large test split: let the
+      // activity's heartbeat timer run between rows.
+      await new Promise<void>((r) => setImmediate(r));
       const d = aucDeltaInterval({ labels, users }, seeds.map((k) => base.get(k)!), seeds.map((k) => variant.get(k)!), { resamples: intervalResamples(labels.length, seeds.length) });
       row.deltaAuc = { delta: d.delta, lo: d.lo, hi: d.hi, seeds: d.seeds, noDifference: d.noDifference };
     }
