@@ -6,6 +6,7 @@ import { createEncodeActivities } from './encode';
 import { createEntityBatchActivities } from './entity-batch';
 import { createAdapterServingActivities, createFinetuneActivities } from './finetune';
 import { createIngestActivities } from './ingest';
+import { createKnowledgeImportActivities } from './knowledge-import';
 import { createLlmActivities } from './llm';
 import { createLlmPreflightActivities } from './llm-preflight';
 import { createPipelineActivities } from './pipeline';
@@ -19,7 +20,7 @@ export type { ActivityDeps } from './deps';
 type Factory = (deps: ActivityDeps) => object;
 
 const REGISTRY: Record<QueueKind, Factory[]> = {
-  cpu: [createStoreActivities, createPipelineActivities, createReportActivities, createIngestActivities, createConstructActivities, createRefineActivities],
+  cpu: [createStoreActivities, createPipelineActivities, createReportActivities, createIngestActivities, createConstructActivities, createRefineActivities, createKnowledgeImportActivities],
   llm: [createLlmActivities, createEntityBatchActivities, createAdapterServingActivities, createLlmPreflightActivities],
   gpu: [createEncodeActivities, createFinetuneActivities, createTrainActivities],
 };

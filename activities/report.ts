@@ -13,6 +13,7 @@ const Input = z.object({
     runId: z.string(),
     datasetKind: z.string(),
     simulator: z.boolean(),
+    imported: z.object({ sets: z.array(z.string()), contentHash: z.string() }).optional(),
     stages: z.record(z.string(), z.object({ status: z.string(), seconds: z.number(), skipped: z.boolean() })),
     ingest: z.record(z.string(), z.number()).optional(),
     construct: z.object({ outcomes: z.record(z.string(), z.record(z.string(), z.number())) }).optional(),

@@ -7,16 +7,22 @@ import type { createPipelineActivities } from '../activities/pipeline';
 import type { Stage } from '../config/names';
 import { stagePlan, type StageSelection } from '../core/rules';
 import { errorBlock, type ErrorBlock } from '../core/rules/error-block';
-import { emptySummary, recordFailure, recordOutputs, recordTiming, type RunSummary, type StageProgress } from './run-summary';
+import { emptySummary, recordFailure, recordOutputs, recordTiming, type KnowledgeImport, type RunSummary, type StageProgress } from './run-summary';
 import { r4ecAttributes } from './search-attributes';
 import { discardStage, STAGE_RUNNERS, type Artifacts } from './stages';
 
-export type { RunSummary, StageProgress, StageSelection };
+export type { KnowledgeImport, RunSummary, StageProgress, StageSelection };
+
+/** What a run takes besides its config and stage selection. */
+export interface PipelineOptions {
+  /** Knowledge from files (`r4ec run --knowledge-from DIR`): construct, finetune and refine are skipped. */
+  knowledgeImport?: KnowledgeImport;
+}
 
 export const progressQuery = defineQuery<{ runId: string; stages: Partial<Record<Stage, StageProgress>>; current?: Stage }>('progress');
 export const summaryQuery = defineQuery<RunSummary>('summary');
 
-export async function r4ecPipelineWorkflow(rawConfig: unknown, selection?: StageSelection): Promise<RunSummary> {
+export async function r4ecPipelineWorkflow(rawConfig: unknown, selection?: StageSelection | null, options?: PipelineOptions): Promise<RunSummary> {
   const runId = workflowInfo().workflowId;
   const { resolvePipelineConfig } = proxyActivities<ReturnType<typeof createPipelineActivities>>({
     startToCloseTimeout: '1 minute',
@@ -28,7 +34,15 @@ export async function r4ecPipelineWorkflow(rawConfig: unknown, selection?: Stage
   upsertSearchAttributes(r4ecAttributes({ runId, stage: 'pipeline' }));
 
   // Selected stages compute; the ones whose outputs they read are only looked up.
-  const plan = stagePlan(selection, config);
+  const plan = stagePlan(selection ?? undefined, config);
+  const imported = options?.knowledgeImport;
+  if (imported) {
+    // Every knowledge variant trained must be one of the imported sets: nothing else produces knowledge.
+    const missing = config.train.variants.filter((v) => v !== 'base' && !(imported.sets as string[]).includes(v));
+    if (missing.length) {
+      throw ApplicationFailure.nonRetryable(`train.variants lists ${missing.join(', ')} but the imported knowledge holds only ${imported.sets.join(', ')}`, 'BadKnowledgeImport');
+    }
+  }
   const progress: Partial<Record<Stage, StageProgress>> = {};
   for (const { stage, lookupOnly } of plan) progress[stage] = { status: 'pending', seconds: 0, skipped: false, selected: !lookupOnly };
   const summary = emptySummary(runId, configHash);
@@ -44,8 +58,8 @@ export async function r4ecPipelineWorkflow(rawConfig: unknown, selection?: Stage
     const started = Date.now();
     p.startedAt = started;
     try {
-      if (force) await discardStage(stage, { runId, config, lookupOnly, artifacts, summary });
-      const run = await STAGE_RUNNERS[stage]({ runId, config, lookupOnly, artifacts, summary });
+      if (force) await discardStage(stage, { runId, config, lookupOnly, artifacts, summary, imported });
+      const run = await STAGE_RUNNERS[stage]({ runId, config, lookupOnly, artifacts, summary, imported });
       recordOutputs(summary, run.outputs);
       artifacts = { ...artifacts, ...Object.fromEntries([...run.outputs, ...run.handover]) };
       p.skipped = run.skipped;

@@ -13,6 +13,7 @@ export function reportInput(config: Pick<R4ecConfig, 'dataset' | 'llm'>, s: RunS
     datasetKind: config.dataset.kind,
     // The simulator serves every role without an endpoint; say so when knowledge stages ran on it.
     simulator: (!llm.teacher || !llm.actor || !llm.reflection) && Boolean(s.construct || s.refine),
+    ...(s.imported ? { imported: { sets: [...s.imported.sets], contentHash: s.imported.contentHash } } : {}),
     stages: s.stages,
     ...(s.ingest ? { ingest: { ...s.ingest } } : {}),
     ...(s.construct ? { construct: s.construct } : {}),

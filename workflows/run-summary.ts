@@ -41,6 +41,16 @@ export interface StageLlm extends LlmUsage {
   latencyMs?: { entities: number; p50: number; p90: number; p99: number };
 }
 
+/** Knowledge brought in from files (`r4ec run --knowledge-from DIR`) instead of construct / finetune / refine. */
+export interface KnowledgeImport {
+  /** DIR, as the workers read it. */
+  dir: string;
+  /** The knowledge sets DIR holds (DIR/<set>/user.jsonl and item.jsonl each). */
+  sets: Array<'kar' | 'r2ec' | 'r4ec'>;
+  /** Hash of the files' contents: the run id and the imported output's key follow it. */
+  contentHash: string;
+}
+
 export interface RunSummary {
   runId: string;
   configHash: string;
@@ -48,6 +58,8 @@ export interface RunSummary {
   ingest?: IngestSummary;
   construct?: { outcomes: DomainOutcomes<ConstructOutcome> };
   refine?: { outcomes: DomainOutcomes<RefineOutcome> };
+  /** Present when the run's knowledge was imported; construct, finetune and refine are then "skipped". */
+  imported?: KnowledgeImport & { records: Partial<Record<'kar' | 'r2ec' | 'r4ec', Record<Domain, number>>> };
   train?: TrainSummary;
   report?: ReportSummary;
   /** Every stage's calls and tokens, summed. */
@@ -108,6 +120,10 @@ export function recordConstruct(s: RunSummary, results: PerDomain<StageResult<Co
 
 export function recordRefine(s: RunSummary, results: PerDomain<StageResult<RefineStageSummary>>): void {
   s.refine = { outcomes: domainOutcomes(s, 'refine', results) };
+}
+
+export function recordImport(s: RunSummary, imported: KnowledgeImport, records: NonNullable<RunSummary['imported']>['records']): void {
+  s.imported = { ...imported, records };
 }
 
 export function recordIngest(s: RunSummary, r: StageResult<IngestSummary>): void {

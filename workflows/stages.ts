@@ -2,10 +2,11 @@
 // function reference so every result keeps its type (construct and refine: one per domain, in the
 // DAG's domain waves), its block of the run summary, and what it hands to later stages.
 import { ActivityFailure, ApplicationFailure, ChildWorkflowFailure, executeChild, proxyActivities, type ChildWorkflowOptions } from '@temporalio/workflow';
+import type { createKnowledgeImportActivities } from '../activities/knowledge-import';
 import type { createPipelineActivities } from '../activities/pipeline';
 import { DOMAINS, type Domain, type Stage } from '../config/names';
 import type { R4ecConfig } from '../config/schema';
-import { domainWaves, workflowIds, type ArtifactName, type StageArtifact } from '../core/rules';
+import { domainWaves, heartbeatTimeout, workflowIds, type ArtifactName, type StageArtifact } from '../core/rules';
 import { constructDatasetWorkflow } from './construct';
 import { encodeKnowledgeWorkflow } from './encode';
 import { fineTuneWorkflow } from './finetune';
@@ -14,7 +15,7 @@ import { refineKnowledgeWorkflow } from './refine';
 import { refineActivities } from './refine-shared';
 import { reportWorkflow } from './report';
 import { reportInput } from './report-input';
-import { recordConstruct, recordIngest, recordRefine, recordReport, recordTrain, type PerDomain, type RunSummary } from './run-summary';
+import { recordConstruct, recordImport, recordIngest, recordRefine, recordReport, recordTrain, type KnowledgeImport, type PerDomain, type RunSummary } from './run-summary';
 import { r4ecAttributes } from './search-attributes';
 import type { DomainStageInput, StageInput, StageResult } from './stage-types';
 import type { Stage as StageName } from '../config/names';
@@ -30,6 +31,8 @@ export interface StageRunContext {
   /** What earlier stages handed over. */
   artifacts: Artifacts;
   summary: RunSummary;
+  /** Knowledge imported from files (`r4ec run --knowledge-from`): construct, finetune and refine do not run. */
+  imported?: KnowledgeImport | undefined;
 }
 
 export interface StageRun {
@@ -77,6 +80,27 @@ function perDomainRun(stage: 'construct' | 'refine', r: PerDomain<StageResult<un
   return { outputs: DOMAINS.map((d) => [`${stage}:${d}`, r[d].artifact]), handover: [], skipped: DOMAINS.every((d) => r[d].skipped) };
 }
 
+/** A stage that imported knowledge replaces: nothing computed, nothing looked up. */
+const NOT_RUN: StageRun = { outputs: [], handover: [], skipped: true };
+
+/**
+ * The imported files become refine's output (content-keyed, written by an activity; the workflow
+ * carries only the directory, the sets and the hash), which encode reads as it reads refine's.
+ */
+async function importKnowledge(c: StageRunContext, imported: KnowledgeImport): Promise<StageRun> {
+  const { ingest } = c.artifacts;
+  if (!ingest) throw ApplicationFailure.nonRetryable('importing knowledge needs the ingest output', 'MissingStageInput');
+  const { importKnowledge: run } = proxyActivities<ReturnType<typeof createKnowledgeImportActivities>>({
+    taskQueue: c.config.queues.cpu.name,
+    startToCloseTimeout: '1 hour',
+    heartbeatTimeout: heartbeatTimeout(c.config.recovery?.heartbeatTimeoutSeconds),
+    retry: { maximumAttempts: 3, nonRetryableErrorTypes: ['BadKnowledgeData', 'InvalidActivityInput'] },
+  });
+  const r = await run({ dir: imported.dir, sets: imported.sets, contentHash: imported.contentHash, ingest });
+  recordImport(c.summary, imported, r.counts.records);
+  return { outputs: [['refine', { key: r.key, contentHash: r.contentHash }]], handover: [], skipped: true };
+}
+
 export const STAGE_RUNNERS: Readonly<Record<Stage, (c: StageRunContext) => Promise<StageRun>>> = {
   async ingest(c) {
     const r = await executeChild(ingestDatasetWorkflow, { ...options(c, 'ingest'), args: [input(c)] });
@@ -85,16 +109,19 @@ export const STAGE_RUNNERS: Readonly<Record<Stage, (c: StageRunContext) => Promi
   },
 
   async construct(c) {
+    if (c.imported) return NOT_RUN;
     const r = await perDomain(c, 'construct', (i) => executeChild(constructDatasetWorkflow, { ...options(c, 'construct', i.domain), args: [i] }));
     recordConstruct(c.summary, r);
     return perDomainRun('construct', r);
   },
 
   async finetune(c) {
+    if (c.imported) return NOT_RUN;
     return single('finetune', await executeChild(fineTuneWorkflow, { ...options(c, 'finetune'), args: [input(c)] }));
   },
 
   async refine(c) {
+    if (c.imported) return importKnowledge(c, c.imported);
     const r = await perDomain(c, 'refine', (i) => executeChild(refineKnowledgeWorkflow, { ...options(c, 'refine', i.domain), args: [i] }));
     recordRefine(c.summary, r);
     // refine's stage output is both domains' knowledge files in one output: what encode reads.

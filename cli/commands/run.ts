@@ -1,19 +1,22 @@
 import { WorkflowFailedError, type Client } from '@temporalio/client';
 import { join } from 'node:path';
-import { loadConfig } from '../../runtime/config';
+import { loadConfig, type LoadedConfig } from '../../runtime/config';
+import { validateConfig } from '../../core/validate-config';
 import type { R4ecConfig } from '../../config/schema';
 import { resolveDatasetDir } from '../../activities/ingest';
 import { ingest } from '../../core/data/ingest';
 import { loadDataset } from '../../core/data/dataset';
 import { estimateMoney, estimateRun } from '../../core/estimate';
 import { formatUsd, PRICES_TAKEN } from '../../core/llm/prices';
-import { PIPELINE_WORKFLOW_TYPE, STAGES, type Stage } from '../../config/names';
+import { PIPELINE_WORKFLOW_TYPE, STAGES, type KnowledgeSet, type Stage } from '../../config/names';
+import { scanKnowledgeDir } from '../../core/encode/import-dir';
+import { hashJson } from '../../core/util/hash';
 import { R4ecError, type ErrorBlock } from '../../core/errors';
 import { connectClient, dataConverterFor, resolveTemporal } from '../../runtime/connection';
 import { stateDirFrom } from '../../runtime/paths';
 import { openStore } from '../../core/store';
 import { selectStages, type StageSelection } from '../../core/rules';
-import { emptySummary, type RunSummary } from '../../workflows/run-summary';
+import { emptySummary, type KnowledgeImport, type RunSummary } from '../../workflows/run-summary';
 import { knownError, printErrorBlock } from '../../runtime/handle-error';
 import { Interrupted, type Lifecycle } from '../../runtime/lifecycle';
 import { str, type Command } from '../args';
@@ -54,7 +57,7 @@ export function selectionFrom(values: Record<string, unknown>): StageSelection |
 export const runCommand: Command = {
   name: 'run',
   summary: 'run the R4ec DAG (ingest → construct → finetune → refine → encode → train → report), or re-attach to it',
-  usage: 'r4ec run [--config FILE] [--run-id ID] [--until STAGE | --only STAGE[,STAGE…] | --from STAGE] [--force STAGE] [--json]',
+  usage: 'r4ec run [--config FILE] [--run-id ID] [--until STAGE | --only STAGE[,STAGE…] | --from STAGE] [--force STAGE] [--knowledge-from DIR] [--json] [--dry-run]',
   options: {
     config: { type: 'string', description: 'config file (YAML/JSON); default: the embedded default (synthetic data, simulator LLM)' },
     'run-id': { type: 'string', description: 'workflow id of the run; default: derived from dataset + config, so a rerun re-attaches' },
@@ -62,6 +65,10 @@ export const runCommand: Command = {
     from: { type: 'string', description: 'compute from this stage on' },
     until: { type: 'string', description: 'compute up to and including this stage' },
     force: { type: 'string', description: 'recompute this stage and every stage after it, even when their outputs exist (their old outputs are removed first)' },
+    'knowledge-from': {
+      type: 'string',
+      description: 'knowledge made elsewhere: DIR/<set>/<domain>.jsonl (set: kar, r2ec, r4ec; domain: user, item); construct, finetune and refine are skipped, those sets are encoded, trained and reported',
+    },
     json: { type: 'boolean', description: 'progress on stderr, one JSON run summary on stdout at the end' },
     'dry-run': { type: 'boolean', description: 'estimate entities, LLM calls, tokens and money (synchronous and batch) per stage and role; start nothing' },
   },
@@ -71,11 +78,21 @@ export const runCommand: Command = {
     'after a failure or a config change redoes only what changed.',
   async run({ values }, life) {
     const selection = selectionFrom(values);
-    const loaded = loadConfig({ path: str(values.config) });
+    let loaded = loadConfig({ path: str(values.config) });
+    // Imported knowledge: the layout is checked and the files hashed here (the run id follows their
+    // content); every line is checked against the ingested dataset by the run's import step.
+    let imported: KnowledgeImport | undefined;
+    const knowledgeFrom = str(values['knowledge-from']);
+    if (knowledgeFrom !== undefined) {
+      const scan = await scanKnowledgeDir(knowledgeFrom);
+      imported = { dir: scan.dir, sets: scan.sets, contentHash: scan.contentHash };
+      loaded = withVariants(loaded, scan.sets);
+      process.stderr.write(`knowledge imported from ${scan.dir}: ${scan.sets.join(', ')} (construct, finetune and refine are skipped); variants trained: ${loaded.config.train.variants.join(', ')}\n`);
+    }
     const { config } = loaded;
     const env = process.env;
     const stateDir = stateDirFrom(env, config.stateDir);
-    const runId = str(values['run-id']) ?? deriveRunId(config, loaded.hash, stateDir);
+    const runId = str(values['run-id']) ?? deriveRunId(config, loaded.hash, stateDir, imported?.contentHash);
     current = { runId, configHash: loaded.hash };
     if (values['dry-run']) return dryRun(config, stateDir, runId, Boolean(values.json));
 
@@ -93,7 +110,7 @@ export const runCommand: Command = {
     life.defer('the Temporal client', async () => {
       if (!life.signal.aborted) await client.connection.close();
     });
-    const summary = await client.withAbortSignal(life.signal, () => startOrAttach(client, config.queues.cpu.name, runId, loaded.raw, selection, loaded.hash, life));
+    const summary = await client.withAbortSignal(life.signal, () => startOrAttach(client, config.queues.cpu.name, runId, loaded.raw, selection, loaded.hash, life, imported));
     if (values.json) process.stdout.write(JSON.stringify(summary) + '\n');
     else printSummary(summary);
     if (summary.failure) printErrorBlock(summary.failure, (l) => process.stderr.write(l));
@@ -108,6 +125,18 @@ export const runCommand: Command = {
   // prints the summary's shape on stdout with --json: no stages, the error and its failure block.
   jsonError: (failure) => failedSummary(current?.runId ?? null, current?.configHash ?? null, failure),
 };
+
+/**
+ * With imported knowledge the run trains Base (when the config lists it) and the imported sets:
+ * nothing else produces knowledge. The config (and so its hash and the run id) says so.
+ */
+function withVariants(loaded: LoadedConfig, sets: readonly KnowledgeSet[]): LoadedConfig {
+  const variants = [...(loaded.config.train.variants.includes('base') ? ['base'] : []), ...sets];
+  const raw = structuredClone(loaded.raw);
+  raw.train = { ...((raw.train as Record<string, unknown> | undefined) ?? {}), variants };
+  const config = validateConfig(raw, loaded.source);
+  return { ...loaded, raw, config, hash: hashJson(config) };
+}
 
 /** The run this process works on, for the --json error output. */
 let current: { runId: string; configHash: string } | undefined;
@@ -133,11 +162,20 @@ function interrupted(sig: NodeJS.Signals, runId: string, address: string | undef
   );
 }
 
-async function startOrAttach(client: Client, taskQueue: string, runId: string, raw: unknown, selection: StageSelection | undefined, configHash: string, life: Lifecycle): Promise<RunSummary> {
+async function startOrAttach(
+  client: Client,
+  taskQueue: string,
+  runId: string,
+  raw: unknown,
+  selection: StageSelection | undefined,
+  configHash: string,
+  life: Lifecycle,
+  imported?: KnowledgeImport,
+): Promise<RunSummary> {
   const handle = await client.workflow.start(PIPELINE_WORKFLOW_TYPE, {
     taskQueue,
     workflowId: runId,
-    args: selection ? [raw, selection] : [raw],
+    args: imported ? [raw, selection ?? null, { knowledgeImport: imported }] : selection ? [raw, selection] : [raw],
     // Same id while running: attach to it. Finished: a new run whose finished stages are skipped.
     workflowIdConflictPolicy: 'USE_EXISTING',
     workflowIdReusePolicy: 'ALLOW_DUPLICATE',
@@ -192,6 +230,7 @@ function printSummary(s: RunSummary): void {
     const o = s[block]?.outcomes;
     if (o) for (const [d, counts] of Object.entries(o)) out.write(`${block} ${d}: ${Object.entries(counts ?? {}).map(([k, v]) => `${k}=${v}`).join(' ')}\n`);
   }
+  if (s.imported) out.write(`knowledge imported from ${s.imported.dir}: ${Object.entries(s.imported.records).map(([set, n]) => `${set} (${n.user} users, ${n.item} items)`).join(', ')}\n`);
   if (s.train) out.write(`train: ${JSON.stringify(s.train)}\n`);
   out.write(`llm: calls=${s.llm.calls} cacheHits=${s.llm.cacheHits} promptTokens=${s.llm.promptTokens} completionTokens=${s.llm.completionTokens}\n`);
   if (s.report) out.write(`report: ${JSON.stringify(s.report)}\n`);

@@ -5,3 +5,4 @@ export * from './assemble';
 export * from './dataset';
 export * from './stage';
 export * from './plan';
+export * from './import-dir';

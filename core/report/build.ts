@@ -5,6 +5,7 @@ import { decodeNpy } from '../data/npy';
 import { loadDataset } from '../data/dataset';
 import type { LlmUsage } from '../rules/usage';
 import type { ArtifactStore } from '../store';
+import { aucDeltaInterval } from './intervals';
 import { aucByBucket, ITEM_BUCKETS, meanStd, USER_BUCKETS } from './metrics';
 import { TrainSummarySchema, type LatencyRow, type ReportData, type TableRow, type UsageRow } from './model';
 
@@ -12,6 +13,8 @@ export interface ReportInput {
   runId: string;
   datasetKind: string;
   simulator: boolean;
+  /** Knowledge sets imported from files (`r4ec run --knowledge-from`) and the content hash of those files. */
+  imported?: { sets: string[]; contentHash: string } | undefined;
   stages: Partial<Record<string, { status: string; seconds: number; skipped: boolean }>>;
   ingest?: Record<string, number> | undefined;
   construct?: { outcomes: Record<string, Record<string, number>> } | undefined;
@@ -44,23 +47,45 @@ export function tableRows(train: unknown): { rows: TableRow[]; floor?: { auc: nu
   return { rows, ...(floor ? { floor } : {}) };
 }
 
-/** Finds `…/<backbone>/<variant>/…/test_pred.npy` under the train artifact (first seed per model). */
-async function predictionFiles(store: ArtifactStore, trainKey: string): Promise<Array<{ backbone: string; variant: string; key: string }>> {
-  const out = new Map<string, { backbone: string; variant: string; key: string }>();
-  for (const key of await store.list(`${trainKey}/`)) {
+interface PredictionFiles {
+  backbone: string;
+  variant: string;
+  /** seed → key of `…/<backbone>/<variant>/seed-<n>/test_pred.npy`. */
+  seeds: Map<number, string>;
+}
+
+/** Finds every seed's `<backbone>/<variant>/seed-<n>/test_pred.npy` under the train artifact. */
+async function predictionFiles(store: ArtifactStore, trainKey: string): Promise<PredictionFiles[]> {
+  const out = new Map<string, PredictionFiles>();
+  for (const key of (await store.list(`${trainKey}/`)).sort()) {
     if (!key.endsWith('test_pred.npy')) continue;
     const parts = key.slice(trainKey.length + 1).split('/');
+    // Other feature sets' models live under features-<set>/ and carry no predictions; skip any that do.
+    if (parts[0]?.startsWith('features-')) continue;
     const backbone = parts.find((p) => (BACKBONES as readonly string[]).includes(p));
     const variant = parts.find((p) => (VARIANTS as readonly string[]).includes(p));
-    if (!backbone || !variant) continue;
+    const seed = Number(/^seed-(-?\d+)$/.exec(parts.find((p) => p.startsWith('seed-')) ?? '')?.[1] ?? 'NaN');
+    if (!backbone || !variant || !Number.isFinite(seed)) continue;
     const id = `${backbone}/${variant}`;
-    if (!out.has(id)) out.set(id, { backbone, variant, key });
+    const entry = out.get(id) ?? { backbone, variant, seeds: new Map<number, string>() };
+    entry.seeds.set(seed, key);
+    out.set(id, entry);
   }
   return [...out.values()];
 }
 
+/**
+ * Bootstrap resamples per interval: 500 (a standard error to about 3 %) while that stays near 1e8
+ * sample visits per row; fewer, down to 100, on large test splits (ML-1M: 95k samples × seeds).
+ */
+function intervalResamples(samples: number, seeds: number): number {
+  return Math.max(100, Math.min(500, Math.floor(1e8 / Math.max(1, samples * seeds * 2))));
+}
+
 export async function buildReport(store: ArtifactStore, input: ReportInput, now = new Date()): Promise<ReportData> {
   const { rows, floor } = tableRows(input.train);
+  const importedSets = new Set(input.imported?.sets ?? []);
+  for (const row of rows) if (importedSets.has(row.variant)) row.imported = true;
   const userBuckets: ReportData['userBuckets'] = [];
   const itemBuckets: ReportData['itemBuckets'] = [];
   if (input.artifacts.ingest && input.artifacts.train) {
@@ -71,11 +96,35 @@ export async function buildReport(store: ArtifactStore, input: ReportInput, now 
     // Training interactions per user (positions before train_end) and per item (meta.trainCount).
     const userTrain = Float64Array.from(test.user, (u) => seq.trainEnd[u]!);
     const itemTrain = Float64Array.from(test.item, (i) => ds.meta.items[i - 1]?.trainCount ?? 0);
-    for (const p of await predictionFiles(store, input.artifacts.train)) {
-      const probs = decodeNpy(await store.get(p.key), p.key).data as Float32Array;
-      if (probs.length !== labels.length) continue;
-      userBuckets.push({ backbone: p.backbone, variant: p.variant, results: aucByBucket(labels, probs, userTrain, USER_BUCKETS) });
-      itemBuckets.push({ backbone: p.backbone, variant: p.variant, results: aucByBucket(labels, probs, itemTrain, ITEM_BUCKETS) });
+    const files = await predictionFiles(store, input.artifacts.train);
+    const probsOf = new Map<string, Map<number, Float32Array>>();
+    for (const p of files) {
+      const bySeed = new Map<number, Float32Array>();
+      for (const [seed, key] of [...p.seeds].sort((a, b) => a[0] - b[0])) {
+        const probs = decodeNpy(await store.get(key), key).data as Float32Array;
+        if (probs.length === labels.length) bySeed.set(seed, probs);
+      }
+      if (bySeed.size === 0) continue;
+      probsOf.set(`${p.backbone}/${p.variant}`, bySeed);
+      // Segments from the first seed's model, as before seeds were reported.
+      const first = bySeed.values().next().value!;
+      userBuckets.push({ backbone: p.backbone, variant: p.variant, results: aucByBucket(labels, first, userTrain, USER_BUCKETS) });
+      itemBuckets.push({ backbone: p.backbone, variant: p.variant, results: aucByBucket(labels, first, itemTrain, ITEM_BUCKETS) });
+    }
+    const users = Int32Array.from(test.user);
+    for (const row of rows) {
+      if (row.variant === 'base') continue;
+      const base = probsOf.get(`${row.backbone}/base`);
+      const variant = probsOf.get(`${row.backbone}/${row.variant}`);
+      if (!base || !variant) continue;
+      // Paired by seed: the seeds both models were trained with.
+      const seeds = [...variant.keys()].filter((k) => base.has(k));
+      if (seeds.length === 0) continue;
+      // One row's bootstrap is seconds of synchronous work on a large test split: let the
+      // activity's heartbeat timer run between rows.
+      await new Promise<void>((r) => setImmediate(r));
+      const d = aucDeltaInterval({ labels, users }, seeds.map((k) => base.get(k)!), seeds.map((k) => variant.get(k)!), { resamples: intervalResamples(labels.length, seeds.length) });
+      row.deltaAuc = { delta: d.delta, lo: d.lo, hi: d.hi, seeds: d.seeds, noDifference: d.noDifference };
     }
   }
   const usage: UsageRow[] = [];
@@ -92,6 +141,7 @@ export async function buildReport(store: ArtifactStore, input: ReportInput, now 
     generatedAt: now.toISOString(),
     dataset: { kind: input.datasetKind, counts: input.ingest ?? {} },
     simulator: input.simulator,
+    ...(input.imported ? { imported: { sets: [...input.imported.sets], contentHash: input.imported.contentHash } } : {}),
     stages: Object.entries(input.stages).flatMap(([stage, s]) => (s ? [{ stage, ...s }] : [])),
     table: rows,
     ...(floor ? { floor } : {}),

@@ -10,20 +10,33 @@ function cell(m: TableRow['auc']): string {
   return m.n > 1 ? `${f4(m.mean)} <span class="std">± ${f4(m.std)}</span>` : f4(m.mean);
 }
 
+/** "+0.0123 [+0.0050, +0.0196]", or "no difference (…)" when the 95 % interval contains 0. */
+function deltaCell(r: TableRow): string {
+  const d = r.deltaAuc;
+  if (!d) return '<td></td>';
+  const s = (x: number) => `${x >= 0 ? '+' : '−'}${Math.abs(x).toFixed(4)}`;
+  const body = `${s(d.delta)} [${s(d.lo)}, ${s(d.hi)}]`;
+  if (d.noDifference) return `<td class="same">no difference <span class="std">(${body})</span></td>`;
+  return `<td class="${d.delta > 0 ? 'up' : 'down'}">${body}</td>`;
+}
+
 function table2(d: ReportData): string {
   if (d.table.length === 0) return '<p class="muted">No trained models in this run.</p>';
   const rows = d.table
     .map(
       (r) =>
-        `<tr><td>${esc(r.backbone)}</td><td>${esc(r.variant)}</td><td>${esc(r.features)}</td><td>${cell(r.auc)}</td>` +
-        `<td class="${(r.relAuc ?? 0) > 0 ? 'up' : (r.relAuc ?? 0) < 0 ? 'down' : ''}">${pct(r.relAuc)}</td><td>${cell(r.logloss)}</td>` +
+        `<tr><td>${esc(r.backbone)}</td><td>${esc(r.variant)}${r.imported ? ' <span class="std">(imported)</span>' : ''}</td><td>${esc(r.features)}</td><td>${cell(r.auc)}</td>` +
+        `<td class="${(r.relAuc ?? 0) > 0 ? 'up' : (r.relAuc ?? 0) < 0 ? 'down' : ''}">${pct(r.relAuc)}</td>${deltaCell(r)}<td>${cell(r.logloss)}</td>` +
         `<td class="${(r.relLogloss ?? 0) < 0 ? 'up' : (r.relLogloss ?? 0) > 0 ? 'down' : ''}">${pct(r.relLogloss)}</td><td>${r.auc.n}</td></tr>`,
     )
     .join('');
   const floor = d.floor
-    ? `<tr class="floor"><td colspan="3">non-neural floor (logistic regression, 4 features)</td><td>${f4(d.floor.auc)}</td><td></td><td>${f4(d.floor.logloss)}</td><td></td><td>1</td></tr>`
+    ? `<tr class="floor"><td colspan="3">non-neural floor (logistic regression, 4 features)</td><td>${f4(d.floor.auc)}</td><td></td><td></td><td>${f4(d.floor.logloss)}</td><td></td><td>1</td></tr>`
     : '';
-  return `<table><thead><tr><th>backbone</th><th>variant</th><th>features</th><th>AUC</th><th>Δ AUC vs base</th><th>LogLoss</th><th>Δ LogLoss vs base</th><th>seeds</th></tr></thead><tbody>${rows}${floor}</tbody></table>`;
+  const note =
+    '<p class="muted">AUC and LogLoss: mean ± std over seeds. Δ AUC: the variant minus its backbone\'s base, averaged over seeds, with a 95 % interval ' +
+    '(a paired bootstrap over test users plus the spread over seeds); an interval that contains 0 reads "no difference".</p>';
+  return `${note}<table><thead><tr><th>backbone</th><th>variant</th><th>features</th><th>AUC</th><th>Δ AUC vs base</th><th>Δ AUC, 95 % interval</th><th>LogLoss</th><th>Δ LogLoss vs base</th><th>seeds</th></tr></thead><tbody>${rows}${floor}</tbody></table>`;
 }
 
 /** Horizontal bars of AUC per backbone × variant, axis from the smallest value shown. */
@@ -67,10 +80,15 @@ function counts(title: string, byDomain: Record<string, Record<string, number>> 
 }
 
 export function renderHtml(d: ReportData): string {
+  const imported = d.imported
+    ? `<div class="banner">Knowledge imported from files for <b>${d.imported.sets.map(esc).join(', ')}</b> (content ${esc(d.imported.contentHash.slice(0, 12))}): construct, finetune and refine did not run.</div>`
+    : '';
   const banner = d.simulator
     ? `<div class="banner">The knowledge in this run was produced by the offline <b>LLM simulator</b> (catalog + prompt only), not by a language model. Use it to check the pipeline, not to judge the method.</div>`
     : '';
-  const stageRows = d.stages.map((s) => `<tr><td>${esc(s.stage)}</td><td>${esc(s.status)}${s.skipped ? ' (output existed)' : ''}</td><td>${s.seconds.toFixed(1)} s</td></tr>`).join('');
+  const importedSkip = new Set(d.imported ? ['construct', 'finetune', 'refine'] : []);
+  const why = (s: ReportData['stages'][number]) => (!s.skipped ? '' : importedSkip.has(s.stage) ? ' (knowledge imported)' : ' (output existed)');
+  const stageRows = d.stages.map((s) => `<tr><td>${esc(s.stage)}</td><td>${esc(s.status)}${why(s)}</td><td>${s.seconds.toFixed(1)} s</td></tr>`).join('');
   const usage = d.llm.usage.map((u) => `<tr><td>${esc(u.stage)}</td><td>${esc(u.role)}</td><td>${int(u.calls)}</td><td>${int(u.cacheHits)}</td><td>${int(u.promptTokens)}</td><td>${int(u.completionTokens)}</td></tr>`).join('');
   const latency = d.llm.latency.map((l) => `<tr><td>${esc(l.stage)}</td><td>${int(l.entities)}</td><td>${l.p50.toFixed(0)} ms</td><td>${l.p90.toFixed(0)} ms</td><td>${l.p99.toFixed(0)} ms</td></tr>`).join('');
   const t = d.llm.total;
@@ -78,11 +96,11 @@ export function renderHtml(d: ReportData): string {
 body{font:14px/1.45 system-ui,-apple-system,Segoe UI,Roboto,sans-serif;margin:24px auto;max-width:1100px;color:#1a202c;padding:0 16px}
 h1{font-size:22px;margin-bottom:4px}h2{font-size:18px;margin-top:32px;border-bottom:1px solid #e2e8f0;padding-bottom:4px}h3{font-size:15px}
 table{border-collapse:collapse;margin:8px 0 16px;font-variant-numeric:tabular-nums}th,td{border:1px solid #e2e8f0;padding:4px 8px;text-align:right}
-th{background:#f7fafc}td:first-child,th:first-child{text-align:left}.up{color:#2f855a}.down{color:#c53030}.std{color:#718096;font-size:12px}
+th{background:#f7fafc}td:first-child,th:first-child{text-align:left}.up{color:#2f855a}.same{color:#4a5568}.down{color:#c53030}.std{color:#718096;font-size:12px}
 .muted{color:#718096;font-size:12px}.floor td{background:#fff5f5}.banner{background:#fffbea;border:1px solid #f0b429;padding:10px 14px;margin:12px 0;border-radius:4px}
 .chart text{font-size:11px;fill:#2d3748}.chart .axis{fill:#718096}.kv{display:flex;gap:24px;flex-wrap:wrap}.kv div{background:#f7fafc;padding:8px 12px;border-radius:4px}
 </style></head><body>
-<h1>r4ec report</h1><div class="muted">run <b>${esc(d.runId)}</b> · ${esc(d.dataset.kind)} · generated ${esc(d.generatedAt)}</div>${banner}
+<h1>r4ec report</h1><div class="muted">run <b>${esc(d.runId)}</b> · ${esc(d.dataset.kind)} · generated ${esc(d.generatedAt)}</div>${banner}${imported}
 <div class="kv">${Object.entries(d.dataset.counts).map(([k, v]) => `<div>${esc(k)}<br><b>${int(v)}</b></div>`).join('')}</div>
 <h2>CTR results (the paper's Table 2 for this run)</h2>${table2(d)}${aucBars(d)}
 <h2>AUC by segment</h2>${buckets('Users by training interactions', d.userBuckets)}${buckets('Items by training interactions', d.itemBuckets)}

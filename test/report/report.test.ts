@@ -20,7 +20,7 @@ const root = mkdtempSync(join(tmpdir(), 'r4ec-report-'));
 after(() => rmSync(root, { recursive: true, force: true }));
 const store = new LocalStore(join(root, 'store'));
 const acts = createReportActivities({ store, stateDir: root, env: {} });
-const write = (report: object): Promise<WriteReportOutput> => new MockActivityEnvironment().run(acts.writeReport, { report } as never) as Promise<WriteReportOutput>;
+const write = (report: object): Promise<WriteReportOutput> => new MockActivityEnvironment({ scheduledTimestampMs: Date.now() }).run(acts.writeReport, { report } as never) as Promise<WriteReportOutput>;
 
 /** What the train stage reported, out of canonical order on purpose (the report sorts). */
 const TRAIN = {
@@ -39,13 +39,17 @@ const TRAIN = {
   },
 };
 
-/** Table 2 as the paper prints it: backbone, variant, features, AUC, Δ AUC %, LogLoss, Δ LogLoss %, seeds. */
+/**
+ * Table 2 as the paper prints it: backbone, variant, features, AUC, Δ AUC %, Δ AUC with its 95 %
+ * interval (only where both models' test predictions are stored: deepfm's base predicts every label,
+ * its r4ec the opposite, so Δ is −1 on every bootstrap resample), LogLoss, Δ LogLoss %, seeds.
+ */
 const EXPECTED_ROWS = [
-  ['dien', 'base', 'paper', '0.7000', '', '0.6000', '', '1'],
-  ['dien', 'r4ec', 'paper', '0.7350', '+5.00%', '0.5712', '-4.80%', '1'],
-  ['deepfm', 'base', 'paper', '0.7000 ± 0.0020', '', '0.6000 ± 0.0010', '', '3'],
-  ['deepfm', 'kar', 'paper', '0.6900 ± 0.0030', '-1.43%', '0.6100 ± 0.0020', '+1.67%', '3'],
-  ['deepfm', 'r4ec', 'paper', '0.7200 ± 0.0040', '+2.86%', '0.5800 ± 0.0030', '-3.33%', '3'],
+  ['dien', 'base', 'paper', '0.7000', '', '', '0.6000', '', '1'],
+  ['dien', 'r4ec', 'paper', '0.7350', '+5.00%', '', '0.5712', '-4.80%', '1'],
+  ['deepfm', 'base', 'paper', '0.7000 ± 0.0020', '', '', '0.6000 ± 0.0010', '', '3'],
+  ['deepfm', 'kar', 'paper', '0.6900 ± 0.0030', '-1.43%', '', '0.6100 ± 0.0020', '+1.67%', '3'],
+  ['deepfm', 'r4ec', 'paper', '0.7200 ± 0.0040', '+2.86%', '−1.0000 [−1.0000, −1.0000]', '0.5800 ± 0.0030', '-3.33%', '3'],
 ];
 
 let data: IngestedSynthetic;
@@ -112,9 +116,11 @@ test('Table 2: rows in backbone × variant order, deltas against the base row, m
   assert.deepEqual(json.floor, TRAIN.floor);
 
   const rows = tableAfter(html, "the paper's Table 2");
-  assert.deepEqual(rows[0], ['backbone', 'variant', 'features', 'AUC', 'Δ AUC vs base', 'LogLoss', 'Δ LogLoss vs base', 'seeds']);
+  assert.deepEqual(rows[0], ['backbone', 'variant', 'features', 'AUC', 'Δ AUC vs base', 'Δ AUC, 95 % interval', 'LogLoss', 'Δ LogLoss vs base', 'seeds']);
   assert.deepEqual(rows.slice(1, -1), EXPECTED_ROWS);
-  assert.deepEqual(rows.at(-1), ['non-neural floor (logistic regression, 4 features)', '0.6512', '', '0.6634', '', '1']);
+  assert.deepEqual(rows.at(-1), ['non-neural floor (logistic regression, 4 features)', '0.6512', '', '', '0.6634', '', '1']);
+  assert.deepEqual(byId('deepfm', 'r4ec').deltaAuc, { delta: -1, lo: -1, hi: -1, seeds: 1, noDifference: false });
+  assert.equal(byId('deepfm', 'kar').deltaAuc, undefined, 'no predictions, no interval');
   // The AUC chart has a bar for every row and the floor.
   for (const label of ['dien · base', 'deepfm · r4ec', 'floor (LR)']) assert.ok(html.includes(`>${label}</text>`), `no bar for ${label}`);
 });
@@ -180,4 +186,49 @@ test('the report key follows its content, not its timings: same content is skipp
   const html = (await store.get(none.htmlKey)).toString();
   assert.match(html, /No trained models in this run\./);
   assert.deepEqual((JSON.parse((await store.get(none.jsonKey)).toString()) as ReportData).table, []);
+});
+
+test('seeds: Δ AUC vs base is paired by seed with a 95 % interval; one containing 0 reads "no difference"; imported sets are marked', async () => {
+  // Three seeds of deepfm: base is a noisy model, kar the same predictions (Δ exactly 0), r4ec a
+  // better model whose advantage shows on every seed.
+  const { Rng } = await import('../../core/data/synth');
+  const out = new StageOutput(store, 'train/report-seeds');
+  for (const seed of [1, 2, 3]) {
+    const rng = new Rng(seed);
+    const base = Float32Array.from(labels, (l) => (l ? 0.55 : 0.45) + 0.4 * rng.normal());
+    const better = Float32Array.from(labels, (l, i) => (l ? 0.7 : 0.3) + 0.1 * Math.sin(i + seed));
+    await out.put(`deepfm/base/seed-${seed}/test_pred.npy`, encodeNpy(base));
+    await out.put(`deepfm/kar/seed-${seed}/test_pred.npy`, encodeNpy(Float32Array.from(base)));
+    await out.put(`deepfm/r4ec/seed-${seed}/test_pred.npy`, encodeNpy(better));
+  }
+  const train = {
+    features: 'full',
+    results: {
+      deepfm: {
+        base: { auc: 0.6, logloss: 0.68, aucStd: 0.01, loglossStd: 0.01, seeds: 3 },
+        kar: { auc: 0.6, logloss: 0.68, aucStd: 0.01, loglossStd: 0.01, seeds: 3 },
+        r4ec: { auc: 0.99, logloss: 0.4, aucStd: 0.001, loglossStd: 0.01, seeds: 3 },
+      },
+    },
+  };
+  await out.putJson('summary.json', train);
+  await out.commit('train');
+  const r = await write(input({ train, artifacts: { ingest: data.ingest.key, train: out.key }, imported: { sets: ['kar'], contentHash: 'c0ffee00c0ffee00' }, simulator: false }));
+  const json = JSON.parse((await store.get(r.jsonKey)).toString()) as ReportData;
+  const row = (v: string) => json.table.find((x) => x.variant === v)!;
+  assert.deepEqual(row('kar').deltaAuc, { delta: 0, lo: 0, hi: 0, seeds: 3, noDifference: true });
+  const d = row('r4ec').deltaAuc!;
+  assert.equal(d.seeds, 3);
+  assert.ok(d.delta > 0.1 && d.lo > 0 && d.lo < d.delta && d.delta < d.hi, JSON.stringify(d));
+  assert.equal(d.noDifference, false);
+  assert.deepEqual(row('base').auc, { mean: 0.6, std: 0.01, n: 3 });
+  assert.equal(row('kar').imported, true);
+  assert.equal(row('r4ec').imported, undefined);
+  assert.deepEqual(json.imported, { sets: ['kar'], contentHash: 'c0ffee00c0ffee00' });
+
+  const html = (await store.get(r.htmlKey)).toString();
+  const rows = tableAfter(html, "the paper's Table 2");
+  assert.deepEqual(rows[2]!.slice(0, 6), ['deepfm', 'kar (imported)', 'full', '0.6000 ± 0.0100', '+0.00%', 'no difference (+0.0000 [+0.0000, +0.0000])']);
+  assert.match(rows[3]![5]!, /^\+0\.\d{4} \[\+0\.\d{4}, \+0\.\d{4}\]$/);
+  assert.match(html, /Knowledge imported from files for <b>kar<\/b>/);
 });
