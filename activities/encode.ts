@@ -34,11 +34,10 @@ import { parseInput } from './validate';
 
 const Artifact = z.object({ key: z.string().min(1), contentHash: z.string().min(1) });
 const SetName = z.enum(KNOWLEDGE_SETS);
-const EncodeSlice = EncodeSchema;
 
 const PlanInput = z.object({
   runId: z.string().min(1),
-  encode: EncodeSlice,
+  encode: EncodeSchema,
   sets: z.array(SetName),
   refine: Artifact,
   ingest: Artifact,
@@ -54,7 +53,7 @@ const ShardsInput = z.object({
   refineKey: z.string().min(1),
   ingestKey: z.string().min(1),
   modelDir: z.string().min(1),
-  encode: EncodeSlice,
+  encode: EncodeSchema,
 });
 export type EncodeShardsInput = z.input<typeof ShardsInput>;
 export interface EncodeShardsOutput {
@@ -63,14 +62,7 @@ export interface EncodeShardsOutput {
   reused: number;
 }
 
-const AssembleInput = z.object({
-  key: z.string().min(1),
-  sets: z.array(SetName),
-  refineKey: z.string().min(1),
-  ingestKey: z.string().min(1),
-  modelDir: z.string().min(1),
-  encode: EncodeSlice,
-});
+const AssembleInput = ShardsInput.omit({ set: true, domain: true }).extend({ sets: z.array(SetName) });
 export type AssembleVectorsInput = z.input<typeof AssembleInput>;
 export interface AssembleVectorsOutput {
   key: string;
