@@ -14,6 +14,7 @@ import { emptyCarry, runWindowedFanout, trackProgress, type FanoutCarry } from '
 import { preflightLlm } from './llm-preflight';
 import { r4ecAttributes } from './search-attributes';
 import { planOrMissing } from './stage-plan';
+import { runTeacherBatches } from './teacher-batch';
 import type { DomainStageInput, StageResult } from './stage-types';
 
 export type { ConstructSummary };
@@ -60,6 +61,21 @@ export async function constructDatasetWorkflow(input: ConstructStageInput): Prom
     llmQueue: config.queues.llm.name,
     heartbeatTimeoutSeconds: c.heartbeatTimeoutSeconds,
   });
+  // The Batch API path: every teacher call goes out in batches, and every unit is recorded by the
+  // rounds (a failure there is final: its transport budget is spent); the fan-out below then only
+  // counts the records, sending nothing.
+  if (config.llm.teacher?.batch?.enabled && !input.resume) {
+    await runTeacherBatches({
+      runId,
+      domain,
+      workKey,
+      datasetKey: ingest.key,
+      inferencesPerSample: K,
+      llm: config.llm,
+      llmQueue: config.queues.llm.name,
+      heartbeatTimeoutSeconds: c.heartbeatTimeoutSeconds,
+    });
+  }
   // A config from before batches (an input of older code) has no entityWorkflows: a workflow per inference.
   const r =
     (c.entityWorkflows ?? 'all') === 'failed'
@@ -81,6 +97,8 @@ export async function constructDatasetWorkflow(input: ConstructStageInput): Prom
               inferencesPerSample: K,
               formatRetries: config.llm.formatRetries,
               transport: config.llm.transport,
+              cap: config.llm.cap,
+              prices: config.llm.prices,
             }),
           runChild,
         })

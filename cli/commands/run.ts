@@ -19,7 +19,7 @@ import { Interrupted, type Lifecycle } from '../../runtime/lifecycle';
 import { str, type Command } from '../args';
 import { ensureServer, startWorkers } from '../local';
 import { ProgressView } from '../progress';
-import { deriveRunId } from '../run-id';
+import { deriveRunId, runIdConfigHash } from '../run-id';
 
 function stageList(flag: string, value: string | undefined): Stage[] | undefined {
   if (value === undefined) return undefined;
@@ -75,7 +75,7 @@ export const runCommand: Command = {
     const { config } = loaded;
     const env = process.env;
     const stateDir = stateDirFrom(env, config.stateDir);
-    const runId = str(values['run-id']) ?? deriveRunId(config, loaded.hash, stateDir);
+    const runId = str(values['run-id']) ?? deriveRunId(config, runIdConfigHash(config), stateDir);
     current = { runId, configHash: loaded.hash };
     if (values['dry-run']) return dryRun(config, stateDir, runId, Boolean(values.json));
 
