@@ -2,23 +2,26 @@
 // (workflows/stages.ts): ingest → construct(user, item) → finetune → refine(item, user) → encode →
 // train → report. Its input is the plain JSON config, so operators can start it with
 // `temporal workflow start --input-file cfg.json`; validation happens in the first activity.
-import { ApplicationFailure, defineQuery, TemporalFailure, proxyActivities, setHandler, upsertSearchAttributes, workflowInfo } from '@temporalio/workflow';
+import { ApplicationFailure, defineQuery, patched, TemporalFailure, proxyActivities, setHandler, upsertSearchAttributes, workflowInfo } from '@temporalio/workflow';
 import type { createPipelineActivities } from '../activities/pipeline';
 import type { Stage } from '../config/names';
 import { stagePlan, type StageSelection } from '../core/rules';
 import { errorBlock, type ErrorBlock } from '../core/rules/error-block';
-import { emptySummary, recordFailure, recordOutputs, recordTiming, type RunSummary, type StageProgress } from './run-summary';
+import { emptySummary, recordFailure, recordMoney, recordOutputs, recordTiming, type RunSummary, type StageProgress } from './run-summary';
 import { r4ecAttributes } from './search-attributes';
 import { discardStage, STAGE_RUNNERS, type Artifacts } from './stages';
 
 export type { RunSummary, StageProgress, StageSelection };
+
+/** The stages that call an LLM: the run's money is read after each. */
+const MONEY_STAGES: ReadonlySet<Stage> = new Set(['construct', 'refine']);
 
 export const progressQuery = defineQuery<{ runId: string; stages: Partial<Record<Stage, StageProgress>>; current?: Stage }>('progress');
 export const summaryQuery = defineQuery<RunSummary>('summary');
 
 export async function r4ecPipelineWorkflow(rawConfig: unknown, selection?: StageSelection): Promise<RunSummary> {
   const runId = workflowInfo().workflowId;
-  const { resolvePipelineConfig } = proxyActivities<ReturnType<typeof createPipelineActivities>>({
+  const { resolvePipelineConfig, summarizeRunMoney } = proxyActivities<ReturnType<typeof createPipelineActivities>>({
     startToCloseTimeout: '1 minute',
     // The config is not read yet, so no setting of it applies: a killed worker's attempt moves on after this.
     heartbeatTimeout: '20 seconds',
@@ -50,6 +53,8 @@ export async function r4ecPipelineWorkflow(rawConfig: unknown, selection?: Stage
       artifacts = { ...artifacts, ...Object.fromEntries([...run.outputs, ...run.handover]) };
       p.skipped = run.skipped;
       p.status = p.skipped ? 'skipped' : 'completed';
+      // Money next to tokens once an LLM stage ran (before the report, which shows it). Older runs replay without it.
+      if (MONEY_STAGES.has(stage) && patched('run-money')) recordMoney(summary, await summarizeRunMoney({ runId, llm: config.llm }));
     } catch (err) {
       p.status = 'failed';
       p.seconds = (Date.now() - started) / 1000;

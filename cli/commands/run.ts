@@ -194,6 +194,10 @@ function printSummary(s: RunSummary): void {
   }
   if (s.train) out.write(`train: ${JSON.stringify(s.train)}\n`);
   out.write(`llm: calls=${s.llm.calls} cacheHits=${s.llm.cacheHits} promptTokens=${s.llm.promptTokens} completionTokens=${s.llm.completionTokens}\n`);
+  if (s.money) {
+    const parts = Object.entries(s.money.byStageRole).map(([k, v]) => `${k}=${formatUsd(v)}`);
+    out.write(`money: ${formatUsd(s.money.usd)}${parts.length ? ` (${parts.join(' ')})` : ''}${s.money.unpriced.length ? `; no price for ${s.money.unpriced.join(', ')}` : ''}\n`);
+  }
   if (s.report) out.write(`report: ${JSON.stringify(s.report)}\n`);
   // With a failure block, stderr gets it in full (code, place, suggestion) after this.
   if (s.error) out.write(`FAILED: ${s.failure ? `${s.failure.stage ? `stage ${s.failure.stage}` : s.failure.code}` : s.error}\n`);
