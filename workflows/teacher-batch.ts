@@ -6,6 +6,8 @@
 // recorded (or left at the call cap). A cancelled stage cancels the run's open batches before it
 // ends (a cleanup no cancellation can stop).
 import { ApplicationFailure, CancellationScope, isCancellation, proxyActivities, sleep, workflowInfo } from '@temporalio/workflow';
+// A round's files and batches are found again from the store and by metadata, so a continue-as-new
+// in the middle of a round loses nothing: the next run prepares (reads) and submits (finds) it again.
 import type { TeacherBatchActivities } from '../activities/teacher-batch';
 import type { Domain } from '../config/names';
 import type { R4ecConfig } from '../config/schema';
@@ -19,6 +21,8 @@ export interface TeacherBatchInput {
   llm: R4ecConfig['llm'];
   llmQueue: string;
   heartbeatTimeoutSeconds: number;
+  /** The round to go on with after a continue-as-new (default 1). */
+  fromRound?: number | undefined;
 }
 
 export interface TeacherBatchResult {
@@ -26,6 +30,8 @@ export interface TeacherBatchResult {
   requests: number;
   /** Units left without an answer at the call cap. */
   skipped: number;
+  /** Set when the history grew long: the caller continues-as-new and calls again from this round. */
+  continueAt?: number;
 }
 
 /** Each of Algorithm 1's three calls settles within formatRetries + transport attempts + 1 rounds. */
@@ -52,7 +58,7 @@ export async function runTeacherBatches(input: TeacherBatchInput): Promise<Teach
   };
   const out: TeacherBatchResult = { rounds: 0, requests: 0, skipped: 0 };
   try {
-    for (let round = 1; ; round++) {
+    for (let round = input.fromRound ?? 1; ; round++) {
       if (round > maxRounds(llm) + 1) throw ApplicationFailure.nonRetryable(`construct (${input.domain}): the teacher batches did not settle after ${maxRounds(llm)} rounds`, 'TeacherBatchStuck');
       const prepared = await acts.prepareTeacherRound({ ...scope, round, cap: llm.cap });
       out.skipped = prepared.skipped;
@@ -61,6 +67,8 @@ export async function runTeacherBatches(input: TeacherBatchInput): Promise<Teach
       out.requests += prepared.requests;
       const batchIds = await acts.submitTeacherRound({ ...scope, round });
       for (;;) {
+        // Polling for hours grows the history: long before its limit the stage continues-as-new.
+        if (workflowInfo().continueAsNewSuggested) return { ...out, continueAt: round };
         await sleep(pollMs);
         if ((await acts.pollTeacherBatches({ batchIds })).finished) break;
       }
