@@ -21,13 +21,20 @@ export const summaryQuery = defineQuery<RunSummary>('summary');
 
 export async function r4ecPipelineWorkflow(rawConfig: unknown, selection?: StageSelection): Promise<RunSummary> {
   const runId = workflowInfo().workflowId;
-  const { resolvePipelineConfig, summarizeRunMoney } = proxyActivities<ReturnType<typeof createPipelineActivities>>({
+  const { resolvePipelineConfig } = proxyActivities<ReturnType<typeof createPipelineActivities>>({
     startToCloseTimeout: '1 minute',
     // The config is not read yet, so no setting of it applies: a killed worker's attempt moves on after this.
     heartbeatTimeout: '20 seconds',
     retry: { maximumAttempts: 3 },
   });
   const { config, configHash } = await resolvePipelineConfig({ raw: rawConfig, runId });
+  // Reads one usage record per call of the run: minutes for a large run on a remote store.
+  const { summarizeRunMoney } = proxyActivities<ReturnType<typeof createPipelineActivities>>({
+    taskQueue: config.queues.cpu.name,
+    startToCloseTimeout: '30 minutes',
+    heartbeatTimeout: '1 minute',
+    retry: { maximumAttempts: 5 },
+  });
   upsertSearchAttributes(r4ecAttributes({ runId, stage: 'pipeline' }));
 
   // Selected stages compute; the ones whose outputs they read are only looked up.
