@@ -97,23 +97,26 @@ test('batch path with a call cap: stops exactly at it (skipped_call_cap), a reru
   const dir = `${t.stateDir}/${runId}`;
   // The same endpoint for both runs (its URL is part of the teacher's identity, and so of the stage key).
   const sim = await simulatorFor(t.store, data.key, configFor('http://127.0.0.1:1', true), dir, { batch: { completionDelayMs: 50 } });
-  after(() => sim.close());
-  const first = await construct(runId, {}, true, { cap: { maxCalls: 30 }, dir, sim });
-  const sent1 = first.log.filter((e) => e.path === '/v1/batches' && e.customId !== undefined && e.outcome !== 'api');
-  assert.ok(sent1.length <= 30, `${sent1.length} requests sent with a cap of 30`);
-  assert.ok(sent1.length >= 25, `the cap was used (${sent1.length})`);
-  const skipped = first.result.summary.outcomes.skipped_call_cap;
-  assert.ok(skipped > 0, 'units skipped at the cap');
-  assert.equal(sum(first.result.summary.outcomes), first.result.summary.sampled * 2);
+  try {
+    const first = await construct(runId, {}, true, { cap: { maxCalls: 30 }, dir, sim });
+    const sent1 = first.log.filter((e) => e.path === '/v1/batches' && e.customId !== undefined && e.outcome !== 'api');
+    assert.ok(sent1.length <= 30, `${sent1.length} requests sent with a cap of 30`);
+    assert.ok(sent1.length >= 25, `the cap was used (${sent1.length})`);
+    const skipped = first.result.summary.outcomes.skipped_call_cap;
+    assert.ok(skipped > 0, 'units skipped at the cap');
+    assert.equal(sum(first.result.summary.outcomes), first.result.summary.sampled * 2);
 
-  const second = await construct(runId, {}, true, { cap: { maxCalls: 100_000 }, dir, sim });
-  assert.equal(second.result.summary.outcomes.skipped_call_cap, 0, 'the higher cap asked every skipped unit');
-  assert.equal(sum(second.result.summary.outcomes), first.result.summary.sampled * 2);
-  assert.equal(second.result.artifact.key, first.result.artifact.key, 'the same stage output, completed');
-  const sent2 = second.log.slice(first.log.length).filter((e) => e.path === '/v1/batches' && e.customId !== undefined);
-  assert.ok(sent2.length > 0, 'the rerun asked the skipped inferences');
-  const asked1 = new Set(sent1.filter((e) => e.outcome === 'ok').map((e) => e.hash));
-  assert.equal(sent2.filter((e) => asked1.has(e.hash)).length, 0, 'nothing answered in the first run is asked again');
+    const second = await construct(runId, {}, true, { cap: { maxCalls: 100_000 }, dir, sim });
+    assert.equal(second.result.summary.outcomes.skipped_call_cap, 0, 'the higher cap asked every skipped unit');
+    assert.equal(sum(second.result.summary.outcomes), first.result.summary.sampled * 2);
+    assert.equal(second.result.artifact.key, first.result.artifact.key, 'the same stage output, completed');
+    const sent2 = second.log.slice(first.log.length).filter((e) => e.path === '/v1/batches' && e.customId !== undefined);
+    assert.ok(sent2.length > 0, 'the rerun asked the skipped inferences');
+    const asked1 = new Set(sent1.filter((e) => e.outcome === 'ok').map((e) => e.hash));
+    assert.equal(sent2.filter((e) => asked1.has(e.hash)).length, 0, 'nothing answered in the first run is asked again');
+  } finally {
+    await sim.close();
+  }
 });
 
 test('cancelling the stage cancels its open batch', async () => {
