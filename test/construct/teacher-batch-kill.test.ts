@@ -28,7 +28,7 @@ const SIM = 'sim-tb-kill';
 
 test('SIGKILL of the worker and of the dev server while a batch is open: no second batch for the same requests', async () => {
   const store = openStore({ kind: 'local' }, dir);
-  const data = (await ingestSynthetic(store, { users: 24, items: 50, seed: 7 })).ingest;
+  const data = (await ingestSynthetic(store, { users: 24, items: 60, seed: 7 })).ingest;
   // The provider outlives both kills; each batch takes long enough to be open when they happen.
   const sim = await startSimulator({ catalog: await store.localPath(`${data.key}/meta.json`), models: [SIM], seed: 0, faults: { latencyMs: 0, malformedRate: 0.05, rateLimitRate: 0, serverErrorRate: 0, retryAfterSeconds: 0.01 }, batch: { completionDelayMs: 2500 } });
   try {
