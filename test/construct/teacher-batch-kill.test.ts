@@ -36,9 +36,9 @@ test('SIGKILL of the worker and of the dev server while a batch is open: no seco
       construct: { sampleFraction: 0.5, heartbeatTimeoutSeconds: 3 },
       llm: { teacher: { baseUrl: `${sim.url}/v1`, model: SIM, batch: { enabled: true, pollIntervalSeconds: 0.3 } }, simulator: { model: SIM }, transport: { maxAttempts: 3, initialIntervalMs: 100 } },
     };
-    cluster = await Cluster.create(dir, cfg as Record<string, unknown>);
+    cluster = await Cluster.create(dir, cfg as Record<string, unknown>, { workerGroups: ['cpu,llm'] });
     await cluster.startServer();
-    await cluster.startWorkers(['cpu,llm']);
+    await cluster.startWorkers();
     const config = R4ecConfigSchema.parse({ ...cfg, temporal: { address: cluster.address } });
     const runId = `tb-kill-${Date.now().toString(36)}`;
     const input: DomainStageInput = { runId, config, artifacts: { ingest: data }, domain: 'user' };
@@ -52,11 +52,11 @@ test('SIGKILL of the worker and of the dev server while a batch is open: no seco
     await cluster.killServer();
     await sleep(500);
     await cluster.startServer();
-    await cluster.startWorkers(['cpu,llm']);
+    await cluster.startWorkers();
     // A second kill of the worker, in a later round's open batch.
     for (let i = 0; i < 600 && creates().length < 2; i++) await sleep(50);
     await cluster.killWorkers();
-    await cluster.startWorkers(['cpu,llm']);
+    await cluster.startWorkers();
 
     const result = await (await cluster.client()).workflow.getHandle(workflowId).result() as StageResult<ConstructSummary>;
     const total = Object.values(result.summary.outcomes).reduce((a, b) => a + b, 0);
