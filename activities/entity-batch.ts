@@ -32,6 +32,8 @@ const ConstructBatchInput = z
     inferencesPerSample: z.number().int().positive(),
     formatRetries: z.number().int().min(0).max(10),
     transport: Transport,
+    cap: LlmSchema.shape.cap.optional(),
+    prices: LlmSchema.shape.prices.optional(),
   })
   .strict();
 export type RunConstructBatchInput = z.input<typeof ConstructBatchInput>;
@@ -106,7 +108,7 @@ export function createEntityBatchActivities(deps: LlmActivityDeps) {
     async runConstructBatch(raw: RunConstructBatchInput): Promise<ConstructBatchResult> {
       const input = parseInput(ConstructBatchInput, raw, 'runConstructBatch');
       const llm = batchLlm('runConstructBatch');
-      return heartbeating('runConstructBatch', (hooks) => runConstructBatch(deps.store, llm, input, hooks));
+      return heartbeating('runConstructBatch', (hooks) => runConstructBatch(deps.store, llm, { ...input, freeTeacher: deps.llm?.usesSimulator('teacher') ?? true }, hooks));
     },
 
     async runRefineBatch(raw: RunRefineBatchInput): Promise<RefineBatchResult> {

@@ -13,6 +13,7 @@ import { createPipelineActivities } from './pipeline';
 import { createRefineActivities } from './refine';
 import { createReportActivities } from './report';
 import { createStoreActivities } from './store';
+import { createTeacherBatchActivities } from './teacher-batch';
 import { createTrainActivities } from './train';
 
 export type { ActivityDeps } from './deps';
@@ -21,7 +22,7 @@ type Factory = (deps: ActivityDeps) => object;
 
 const REGISTRY: Record<QueueKind, Factory[]> = {
   cpu: [createStoreActivities, createPipelineActivities, createReportActivities, createIngestActivities, createConstructActivities, createRefineActivities, createKnowledgeImportActivities],
-  llm: [createLlmActivities, createEntityBatchActivities, createAdapterServingActivities, createLlmPreflightActivities],
+  llm: [createLlmActivities, createEntityBatchActivities, createTeacherBatchActivities, createAdapterServingActivities, createLlmPreflightActivities],
   gpu: [createEncodeActivities, createFinetuneActivities, createTrainActivities],
 };
 

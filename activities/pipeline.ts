@@ -6,6 +6,7 @@ import type { R4ecConfig } from '../config/schema';
 import { hashJson } from '../core/util/hash';
 import { discardStageOutput } from '../core/stage/discard';
 import type { ArtifactName } from '../core/rules';
+import { runMoney, type MoneySummary } from '../core/llm/money';
 import type { ActivityDeps } from './deps';
 import { toFailure } from './failure';
 import { withHeartbeat } from './heartbeat';
@@ -31,6 +32,11 @@ export function createPipelineActivities(deps: ActivityDeps) {
 
   return {
     resolvePipelineConfig: (input: { raw: unknown; runId?: string }): Promise<ResolvePipelineConfigOutput> => withHeartbeat(() => resolve(input)),
+
+    /** The money the run's LLM calls spent so far (its usage records at llm.prices), for the run summary and the report. */
+    async summarizeRunMoney(input: { runId: string; llm: R4ecConfig['llm'] }): Promise<MoneySummary> {
+      return withHeartbeat(() => runMoney(deps.store, input.runId, input.llm));
+    },
 
     /** `r4ec run --force STAGE`: removes these outputs and their work areas so their stages compute again. */
     async discardStageOutputs(input: { outputs: Array<{ name: ArtifactName; key: string }> }): Promise<{ deleted: number }> {

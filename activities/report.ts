@@ -22,6 +22,7 @@ const Input = z.object({
     llm: LlmUsageSchema,
     llmByStage: z.record(z.string(), z.any()).optional(),
     artifacts: z.object({ ingest: z.string().optional(), train: z.string().optional() }),
+    money: z.object({ usd: z.number(), unpriced: z.array(z.string()) }).optional(),
   }),
   lookupOnly: z.boolean().optional(),
 });

@@ -4,6 +4,17 @@ import type { R4ecConfig } from '../config/schema';
 import { hashJson } from '../core/util/hash';
 
 /**
+ * The config's hash without its budget settings (`llm.cap`, `llm.prices`, `llm.transport`,
+ * `llm.teacher.batch`): raising a cap, correcting a price or switching the teacher to the Batch API
+ * continues the same run instead of starting another.
+ */
+export function runIdConfigHash(config: R4ecConfig): string {
+  const { cap: _cap, prices: _prices, transport: _transport, teacher, ...llm } = config.llm;
+  const t = teacher ? (({ batch: _batch, ...rest }) => rest)(teacher) : undefined;
+  return hashJson({ ...config, llm: { ...llm, ...(t ? { teacher: t } : {}) } });
+}
+
+/**
  * By default the run id (docs/DESIGN.md, "Run ids") derives from the dataset and the config hash, so `r4ec run` with
  * the same inputs re-attaches instead of duplicating. The dataset enters as a cheap fingerprint of
  * its files (name, size, mtime); the content hashes are taken by the ingest activity.

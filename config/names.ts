@@ -15,6 +15,8 @@ export const CONSTRUCT_OUTCOMES = [
   'discard_refine_wrong',
   'failed_format',
   'failed_transport',
+  /** Not asked: the run-level LLM cap was reached; asked again by a rerun once the cap has room. */
+  'skipped_call_cap',
 ] as const;
 export type ConstructOutcome = (typeof CONSTRUCT_OUTCOMES)[number];
 

@@ -33,6 +33,9 @@ export interface EstimateRow {
 type TokenRow = Omit<EstimateRow, 'model' | 'simulator' | 'usdSync' | 'usdBatch'>;
 
 /** Money of each row at its role's model price (the configured `llm.prices` over the built-in list). */
+/** The calls the Batch API path takes: construct's teacher (refine's kar calls stay synchronous, on an entity's critical path). */
+export const batchable = (r: { stage: string; role: string }) => r.stage === 'construct' && r.role === 'teacher';
+
 export function priceRows(config: R4ecConfig, rows: readonly TokenRow[]): EstimateRow[] {
   const table = priceTable(config.llm.prices);
   const models = Object.fromEntries(LLM_ROLES.map((r) => [r, config.llm[r]?.model ?? config.llm.simulator.model])) as Record<LlmRole, string>;
@@ -40,7 +43,7 @@ export function priceRows(config: R4ecConfig, rows: readonly TokenRow[]): Estima
     const simulator = config.llm[r.role] === undefined;
     const price = simulator ? undefined : priceFor(models[r.role], table);
     const usd = (path: 'sync' | 'batch') => (simulator ? 0 : price ? costUsd(r, price, path) : null);
-    return { ...r, model: models[r.role], simulator, usdSync: usd('sync'), usdBatch: r.role === 'teacher' ? usd('batch') : null };
+    return { ...r, model: models[r.role], simulator, usdSync: usd('sync'), usdBatch: batchable(r) ? usd('batch') : null };
   });
 }
 
@@ -111,11 +114,11 @@ export function estimateMoney(config: R4ecConfig, rows: readonly EstimateRow[]):
   let teacherBatch: number | null = 0;
   for (const r of rows) {
     const k = `${r.stage}/${r.role}`;
-    const cur = (byStageRole[k] ??= { model: r.model, simulator: r.simulator, usdSync: 0, usdBatch: r.role === 'teacher' ? 0 : null });
+    const cur = (byStageRole[k] ??= { model: r.model, simulator: r.simulator, usdSync: 0, usdBatch: batchable(r) ? 0 : null });
     cur.usdSync = addUsd(cur.usdSync, r.usdSync);
-    if (r.role === 'teacher') cur.usdBatch = addUsd(cur.usdBatch, r.usdBatch);
+    if (batchable(r)) cur.usdBatch = addUsd(cur.usdBatch, r.usdBatch);
     sync = addUsd(sync, r.usdSync);
-    teacherBatch = addUsd(teacherBatch, r.role === 'teacher' ? r.usdBatch : r.usdSync);
+    teacherBatch = addUsd(teacherBatch, batchable(r) ? r.usdBatch : r.usdSync);
   }
   return { byStageRole, total: { sync, teacherBatch, planned: config.llm.teacher?.batch.enabled ? teacherBatch : sync } };
 }

@@ -14,6 +14,7 @@ import { emptyCarry, runWindowedFanout, trackProgress, type FanoutCarry } from '
 import { preflightLlm } from './llm-preflight';
 import { r4ecAttributes } from './search-attributes';
 import { planOrMissing } from './stage-plan';
+import { runTeacherBatches } from './teacher-batch';
 import type { DomainStageInput, StageResult } from './stage-types';
 
 export type { ConstructSummary };
@@ -21,6 +22,8 @@ export type { ConstructSummary };
 export interface ConstructStageInput extends DomainStageInput {
   /** Set by continue-as-new: the plan and how far the fan-out got. */
   resume?: { plan: StageTodo<ConstructWork>; carry: FanoutCarry };
+  /** Set by continue-as-new during the teacher's batch rounds: the plan and the round to go on with. */
+  teacherBatch?: { plan: StageTodo<ConstructWork>; round: number };
 }
 
 export async function constructDatasetWorkflow(input: ConstructStageInput): Promise<StageResult<ConstructSummary>> {
@@ -38,7 +41,7 @@ export async function constructDatasetWorkflow(input: ConstructStageInput): Prom
   const progress = { carry: input.resume?.carry ?? emptyCarry(), total: input.resume?.plan.work.units ?? 0 };
   trackProgress(progress);
 
-  let plan = input.resume?.plan;
+  let plan = input.resume?.plan ?? input.teacherBatch?.plan;
   if (!plan) {
     const planned = await planOrMissing(acts.planConstruction({ runId, domain, construct: config.construct, llm: config.llm, ingest, lookupOnly: input.lookupOnly ?? false, queues: config.queues }));
     if (planned.status === 'done') return { artifact: planned.artifact, skipped: true, summary: planned.summary };
@@ -60,9 +63,28 @@ export async function constructDatasetWorkflow(input: ConstructStageInput): Prom
     llmQueue: config.queues.llm.name,
     heartbeatTimeoutSeconds: c.heartbeatTimeoutSeconds,
   });
+  // The Batch API path: every teacher call goes out in batches, and every unit is recorded by the
+  // rounds (a failure there is final: its transport budget is spent); the fan-out below then only
+  // counts the records, sending nothing.
+  const batchPath = Boolean(config.llm.teacher?.batch?.enabled);
+  if (batchPath && !input.resume) {
+    const tb = await runTeacherBatches({
+      runId,
+      domain,
+      workKey,
+      datasetKey: ingest.key,
+      inferencesPerSample: K,
+      llm: config.llm,
+      llmQueue: config.queues.llm.name,
+      heartbeatTimeoutSeconds: c.heartbeatTimeoutSeconds,
+      fromRound: input.teacherBatch?.round,
+    });
+    if (tb.continueAt !== undefined) return continueAsNew<typeof constructDatasetWorkflow>({ ...input, teacherBatch: { plan, round: tb.continueAt } });
+  }
   // A config from before batches (an input of older code) has no entityWorkflows: a workflow per inference.
   const r =
-    (c.entityWorkflows ?? 'all') === 'failed'
+    // On the batch path every unit is recorded (or skipped at the cap): the batches only count them.
+    batchPath || (c.entityWorkflows ?? 'all') === 'failed'
       ? await runBatchedFanout({
           total: units,
           carry: progress.carry,
@@ -81,6 +103,8 @@ export async function constructDatasetWorkflow(input: ConstructStageInput): Prom
               inferencesPerSample: K,
               formatRetries: config.llm.formatRetries,
               transport: config.llm.transport,
+              cap: config.llm.cap,
+              prices: config.llm.prices,
             }),
           runChild,
         })

@@ -2,12 +2,12 @@
 // (workflows/stages.ts): ingest → construct(user, item) → finetune → refine(item, user) → encode →
 // train → report. Its input is the plain JSON config, so operators can start it with
 // `temporal workflow start --input-file cfg.json`; validation happens in the first activity.
-import { ApplicationFailure, defineQuery, TemporalFailure, proxyActivities, setHandler, upsertSearchAttributes, workflowInfo } from '@temporalio/workflow';
+import { ApplicationFailure, defineQuery, patched, TemporalFailure, proxyActivities, setHandler, upsertSearchAttributes, workflowInfo } from '@temporalio/workflow';
 import type { createPipelineActivities } from '../activities/pipeline';
 import type { Stage } from '../config/names';
 import { stagePlan, type StageSelection } from '../core/rules';
 import { errorBlock, type ErrorBlock } from '../core/rules/error-block';
-import { emptySummary, recordFailure, recordOutputs, recordTiming, type KnowledgeImport, type RunSummary, type StageProgress } from './run-summary';
+import { emptySummary, recordFailure, recordMoney, recordOutputs, recordTiming, type KnowledgeImport, type RunSummary, type StageProgress } from './run-summary';
 import { r4ecAttributes } from './search-attributes';
 import { discardStage, STAGE_RUNNERS, type Artifacts } from './stages';
 
@@ -18,6 +18,9 @@ export interface PipelineOptions {
   /** Knowledge from files (`r4ec run --knowledge-from DIR`): construct, finetune and refine are skipped. */
   knowledgeImport?: KnowledgeImport;
 }
+
+/** The stages that call an LLM: the run's money is read after each. */
+const MONEY_STAGES: ReadonlySet<Stage> = new Set(['construct', 'refine']);
 
 export const progressQuery = defineQuery<{ runId: string; stages: Partial<Record<Stage, StageProgress>>; current?: Stage }>('progress');
 export const summaryQuery = defineQuery<RunSummary>('summary');
@@ -31,6 +34,13 @@ export async function r4ecPipelineWorkflow(rawConfig: unknown, selection?: Stage
     retry: { maximumAttempts: 3 },
   });
   const { config, configHash } = await resolvePipelineConfig({ raw: rawConfig, runId });
+  // Reads one usage record per call of the run: minutes for a large run on a remote store.
+  const { summarizeRunMoney } = proxyActivities<ReturnType<typeof createPipelineActivities>>({
+    taskQueue: config.queues.cpu.name,
+    startToCloseTimeout: '30 minutes',
+    heartbeatTimeout: '1 minute',
+    retry: { maximumAttempts: 5 },
+  });
   upsertSearchAttributes(r4ecAttributes({ runId, stage: 'pipeline' }));
 
   // Selected stages compute; the ones whose outputs they read are only looked up.
@@ -64,6 +74,8 @@ export async function r4ecPipelineWorkflow(rawConfig: unknown, selection?: Stage
       artifacts = { ...artifacts, ...Object.fromEntries([...run.outputs, ...run.handover]) };
       p.skipped = run.skipped;
       p.status = p.skipped ? 'skipped' : 'completed';
+      // Money next to tokens once an LLM stage ran (before the report, which shows it). Older runs replay without it.
+      if (MONEY_STAGES.has(stage) && patched('run-money')) recordMoney(summary, await summarizeRunMoney({ runId, llm: config.llm }));
     } catch (err) {
       p.status = 'failed';
       p.seconds = (Date.now() - started) / 1000;

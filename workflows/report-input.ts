@@ -21,6 +21,7 @@ export function reportInput(config: Pick<R4ecConfig, 'dataset' | 'llm'>, s: RunS
     ...(s.train ? { train: { ...s.train } } : {}),
     llm: s.llm,
     llmByStage: s.llmByStage,
+    ...(s.money ? { money: { usd: s.money.usd, unpriced: s.money.unpriced } } : {}),
     artifacts: { ...(s.artifacts.ingest ? { ingest: s.artifacts.ingest.key } : {}), ...(s.artifacts.train ? { train: s.artifacts.train.key } : {}) },
   };
 }

@@ -39,6 +39,21 @@ export type DomainOutcomes<O extends string> = Partial<Record<Domain, Record<O, 
 export interface StageLlm extends LlmUsage {
   byRole?: Record<string, LlmUsage>;
   latencyMs?: { entities: number; p50: number; p90: number; p99: number };
+  /** USD spent at llm.prices (batch answers at the batch price); set once the run's usage records are read. */
+  usd?: number;
+  usdByRole?: Record<string, number>;
+  /** Models that spent tokens without a price (their tokens are not in usd). */
+  unpriced?: string[];
+}
+
+/** The money the run spent (every stage's calls at llm.prices), by stage and role. */
+export interface RunMoney {
+  usd: number;
+  byStage: Record<string, number>;
+  byRole: Record<string, number>;
+  /** `${stage}/${role}` */
+  byStageRole: Record<string, number>;
+  unpriced: string[];
 }
 
 /** Knowledge brought in from files (`r4ec run --knowledge-from DIR`) instead of construct / finetune / refine. */
@@ -75,6 +90,8 @@ export interface RunSummary {
    * related lines; a config error's problems) and suggestion. Absent when the run did not fail.
    */
   failure?: ErrorBlock;
+  /** USD spent, by stage and role (absent in runs from before money was counted). */
+  money?: RunMoney;
 }
 
 export function emptySummary(runId: string, configHash: string): RunSummary {
@@ -136,4 +153,27 @@ export function recordTrain(s: RunSummary, r: StageResult<TrainSummary>): void {
 
 export function recordReport(s: RunSummary, r: StageResult<ReportSummary>): void {
   s.report = r.summary;
+}
+
+/** The money summary of the run's usage records (core/llm/prices summarizeCost's shape). */
+export interface MoneyInput {
+  total: { usd: number; unpriced: string[] };
+  byStage: Record<string, { usd: number; unpriced: string[] }>;
+  byRole: Record<string, { usd: number; unpriced: string[] }>;
+  byStageRole: Record<string, { usd: number; unpriced: string[] }>;
+}
+
+/** Sets the run's money and puts each stage's next to its tokens. */
+export function recordMoney(s: RunSummary, m: MoneyInput): void {
+  const usd = (r: Record<string, { usd: number }>) => Object.fromEntries(Object.entries(r).map(([k, v]) => [k, v.usd]));
+  s.money = { usd: m.total.usd, byStage: usd(m.byStage), byRole: usd(m.byRole), byStageRole: usd(m.byStageRole), unpriced: m.total.unpriced };
+  for (const [stage, v] of Object.entries(m.byStage)) {
+    const st = s.llmByStage[stage as Stage];
+    if (!st) continue;
+    st.usd = v.usd;
+    if (v.unpriced.length) st.unpriced = v.unpriced;
+    const byRole: Record<string, number> = {};
+    for (const [k, r] of Object.entries(m.byStageRole)) if (k.startsWith(`${stage}/`)) byRole[k.slice(stage.length + 1)] = r.usd;
+    st.usdByRole = byRole;
+  }
 }

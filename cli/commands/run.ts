@@ -22,7 +22,7 @@ import { Interrupted, type Lifecycle } from '../../runtime/lifecycle';
 import { str, type Command } from '../args';
 import { ensureServer, startWorkers } from '../local';
 import { ProgressView } from '../progress';
-import { deriveRunId } from '../run-id';
+import { deriveRunId, runIdConfigHash } from '../run-id';
 
 function stageList(flag: string, value: string | undefined): Stage[] | undefined {
   if (value === undefined) return undefined;
@@ -92,7 +92,7 @@ export const runCommand: Command = {
     const { config } = loaded;
     const env = process.env;
     const stateDir = stateDirFrom(env, config.stateDir);
-    const runId = str(values['run-id']) ?? deriveRunId(config, loaded.hash, stateDir, imported?.contentHash);
+    const runId = str(values['run-id']) ?? deriveRunId(config, runIdConfigHash(config), stateDir, imported?.contentHash);
     current = { runId, configHash: loaded.hash };
     if (values['dry-run']) return dryRun(config, stateDir, runId, Boolean(values.json));
 
@@ -233,6 +233,10 @@ function printSummary(s: RunSummary): void {
   if (s.imported) out.write(`knowledge imported from ${s.imported.dir}: ${Object.entries(s.imported.records).map(([set, n]) => `${set} (${n.user} users, ${n.item} items)`).join(', ')}\n`);
   if (s.train) out.write(`train: ${JSON.stringify(s.train)}\n`);
   out.write(`llm: calls=${s.llm.calls} cacheHits=${s.llm.cacheHits} promptTokens=${s.llm.promptTokens} completionTokens=${s.llm.completionTokens}\n`);
+  if (s.money) {
+    const parts = Object.entries(s.money.byStageRole).map(([k, v]) => `${k}=${formatUsd(v)}`);
+    out.write(`money: ${formatUsd(s.money.usd)}${parts.length ? ` (${parts.join(' ')})` : ''}${s.money.unpriced.length ? `; no price for ${s.money.unpriced.join(', ')}` : ''}\n`);
+  }
   if (s.report) out.write(`report: ${JSON.stringify(s.report)}\n`);
   // With a failure block, stderr gets it in full (code, place, suggestion) after this.
   if (s.error) out.write(`FAILED: ${s.failure ? `${s.failure.stage ? `stage ${s.failure.stage}` : s.failure.code}` : s.error}\n`);
@@ -258,7 +262,7 @@ async function dryRun(config: R4ecConfig, stateDir: string, runId: string, json:
   }
   const sum = (f: (r: (typeof rows)[number]) => number) => rows.reduce((a, r) => a + f(r), 0);
   out.write(`${'total'.padEnd(37)}${`${sum((r) => r.callsMin)}–${sum((r) => r.callsMax)}`.padStart(20)}${String(sum((r) => r.promptTokens)).padStart(13)}${String(sum((r) => r.completionTokens)).padStart(13)}${usd(money.total.sync).padStart(11)}${usd(money.total.teacherBatch).padStart(11)}\n`);
-  out.write(`\nmoney per stage and role (expected tokens; "batch" = the teacher on the Batch API, the rest synchronous):\n`);
+  out.write(`\nmoney per stage and role (expected tokens; "batch" = construct's teacher on the Batch API, the rest synchronous):\n`);
   for (const [k, m] of Object.entries(money.byStageRole)) {
     out.write(`  ${k.padEnd(20)}${(m.simulator ? 'simulator' : m.model).padEnd(22)}sync ${usd(m.usdSync).padStart(9)}   batch ${usd(m.usdBatch).padStart(9)}\n`);
   }

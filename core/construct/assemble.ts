@@ -66,7 +66,7 @@ export async function assembleConstruction(
   if (!rewrite && (await out.isComplete())) {
     // An earlier attempt committed and died (cleaning up, or before it could report): the output stands.
     const summary = constructSummaryOf((await out.manifest()).meta);
-    await removeWorkArea(store, input.workKey, onProgress);
+    if (!summary.outcomes.skipped_call_cap) await removeWorkArea(store, input.workKey, onProgress);
     return { key: input.key, contentHash: await out.contentHash(), summary };
   }
   const info = await readPlanInfo(store, input.workKey);
@@ -116,7 +116,8 @@ export async function assembleConstruction(
   const summary: ConstructSummary = { outcomes: a.outcomes, llm: a.usage, records: a.counts, sampled: info.sampled };
   const contentHash = await out.commit('construct', { ...summary, domain: input.domain, teacher: input.teacher });
   faultPoint('construct.assemble.after-commit');
-  // The output is complete: the scratch records are no longer needed.
-  await removeWorkArea(store, input.workKey, onProgress);
+  // The output is complete: the scratch records are no longer needed, unless inferences were skipped
+  // at the call cap (a rerun with a higher cap asks those and keeps the others).
+  if (!a.outcomes.skipped_call_cap) await removeWorkArea(store, input.workKey, onProgress);
   return { key: input.key, contentHash, summary };
 }

@@ -11,6 +11,9 @@ import type { ParsedAnswer } from '../llm/parse';
 import { addUsage, runConstructChain, workflowIds, zeroUsage, type ConstructCallFailure, type LlmUsage } from '../rules';
 import { runBatchUnits, type BatchHooks, type BatchLlm } from '../stage/batch';
 import type { ArtifactStore } from '../store';
+import type { ModelPrice } from '../../config/schema';
+import { costUsd, priceFor, priceTable } from '../llm/prices';
+import { hasCap, LlmBudget, type LlmCap } from '../refine/budget';
 import type { InferenceSteps } from './records';
 import { datasetFor, isFailedConstructOutcome, loadUnits, recordInference, sampleOf, type ConstructUnit } from './work';
 
@@ -25,7 +28,16 @@ export interface ConstructBatchInput {
   inferencesPerSample: number;
   formatRetries: number;
   transport: TransportPolicy;
+  /** The run-level cap (`llm.cap`): a unit that would pass it is recorded as skipped_call_cap, unasked. */
+  cap?: LlmCap | undefined;
+  /** `llm.prices`, for the money cap. */
+  prices?: Record<string, ModelPrice> | undefined;
+  /** The teacher costs nothing (the simulator plays it). */
+  freeTeacher?: boolean | undefined;
 }
+
+/** Algorithm 1's fewest calls (reason, reflect): what a unit books against the cap before it starts. */
+const MIN_CALLS = 2;
 
 export interface ConstructBatchResult {
   /** Outcomes of the units settled here (finished now or recorded earlier), failures excepted. */
@@ -50,11 +62,19 @@ export async function runConstructBatch(store: ArtifactStore, llm: BatchLlm, inp
   const ds = await datasetFor(store, input.datasetKey);
   await llm.prepare?.('teacher', input.datasetKey);
   const client = llm.client('teacher');
+  const cap = input.cap && hasCap(input.cap) ? input.cap : undefined;
+  const budget = cap ? new LlmBudget(store) : undefined;
+  const price = input.freeTeacher ? undefined : priceFor(client.endpoint.model, priceTable(input.prices));
 
   const outcomes = await runBatchUnits(todo, hooks, async (unit, signal, stop) => {
     const { sample, reasonSpec } = sampleOf(ds, input.domain, unit.entry);
     const usage = zeroUsage();
     const steps: InferenceSteps = {};
+    const workflowId = workflowIds.constructInference(input.runId, input.domain, unit.entry.entityId, unit.k);
+    if (budget && cap && !(await budget.reserve(input.runId, cap, MIN_CALLS)).granted) {
+      const skipped = await recordInference(store, { workKey: input.workKey, workflowId, planIndex: unit.planIndex, k: unit.k, seed: unit.k, sample, outcome: 'skipped_call_cap', reason: 'the run-level LLM cap (llm.cap) is reached: not asked', steps, usage, execution: hooks.execution });
+      return skipped.outcome;
+    }
     const ask = async (step: 'reason' | 'reflect' | 'refine', prompt: Parameters<typeof askPrompt>[1]['prompt']): Promise<ParsedAnswer | ConstructCallFailure> => {
       const meta = { runId: input.runId, stage: 'construct', role: 'teacher', domain: input.domain, entityId: unit.entry.entityId };
       let r;
@@ -72,10 +92,19 @@ export async function runConstructBatch(store: ArtifactStore, llm: BatchLlm, inp
       if (r.status === 'failed_format') return { failed: 'failed_format', reason: `${step}: ${r.code}: ${r.error} (after ${r.formatAttempts} attempts)` };
       return r.value;
     };
-    const decision = await runConstructChain(sample.label, reasonSpec, ask, steps);
+    let decision;
+    try {
+      decision = await runConstructChain(sample.label, reasonSpec, ask, steps);
+    } finally {
+      // What the unit used replaces its booking (once per execution of the unit).
+      if (budget) {
+        const usd = price ? costUsd(usage, price, 'sync') : 0;
+        await budget.charge(input.runId, { calls: usage.calls, tokens: usage.promptTokens + usage.completionTokens, usd }, MIN_CALLS, `construct-${hooks.execution}-${unit.planIndex}-${unit.k}`);
+      }
+    }
     const recorded = await recordInference(store, {
       workKey: input.workKey,
-      workflowId: workflowIds.constructInference(input.runId, input.domain, unit.entry.entityId, unit.k),
+      workflowId,
       planIndex: unit.planIndex,
       k: unit.k,
       seed: unit.k,

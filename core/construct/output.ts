@@ -45,7 +45,8 @@ export const ConstructReportSchema = z
     eligible: z.number().int(),
     sampled: z.number().int(),
     inferences: z.number().int(),
-    outcomes: z.record(z.enum(CONSTRUCT_OUTCOMES), z.number().int()),
+    // Outputs committed before skipped_call_cap existed lack it.
+    outcomes: z.preprocess((v) => (v !== null && typeof v === 'object' ? { skipped_call_cap: 0, ...v } : v), z.record(z.enum(CONSTRUCT_OUTCOMES), z.number().int())),
     records: z.object({ reason: z.number().int(), reflect: z.number().int(), refine: z.number().int() }).strict(),
     llm: LlmUsageSchema.strict(),
     teacher: z.object({ model: z.string(), simulator: z.boolean() }).strict(),

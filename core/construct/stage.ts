@@ -7,7 +7,8 @@ import { LlmUsageSchema } from '../llm/usage';
 import type { LlmUsage, StagePlan } from '../rules';
 import { redoRefusedUnits } from '../stage/failure-limit';
 import { planStage } from '../stage/plan';
-import { stageKey, type ArtifactStore } from '../store';
+import { MANIFEST, stageKey, type ArtifactStore } from '../store';
+import { capReached, LlmBudget } from '../refine/budget';
 import { writeConstructPointer } from './rerun';
 import { refusalKey, writePlan } from './work';
 
@@ -22,7 +23,8 @@ export interface ConstructSummary {
 }
 
 const ConstructSummarySchema = z.object({
-  outcomes: z.record(z.enum(CONSTRUCT_OUTCOMES), z.number()),
+  // Outputs committed before skipped_call_cap existed lack it.
+    outcomes: z.preprocess((v) => (v !== null && typeof v === 'object' ? { skipped_call_cap: 0, ...v } : v), z.record(z.enum(CONSTRUCT_OUTCOMES), z.number())),
   llm: LlmUsageSchema,
   records: z.object({ reason: z.number(), reflect: z.number(), refine: z.number() }),
   sampled: z.number(),
@@ -82,7 +84,12 @@ export async function planConstruction(
     stage: `construct (${input.domain})`,
     lookupOnly: input.lookupOnly,
     summaryOf: constructSummaryOf,
+    // Inferences skipped at the call cap are asked once the (raised) cap has room: the same run goes on.
+    redo: async (s) => (s.outcomes.skipped_call_cap ?? 0) > 0 && input.runId !== undefined && !capReached(input.llm.cap, await new LlmBudget(store).total(input.runId)),
     work: async () => {
+      // Redone: the committed output (with its skipped inferences) stops being the stage's output;
+      // its work area was kept, so only the skipped inferences run again.
+      if (await store.exists(`${key}/${MANIFEST}`)) await store.delete(`${key}/${MANIFEST}`);
       // The last execution refused to commit: its failed inferences run again, the others stay.
       await redoRefusedUnits(store, refusalKey(workKey), (recordKey) => (recordKey.startsWith(`${workKey}/inferences/`) ? recordKey : undefined));
       const plan = await writePlan(store, workKey, input);

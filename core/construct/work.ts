@@ -136,7 +136,8 @@ export async function loadUnits(store: ArtifactStore, workKey: string, offset: n
       }
       const rec = InferenceRecordSchema.safeParse(raw);
       if (rec.success && isFailedConstructOutcome(rec.data.outcome) && isBatchExecution(rec.data.execution)) unit.failedInBatch = rec.data.outcome;
-      else if (rec.success) unit.doneOutcome = rec.data.outcome;
+      // Skipped at the call cap: still to do (the cap may have room now).
+      else if (rec.success && rec.data.outcome !== 'skipped_call_cap') unit.doneOutcome = rec.data.outcome;
     }
     units.push(unit);
   }

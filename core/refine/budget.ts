@@ -1,4 +1,4 @@
-// The run-level cap on LLM calls and tokens (`llm.cap`), counted in the store so it survives worker
+// The run-level cap on LLM calls and tokens (`llm.cap`: calls, tokens, USD), counted in the store so it survives worker
 // restarts, a retry on another machine and reruns of the same run id (a rerun with a higher cap
 // continues where the run stopped).
 //
@@ -17,14 +17,23 @@ import type { ArtifactStore } from '../store';
 export interface LlmCap {
   maxCalls?: number | undefined;
   maxTokens?: number | undefined;
+  /** USD at `llm.prices` (the batch price for batch answers; models the simulator plays cost nothing). */
+  maxUsd?: number | undefined;
 }
 
 export interface BudgetTotals {
   calls: number;
   tokens: number;
+  /** Charges written before money was counted have none: 0. */
+  usd?: number;
 }
 
-const ChargeSchema = z.object({ calls: z.number().int().nonnegative(), tokens: z.number().nonnegative() });
+const ChargeSchema = z.object({ calls: z.number().int().nonnegative(), tokens: z.number().nonnegative(), usd: z.number().nonnegative().optional() });
+
+/** Whether any limit of the cap is set. */
+export function hasCap(cap: LlmCap): boolean {
+  return cap.maxCalls !== undefined || cap.maxTokens !== undefined || cap.maxUsd !== undefined;
+}
 
 export function budgetPrefix(runId: string): string {
   return `llm-budget/${runId.replace(/[^A-Za-z0-9._-]/g, '_')}/`;
@@ -38,6 +47,7 @@ function chargesPrefix(runId: string): string {
 export function capReached(cap: LlmCap, used: BudgetTotals, more = 0): boolean {
   if (cap.maxCalls !== undefined && used.calls + more > cap.maxCalls) return true;
   if (cap.maxTokens !== undefined && used.tokens >= cap.maxTokens) return true;
+  if (cap.maxUsd !== undefined && (used.usd ?? 0) >= cap.maxUsd) return true;
   return false;
 }
 
@@ -86,10 +96,11 @@ export class LlmBudget {
       for (const k of fresh) records.set(k, await this.read(k));
       this.listedAt.set(runId, Date.now());
     }
-    const sum = { calls: 0, tokens: 0 };
+    const sum = { calls: 0, tokens: 0, usd: 0 };
     for (const r of records.values()) {
       sum.calls += r.calls;
       sum.tokens += r.tokens;
+      sum.usd += r.usd ?? 0;
     }
     return sum;
   }
@@ -97,7 +108,7 @@ export class LlmBudget {
   /** Books `calls` for one entity unless the cap is reached; returns whether it may start. */
   async reserve(runId: string, cap: LlmCap, calls: number): Promise<{ granted: boolean; used: BudgetTotals }> {
     const used = await this.total(runId);
-    if (cap.maxCalls === undefined && cap.maxTokens === undefined) return { granted: true, used };
+    if (!hasCap(cap)) return { granted: true, used };
     const booked = this.reserved.get(runId) ?? 0;
     if (capReached(cap, used, booked + calls)) return { granted: false, used };
     this.reserved.set(runId, booked + calls);
@@ -113,7 +124,7 @@ export class LlmBudget {
     const key = `${chargesPrefix(runId)}${id}.json`;
     const records = this.records(runId);
     if (!records.has(key)) {
-      const value = { calls: used.calls, tokens: used.tokens };
+      const value = { calls: used.calls, tokens: used.tokens, ...(used.usd ? { usd: used.usd } : {}) };
       // Lost the race: the charge was made before (by a retry elsewhere); the record holds its count.
       records.set(key, (await this.store.putIfAbsent(key, JSON.stringify(value))) ? value : await this.read(key));
       this.reserved.set(runId, Math.max(0, (this.reserved.get(runId) ?? 0) - releaseCalls));

@@ -21,8 +21,10 @@ export interface ReportInput {
   refine?: { outcomes: Record<string, Record<string, number>> } | undefined;
   train?: Record<string, unknown> | undefined;
   llm: LlmUsage;
-  llmByStage?: Record<string, Partial<LlmUsage> & { byRole?: Record<string, Partial<UsageRow>>; latencyMs?: { entities: number; p50: number; p90: number; p99: number } }>;
+  llmByStage?: Record<string, Partial<LlmUsage> & { byRole?: Record<string, Partial<UsageRow>>; latencyMs?: { entities: number; p50: number; p90: number; p99: number }; usd?: number; usdByRole?: Record<string, number> }>;
   artifacts: { ingest?: string; train?: string };
+  /** The run summary's money block. */
+  money?: { usd: number; unpriced: string[] } | undefined;
 }
 
 export function tableRows(train: unknown): { rows: TableRow[]; floor?: { auc: number; logloss: number } } {
@@ -132,7 +134,8 @@ export async function buildReport(store: ArtifactStore, input: ReportInput, now 
   for (const [stage, u] of Object.entries(input.llmByStage ?? {})) {
     const roles = u.byRole ?? { all: u };
     for (const [role, r] of Object.entries(roles)) {
-      usage.push({ stage, role, calls: r.calls ?? 0, cacheHits: r.cacheHits ?? 0, promptTokens: r.promptTokens ?? 0, completionTokens: r.completionTokens ?? 0 });
+      const usd = u.byRole ? u.usdByRole?.[role] ?? (u.usdByRole ? 0 : undefined) : u.usd;
+      usage.push({ stage, role, calls: r.calls ?? 0, cacheHits: r.cacheHits ?? 0, promptTokens: r.promptTokens ?? 0, completionTokens: r.completionTokens ?? 0, ...(usd !== undefined ? { usd } : {}) });
     }
     if (u.latencyMs) latency.push({ stage, ...u.latencyMs });
   }
@@ -148,7 +151,7 @@ export async function buildReport(store: ArtifactStore, input: ReportInput, now 
     userBuckets,
     itemBuckets,
     outcomes: { ...(input.construct ? { construct: input.construct.outcomes } : {}), ...(input.refine ? { refine: input.refine.outcomes } : {}) },
-    llm: { total: input.llm, usage, latency },
+    llm: { total: input.llm, usage, latency, ...(input.money ? { money: { usd: input.money.usd, unpriced: input.money.unpriced } } : {}) },
   };
 }
 

@@ -1,4 +1,5 @@
 // The report as one self-contained HTML file: inline CSS and SVG, no scripts, no external assets.
+import { formatUsd } from '../llm/prices';
 import type { ReportData, TableRow } from './model';
 
 const esc = (s: unknown) => String(s).replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c]!);
@@ -89,7 +90,10 @@ export function renderHtml(d: ReportData): string {
   const importedSkip = new Set(d.imported ? ['construct', 'finetune', 'refine'] : []);
   const why = (s: ReportData['stages'][number]) => (!s.skipped ? '' : importedSkip.has(s.stage) ? ' (knowledge imported)' : ' (output existed)');
   const stageRows = d.stages.map((s) => `<tr><td>${esc(s.stage)}</td><td>${esc(s.status)}${why(s)}</td><td>${s.seconds.toFixed(1)} s</td></tr>`).join('');
-  const usage = d.llm.usage.map((u) => `<tr><td>${esc(u.stage)}</td><td>${esc(u.role)}</td><td>${int(u.calls)}</td><td>${int(u.cacheHits)}</td><td>${int(u.promptTokens)}</td><td>${int(u.completionTokens)}</td></tr>`).join('');
+  const money = d.llm.money;
+  const usage = d.llm.usage
+    .map((u) => `<tr><td>${esc(u.stage)}</td><td>${esc(u.role)}</td><td>${int(u.calls)}</td><td>${int(u.cacheHits)}</td><td>${int(u.promptTokens)}</td><td>${int(u.completionTokens)}</td>${money ? `<td>${u.usd !== undefined ? esc(formatUsd(u.usd)) : '—'}</td>` : ''}</tr>`)
+    .join('');
   const latency = d.llm.latency.map((l) => `<tr><td>${esc(l.stage)}</td><td>${int(l.entities)}</td><td>${l.p50.toFixed(0)} ms</td><td>${l.p90.toFixed(0)} ms</td><td>${l.p99.toFixed(0)} ms</td></tr>`).join('');
   const t = d.llm.total;
   return `<!doctype html><html lang="en"><head><meta charset="utf-8"><title>r4ec report · ${esc(d.runId)}</title><style>
@@ -105,8 +109,8 @@ th{background:#f7fafc}td:first-child,th:first-child{text-align:left}.up{color:#2
 <h2>CTR results (the paper's Table 2 for this run)</h2>${table2(d)}${aucBars(d)}
 <h2>AUC by segment</h2>${buckets('Users by training interactions', d.userBuckets)}${buckets('Items by training interactions', d.itemBuckets)}
 <h2>Knowledge generation</h2>${counts('Construction outcomes (Algorithm 1)', d.outcomes.construct)}${counts('Refinement outcomes', d.outcomes.refine)}
-<h2>LLM cost</h2><p>${int(t.calls)} requests sent, ${int(t.cacheHits)} cache hits, ${int(t.promptTokens)} prompt + ${int(t.completionTokens)} completion tokens.</p>
-${usage ? `<table><tr><th>stage</th><th>role</th><th>calls</th><th>cache hits</th><th>prompt tokens</th><th>completion tokens</th></tr>${usage}</table>` : ''}
+<h2>LLM cost</h2><p>${int(t.calls)} requests sent, ${int(t.cacheHits)} cache hits, ${int(t.promptTokens)} prompt + ${int(t.completionTokens)} completion tokens${money ? `, <b>${esc(formatUsd(money.usd))}</b> spent at the configured prices${money.unpriced.length ? ` (no price for ${esc(money.unpriced.join(', '))}: its tokens are not counted)` : ''}` : ''}.</p>
+${usage ? `<table><tr><th>stage</th><th>role</th><th>calls</th><th>cache hits</th><th>prompt tokens</th><th>completion tokens</th>${money ? '<th>USD</th>' : ''}</tr>${usage}</table>` : ''}
 ${latency ? `<h3>Per-entity LLM latency</h3><table><tr><th>stage</th><th>entities</th><th>p50</th><th>p90</th><th>p99</th></tr>${latency}</table>` : ''}
 <h2>Wall time per stage</h2><table><tr><th>stage</th><th>status</th><th>wall time</th></tr>${stageRows}</table>
 </body></html>`;

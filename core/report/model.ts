@@ -29,6 +29,8 @@ export interface TableRow {
 export interface UsageRow extends LlmUsage {
   stage: string;
   role: string;
+  /** USD at llm.prices (absent: the run's money was not counted). */
+  usd?: number;
 }
 
 export interface LatencyRow {
@@ -53,7 +55,7 @@ export interface ReportData {
   userBuckets: Array<{ backbone: string; variant: string; results: BucketResult[] }>;
   itemBuckets: Array<{ backbone: string; variant: string; results: BucketResult[] }>;
   outcomes: { construct?: Record<string, Record<string, number>>; refine?: Record<string, Record<string, number>> };
-  llm: { total: LlmUsage; usage: UsageRow[]; latency: LatencyRow[] };
+  llm: { total: LlmUsage; usage: UsageRow[]; latency: LatencyRow[]; money?: { usd: number; unpriced: string[] } };
 }
 
 /** The train stage's summary block as the pipeline reports it (docs/DESIGN.md, "CLI contract"). */

@@ -175,7 +175,8 @@ for (const mode of ENTITY_WORKFLOWS) {
         if (mode === 'failed') assert.ok(prompts.size < inferences, `batch mode: workflows only for the inferences that failed in their batch (${prompts.size} of ${inferences})`);
         else assert.equal(prompts.size, inferences);
         assert.ok(checked > 500, `checked ${checked} history entries`);
-        assert.deepEqual([...seen].sort(), [...CONSTRUCT_OUTCOMES].sort(), 'every construct outcome is reached');
+        // Without a call cap nothing is skipped_call_cap (test/construct/teacher-batch.test.ts caps a run).
+        assert.deepEqual([...seen].sort(), CONSTRUCT_OUTCOMES.filter((o) => o !== 'skipped_call_cap').sort(), 'every construct outcome is reached');
 
         // Same inputs: the stage is skipped and returns the same artifact and summary.
         const again = await t.client.workflow.execute('constructDatasetWorkflow', {

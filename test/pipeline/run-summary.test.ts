@@ -9,7 +9,7 @@ import { emptySummary, recordConstruct, recordFailure, recordIngest, recordOutpu
 
 const art = (key: string) => ({ key, contentHash: `h-${key}` });
 const usage = (calls: number) => ({ calls, cacheHits: 1, promptTokens: 10 * calls, completionTokens: 2 * calls });
-const constructOutcomes = (kept: number) => ({ kept_reason: kept, kept_refine: 0, discard_correct_unreasonable: 0, discard_wrong_reasonable: 0, discard_refine_wrong: 0, failed_format: 0, failed_transport: 0 });
+const constructOutcomes = (kept: number) => ({ kept_reason: kept, kept_refine: 0, discard_correct_unreasonable: 0, discard_wrong_reasonable: 0, discard_refine_wrong: 0, failed_format: 0, failed_transport: 0, skipped_call_cap: 0 });
 const refineOutcomes = (first: number) => ({ accepted_first: first, accepted_after_refine: 0, budget_exhausted: 0, approximated: 0, failed_format: 0, failed_transport: 0, skipped_call_cap: 0 });
 
 // The ingest stage's own summary of its counts: the run summary carries it as it is.
