@@ -1,7 +1,6 @@
 // construct stage, cpu queue: the plan (done, or the work area and its units), pages of units for the
 // fan-out, one sample per inference and its record (local activities of the inference workflow), and
 // the final assembly. The logic is core/construct; the teacher calls are `askTeacher` (llm queue).
-import { Context } from '@temporalio/activity';
 import { z } from 'zod';
 import { CONSTRUCT_OUTCOMES, DOMAINS } from '../config/names';
 import { ConstructSchema, LlmSchema } from '../config/schema';
@@ -26,6 +25,7 @@ import {
 import type { PromptSpec } from '../core/prompts/builders';
 import type { ActivityDeps } from './deps';
 import { toFailure } from './failure';
+import { withHeartbeat } from './heartbeat';
 import { parseInput } from './validate';
 
 export type { ConstructPlan, ConstructSummary, ConstructUnit, ConstructWork };
@@ -69,6 +69,7 @@ const AssembleInput = z
     domain: z.enum(DOMAINS),
     inferencesPerSample: z.number().int().positive(),
     teacher: z.object({ model: z.string(), simulator: z.boolean() }).strict(),
+    failureLimit: z.number().min(0).max(1).optional(),
   })
   .strict();
 
@@ -78,7 +79,7 @@ export function createConstructActivities(deps: ActivityDeps) {
     async planConstruction(raw: z.input<typeof PlanInput>): Promise<ConstructPlan> {
       const input = parseInput(PlanInput, raw, 'planConstruction');
       try {
-        return await planConstruction(store, input);
+        return await withHeartbeat(() => planConstruction(store, input));
       } catch (e) {
         throw toFailure(e);
       }
@@ -86,7 +87,7 @@ export function createConstructActivities(deps: ActivityDeps) {
 
     async loadConstructPage(raw: z.input<typeof PageInput>): Promise<ConstructUnit[]> {
       const { workKey, offset, limit, inferencesPerSample } = parseInput(PageInput, raw, 'loadConstructPage');
-      return loadUnits(store, workKey, offset, limit, inferencesPerSample);
+      return withHeartbeat(() => loadUnits(store, workKey, offset, limit, inferencesPerSample));
     },
 
     async loadConstructSample(raw: z.input<typeof SampleInput>): Promise<{ sample: ConstructSample; reasonSpec: PromptSpec }> {
@@ -105,9 +106,8 @@ export function createConstructActivities(deps: ActivityDeps) {
 
     async assembleConstruction(raw: z.input<typeof AssembleInput>): Promise<{ key: string; contentHash: string; summary: ConstructSummary }> {
       const input = parseInput(AssembleInput, raw, 'assembleConstruction');
-      const ctx = Context.current();
       try {
-        return await assembleConstruction(store, input, (p) => ctx.heartbeat(p));
+        return await withHeartbeat((beat) => assembleConstruction(store, input, beat));
       } catch (e) {
         throw toFailure(e, { prefix: 'assembleConstruction' });
       }

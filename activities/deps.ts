@@ -1,4 +1,5 @@
 import type { LlmRegistry } from '../core/llm/registry';
+import type { DevicePool } from '../core/python-job/devices';
 import type { ArtifactStore } from '../core/store';
 
 /** What every activity factory receives; workers build it, tests inject their own. */
@@ -10,6 +11,8 @@ export interface ActivityDeps {
   env: NodeJS.ProcessEnv;
   /** Python interpreter of the trainer venv (gpu queue). */
   python?: string;
+  /** gpu queue: the machine's GPUs, one per trainer process or encoder session (none: CPU only). */
+  devices?: DevicePool;
   /** llm queue: one client per role (configured endpoint or the simulator). */
   llm?: LlmRegistry;
   /** llm queue: teach the simulator a dataset's catalog (no-op without a simulator). */

@@ -12,8 +12,8 @@ import {
   EncoderError,
   OnnxEncoder,
   assembleAndCommit,
+  committedEncoding,
   encodeShards as runShards,
-  encodeSummaryOf,
   loadEncodeDataset,
   loadPlan,
   planEncodeStage,
@@ -25,10 +25,11 @@ import {
   type EncodeWork,
   type ExecutionProvider,
 } from '../core/encode';
-import { StageOutput, StoreError } from '../core/store';
+import { StoreError } from '../core/store';
 import { StageOutputMissing } from '../core/stage/plan';
 import type { ActivityDeps } from './deps';
 import { toFailure } from './failure';
+import { withHeartbeat } from './heartbeat';
 import { parseInput } from './validate';
 
 const Artifact = z.object({ key: z.string().min(1), contentHash: z.string().min(1) });
@@ -88,9 +89,9 @@ export function resolveModelDir(configured: string | undefined, env: NodeJS.Proc
 }
 
 /** Bad data and bad models cannot be fixed by retrying; say exactly what is wrong instead. */
-async function mapErrors<T>(fn: () => Promise<T>): Promise<T> {
+async function mapErrors<T>(fn: (beat: (details?: unknown) => void) => Promise<T>): Promise<T> {
   try {
-    return await fn();
+    return await withHeartbeat(fn);
   } catch (err) {
     if (err instanceof DataError) throw toFailure(err, { type: 'BadKnowledgeData' });
     if (err instanceof EncoderError || err instanceof StageOutputMissing) throw toFailure(err);
@@ -103,11 +104,11 @@ export function createEncodeActivities(deps: ActivityDeps) {
   // One session per model and settings for the worker's life: loading BGE-M3 takes seconds.
   const encoders = new Map<string, Promise<OnnxEncoder>>();
   const hashes = new Map<string, string>();
-  const openEncoder = (dir: string, providers: readonly ExecutionProvider[], threads: number): Promise<OnnxEncoder> => {
-    const id = `${dir}|${providers.join(',')}|${threads}`;
+  const openEncoder = (dir: string, providers: readonly ExecutionProvider[], threads: number, deviceId?: number): Promise<OnnxEncoder> => {
+    const id = `${dir}|${providers.join(',')}|${threads}|${deviceId ?? ''}`;
     let p = encoders.get(id);
     if (!p) {
-      p = OnnxEncoder.open(dir, { executionProviders: providers, threads });
+      p = OnnxEncoder.open(dir, { executionProviders: providers, threads, ...(deviceId !== undefined ? { deviceId } : {}) });
       p.catch(() => encoders.delete(id));
       encoders.set(id, p);
     }
@@ -127,50 +128,61 @@ export function createEncodeActivities(deps: ActivityDeps) {
     async encodeShards(raw: EncodeShardsInput): Promise<EncodeShardsOutput> {
       const input = parseInput(ShardsInput, raw, 'encodeShards');
       const ctx = Context.current();
-      return mapErrors(async () => {
+      // The side timer keeps a model load or a long batch alive; `beat` moves the resume offset.
+      return mapErrors(async (beat) => {
         const dataset = await loadEncodeDataset(deps.store, input.ingestKey, { sequences: false });
         const plan = await loadPlan(deps.store, input.refineKey, input.set, input.domain, dataset);
         const resume = Heartbeat.safeParse(ctx.info.heartbeatDetails);
         const startShard = resume.success ? resume.data.nextShard : 0;
         if (plan.texts.length === 0) return { shards: 0, encoded: 0, reused: 0 };
-        const encoder = await openEncoder(input.modelDir, input.encode.executionProviders, input.encode.threads);
-        await mkdir(join(deps.stateDir, 'logs'), { recursive: true });
-        let last = { nextShard: startShard, shards: shardCount(plan.texts.length, input.encode.shardSize) };
-        const result = await runShards({
-          store: deps.store,
-          prefix: workPrefix(input.key, input.encode.shardSize, input.set, input.domain),
-          texts: plan.texts,
-          shardSize: input.encode.shardSize,
-          batchSize: input.encode.batchSize,
-          maxBatchTokens: input.encode.maxBatchTokens,
-          encoder,
-          startShard,
-          signal: ctx.cancellationSignal,
-          onProgress: (p) => {
-            last = p;
-            ctx.heartbeat(p);
-          },
-          // Between shards the offset does not move, but a long shard must not look like a dead worker.
-          onBatch: () => ctx.heartbeat(last),
-          onShardEncoded: async (e) => {
-            // One line per shard actually encoded: operators (and tests) see that a retry redid none.
-            await appendFile(
-              logFile,
-              JSON.stringify({ key: input.key, set: input.set, domain: input.domain, ...e, attempt: ctx.info.attempt, pid: process.pid }) + '\n',
-            );
-          },
-        });
-        return { shards: result.shards, encoded: result.encoded.length, reused: result.reused };
+        // On a machine with several GPUs, concurrent encodings each get a device of their own.
+        const device = input.encode.executionProviders.includes('cuda') ? deps.devices?.acquire() : undefined;
+        try {
+          const encoder = await openEncoder(input.modelDir, input.encode.executionProviders, input.encode.threads, device?.ordinal);
+          await mkdir(join(deps.stateDir, 'logs'), { recursive: true });
+          let last = { nextShard: startShard, shards: shardCount(plan.texts.length, input.encode.shardSize) };
+          const result = await runShards({
+            store: deps.store,
+            prefix: workPrefix(input.key, input.encode.shardSize, input.set, input.domain),
+            texts: plan.texts,
+            shardSize: input.encode.shardSize,
+            batchSize: input.encode.batchSize,
+            maxBatchTokens: input.encode.maxBatchTokens,
+            encoder,
+            startShard,
+            signal: ctx.cancellationSignal,
+            onProgress: (p) => {
+              last = p;
+              beat(p);
+            },
+            // Between shards the offset does not move, but a long shard must not look like a dead worker.
+            onBatch: () => beat(last),
+            onShardEncoded: async (e) => {
+              // One line per shard actually encoded: operators (and tests) see that a retry redid none.
+              await appendFile(
+                logFile,
+                JSON.stringify({ key: input.key, set: input.set, domain: input.domain, ...e, attempt: ctx.info.attempt, pid: process.pid }) + '\n',
+              );
+            },
+          });
+          return { shards: result.shards, encoded: result.encoded.length, reused: result.reused };
+        } finally {
+          device?.release();
+        }
       });
     },
 
-    /** Builds the per-entity matrices from the shards, commits the output, drops the scratch shards. */
+    /**
+     * Builds the per-entity matrices from the shards, commits the output, drops the scratch shards.
+     * Retried after the commit, it returns the committed output and finishes dropping the shards.
+     */
     async assembleVectors(raw: AssembleVectorsInput): Promise<AssembleVectorsOutput> {
       const input = parseInput(AssembleInput, raw, 'assembleVectors');
       return mapErrors(async () => {
-        const out = new StageOutput(deps.store, input.key);
-        if (await out.isComplete()) {
-          return { key: input.key, contentHash: await out.contentHash(), summary: encodeSummaryOf((await out.manifest()).meta) };
+        const committed = await committedEncoding(deps.store, input.key);
+        if (committed) {
+          await removeWork(deps.store, input.key, input.encode.shardSize);
+          return { key: input.key, ...committed };
         }
         const encoder = await openEncoder(input.modelDir, input.encode.executionProviders, input.encode.threads);
         const { contentHash, summary } = await assembleAndCommit({

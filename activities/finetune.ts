@@ -8,7 +8,7 @@ import { FinetuneSchema } from '../config/schema';
 import {
   BaseModelRefSchema,
   PlannedJobSchema,
-  adapterLocalDir,
+  adapterPathForServer,
   commitFinetune,
   getAdapter,
   planFinetune,
@@ -24,6 +24,7 @@ import { LORA_JOB_NAMES } from '../core/rules';
 import { trainerPython } from '../core/python-job';
 import type { ActivityDeps } from './deps';
 import { toFailure } from './failure';
+import { withHeartbeat } from './heartbeat';
 import { cancellationOf } from './trainer-job';
 import { parseInput } from './validate';
 
@@ -79,7 +80,7 @@ export function createFinetuneActivities(deps: ActivityDeps) {
     async planFinetune(raw: PlanFinetuneInput): Promise<FinetunePlan> {
       const input = parseInput(PlanInput, raw, 'planFinetune');
       try {
-        return await planFinetune({ store: deps.store, stateDir: deps.stateDir, env: deps.env, python, finetune: input.finetune, construct: input.construct, lookupOnly: input.lookupOnly });
+        return await withHeartbeat(() => planFinetune({ store: deps.store, stateDir: deps.stateDir, env: deps.env, python, finetune: input.finetune, construct: input.construct, lookupOnly: input.lookupOnly }));
       } catch (e) {
         throw toFailure(e);
       }
@@ -92,19 +93,21 @@ export function createFinetuneActivities(deps: ActivityDeps) {
       const ctx = Context.current();
       const hint = ProviderHeartbeat.safeParse(ctx.info.heartbeatDetails);
       try {
-        const r = await submitLoraJob({
+        // The side timer covers what runs outside the trainer (the base model, uploads, registration).
+        const r = await withHeartbeat((beat) => submitLoraJob({
           store: deps.store,
           stateDir: deps.stateDir,
           env: deps.env,
           python,
+          ...(deps.devices ? { devices: deps.devices } : {}),
           job: input.job,
           finetune: input.finetune,
           baseModel: input.baseModel,
           signal: ctx.cancellationSignal,
           ...(hint.success ? { knownJobId: hint.data.jobId } : {}),
           log: (message, fields) => ctx.log.info(message, fields),
-          heartbeat: (details) => ctx.heartbeat(details),
-        });
+          heartbeat: (details) => beat(details),
+        }));
         return { ...r, wallSeconds: (Date.now() - t0) / 1000 };
       } catch (e) {
         throw cancellationOf(ctx, e) ?? toFailure(e, { prefix: `lora ${input.job.name}` });
@@ -114,7 +117,7 @@ export function createFinetuneActivities(deps: ActivityDeps) {
     async commitFinetune(raw: CommitFinetuneInput): Promise<{ key: string; contentHash: string; summary: FinetuneSummary }> {
       const input = parseInput(CommitInput, raw, 'commitFinetune');
       try {
-        return await commitFinetune({ store: deps.store, ...input });
+        return await withHeartbeat(() => commitFinetune({ store: deps.store, ...input }));
       } catch (e) {
         throw toFailure(e);
       }
@@ -141,7 +144,9 @@ export function createAdapterServingActivities(deps: ServingActivityDeps) {
       const endpoint = deps.llm.endpointFor(entry.role);
       const apiKey = endpoint.apiKeyEnv ? deps.env[endpoint.apiKeyEnv] : undefined;
       try {
-        const r = await loadLoraAdapter({ baseUrl: endpoint.baseUrl, name: entry.servedName, path: await adapterLocalDir(deps.store, entry), ...(apiKey ? { apiKey } : {}) });
+        // A path the serving host reads (a shared volume, its own sync of the store, or this machine's copy).
+        const path = await withHeartbeat(async () => adapterPathForServer(deps.store, entry, endpoint.adapters));
+        const r = await withHeartbeat(async () => loadLoraAdapter({ baseUrl: endpoint.baseUrl, name: entry.servedName, path, ...(apiKey ? { apiKey } : {}) }));
         return { servedName: entry.servedName, loaded: true, alreadyLoaded: r.alreadyLoaded, endpoint: endpoint.baseUrl };
       } catch (e) {
         throw e instanceof LlmError ? toFailure(e, { type: 'AdapterLoadFailed' }) : e;

@@ -6,6 +6,7 @@ import { createEncodeActivities } from './encode';
 import { createAdapterServingActivities, createFinetuneActivities } from './finetune';
 import { createIngestActivities } from './ingest';
 import { createLlmActivities } from './llm';
+import { createLlmPreflightActivities } from './llm-preflight';
 import { createPipelineActivities } from './pipeline';
 import { createRefineActivities } from './refine';
 import { createReportActivities } from './report';
@@ -18,7 +19,7 @@ type Factory = (deps: ActivityDeps) => object;
 
 const REGISTRY: Record<QueueKind, Factory[]> = {
   cpu: [createStoreActivities, createPipelineActivities, createReportActivities, createIngestActivities, createConstructActivities, createRefineActivities],
-  llm: [createLlmActivities, createAdapterServingActivities],
+  llm: [createLlmActivities, createAdapterServingActivities, createLlmPreflightActivities],
   gpu: [createEncodeActivities, createFinetuneActivities, createTrainActivities],
 };
 

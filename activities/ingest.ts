@@ -7,6 +7,7 @@ import { DatasetSchema } from '../config/schema';
 import { DataError, ingest, synthesizeDataset, SYNTH_DEFAULTS, SYNTH_MARKER, type IngestProgress, type IngestSummary } from '../core/data';
 import type { ActivityDeps } from './deps';
 import { toFailure } from './failure';
+import { withHeartbeat } from './heartbeat';
 import { parseInput } from './validate';
 
 const IngestDatasetInput = z.object({ dataset: DatasetSchema });
@@ -42,18 +43,19 @@ export function createIngestActivities(deps: ActivityDeps) {
     async ingestDataset(raw: IngestDatasetInput): Promise<IngestDatasetOutput> {
       const input = parseInput(IngestDatasetInput, raw, 'ingestDataset');
       const ctx = Context.current();
-      const progress = (p: IngestProgress) => ctx.heartbeat(p);
       try {
-        const dir = await resolveDatasetDir(input.dataset, deps.stateDir);
-        const r = await ingest({
-          store: deps.store,
-          dataset: input.dataset,
-          dir,
-          hashCachePath: join(deps.stateDir, 'cache', 'file-sha256.json'),
-          onProgress: progress,
+        return await withHeartbeat(async (beat) => {
+          const dir = await resolveDatasetDir(input.dataset, deps.stateDir);
+          const r = await ingest({
+            store: deps.store,
+            dataset: input.dataset,
+            dir,
+            hashCachePath: join(deps.stateDir, 'cache', 'file-sha256.json'),
+            onProgress: (p: IngestProgress) => beat(p),
+          });
+          ctx.log.info('ingest done', { key: r.key, skipped: r.skipped, ...r.summary });
+          return { key: r.key, contentHash: r.contentHash, skipped: r.skipped, summary: r.summary, dir };
         });
-        ctx.log.info('ingest done', { key: r.key, skipped: r.skipped, ...r.summary });
-        return { key: r.key, contentHash: r.contentHash, skipped: r.skipped, summary: r.summary, dir };
       } catch (err) {
         // A bad file cannot be fixed by retrying: fail once, with where and what.
         if (err instanceof DataError) throw toFailure(err);

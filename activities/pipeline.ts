@@ -6,6 +6,7 @@ import type { R4ecConfig } from '../config/schema';
 import { hashJson } from '../core/util/hash';
 import type { ActivityDeps } from './deps';
 import { toFailure } from './failure';
+import { withHeartbeat } from './heartbeat';
 
 export interface ResolvePipelineConfigOutput {
   config: R4ecConfig;
@@ -13,18 +14,20 @@ export interface ResolvePipelineConfigOutput {
 }
 
 export function createPipelineActivities(deps: ActivityDeps) {
+  async function resolve(input: { raw: unknown; runId?: string }): Promise<ResolvePipelineConfigOutput> {
+    try {
+      const config = validateConfig(input.raw ?? {}, 'workflow input');
+      const configHash = hashJson(config);
+      // The run's resolved config, for `r4ec export` and humans (content-keyed: never overwritten).
+      if (input.runId) await deps.store.put(`runs/${encodeURIComponent(input.runId)}/config-${configHash.slice(0, 16)}.json`, JSON.stringify(config, null, 1));
+      return { config, configHash };
+    } catch (err) {
+      if (err instanceof ConfigError) throw toFailure(err, { type: 'ConfigError' });
+      throw err;
+    }
+  }
+
   return {
-    async resolvePipelineConfig(input: { raw: unknown; runId?: string }): Promise<ResolvePipelineConfigOutput> {
-      try {
-        const config = validateConfig(input.raw ?? {}, 'workflow input');
-        const configHash = hashJson(config);
-        // The run's resolved config, for `r4ec export` and humans (content-keyed: never overwritten).
-        if (input.runId) await deps.store.put(`runs/${encodeURIComponent(input.runId)}/config-${configHash.slice(0, 16)}.json`, JSON.stringify(config, null, 1));
-        return { config, configHash };
-      } catch (err) {
-        if (err instanceof ConfigError) throw toFailure(err, { type: 'ConfigError' });
-        throw err;
-      }
-    },
+    resolvePipelineConfig: (input: { raw: unknown; runId?: string }): Promise<ResolvePipelineConfigOutput> => withHeartbeat(() => resolve(input)),
   };
 }

@@ -9,6 +9,7 @@ import { R4ecError } from '../core/errors';
 import { EntityRecordSchema, RefineDataError, RefineStage, type PreparedRerun, type RefinePlan, type RefineSummary, type RefineUnit, type RefineWork } from '../core/refine';
 import type { ActivityDeps } from './deps';
 import { toFailure } from './failure';
+import { withHeartbeat } from './heartbeat';
 import { parseInput } from './validate';
 
 export type { PreparedRerun, RefinePlan, RefineSummary, RefineUnit, RefineWork };
@@ -59,6 +60,8 @@ const AssembleInput = z.object({
   domain: z.enum(DOMAINS),
   entities: EntityOptions,
   strategy: z.enum(['iterative', 'filter']),
+  /** The stage's refine.failureLimit; absent (a rerun of failed entities): commit whatever the share. */
+  failureLimit: z.number().min(0).max(1).optional(),
 });
 export type AssembleRefineInput = z.input<typeof AssembleInput>;
 
@@ -71,11 +74,12 @@ export type CombineRefineOutputsInput = z.input<typeof CombineInput>;
 /** Bad stored data cannot be fixed by retrying: fail once, saying which object and field. */
 async function mapErrors<T>(activity: string, fn: () => Promise<T>): Promise<T> {
   try {
-    return await fn();
+    return await withHeartbeat(fn);
   } catch (err) {
     if (err instanceof RefineDataError) throw toFailure(err, { prefix: activity });
     if (err instanceof z.ZodError) throw toFailure(new RefineDataError(err.message), { prefix: activity });
-    // StageOutputMissing: the stage is outside the run's selection and has no output.
+    // StageOutputMissing: the stage is outside the run's selection and has no output;
+    // StageFailureLimit: too many entities failed to commit the output.
     if (err instanceof R4ecError) throw toFailure(err);
     throw err;
   }

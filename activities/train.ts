@@ -20,6 +20,7 @@ import {
 import { trainerPython } from '../core/python-job';
 import type { ActivityDeps } from './deps';
 import { toFailure } from './failure';
+import { withHeartbeat } from './heartbeat';
 import { cancellationOf } from './trainer-job';
 import { parseInput } from './validate';
 
@@ -62,7 +63,7 @@ export function createTrainActivities(deps: ActivityDeps) {
     async planTraining(raw: PlanTrainingInput): Promise<TrainPlan> {
       const input = parseInput(PlanInput, raw, 'planTraining');
       try {
-        return await planTraining({ store: deps.store, train: input.train, inputs: input, lookupOnly: input.lookupOnly });
+        return await withHeartbeat(() => planTraining({ store: deps.store, train: input.train, inputs: input, lookupOnly: input.lookupOnly }));
       } catch (err) {
         throw toFailure(err);
       }
@@ -78,7 +79,8 @@ export function createTrainActivities(deps: ActivityDeps) {
       ctx.heartbeat(details);
       if (previous.success) ctx.log.info('trainBackbone resumes', { job: jobName(job), attempt: ctx.info.attempt, last: previous.data });
       try {
-        return await trainModel({
+        // The side timer covers what runs outside the trainer (reading inputs, uploading the model).
+        return await withHeartbeat((beat) => trainModel({
           store: deps.store,
           stateDir: deps.stateDir,
           job,
@@ -86,16 +88,18 @@ export function createTrainActivities(deps: ActivityDeps) {
           inputs: input,
           python,
           env: deps.env,
+          ...(deps.devices ? { devices: deps.devices } : {}),
           signal: ctx.cancellationSignal,
+          onCheckpointError: (e) => ctx.log.warn('checkpoint upload to the store failed; training goes on', { job: jobName(job), error: e.message }),
           onEvent: (e) => {
             if (typeof e.epoch === 'number') details.epoch = e.epoch;
             if (typeof e.step === 'number') details.step = e.step;
             if (e.event === 'checkpoint' && typeof e.path === 'string') details.checkpoint = e.path;
             details.event = e.event;
-            ctx.heartbeat({ ...details, ...(e.event === 'epoch' ? { valAuc: e.valAuc, loss: e.loss } : {}) });
+            beat({ ...details, ...(e.event === 'epoch' ? { valAuc: e.valAuc, loss: e.loss } : {}) });
           },
-          onHeartbeat: () => ctx.heartbeat(details),
-        });
+          onHeartbeat: () => beat(details),
+        }));
       } catch (err) {
         throw cancellationOf(ctx, err) ?? toFailure(err, { prefix: jobName(job) });
       }
@@ -105,7 +109,7 @@ export function createTrainActivities(deps: ActivityDeps) {
      * metrics, model.json and test predictions; commits it. */
     async collectTraining(raw: CollectTrainingInput): Promise<CollectTrainingOutput> {
       const input = parseInput(CollectInput, raw, 'collectTraining');
-      return collectTraining(deps.store, input.key, input.train, input.outcomes as JobOutcome[]);
+      return withHeartbeat(() => collectTraining(deps.store, input.key, input.train, input.outcomes as JobOutcome[]));
     },
   };
 }

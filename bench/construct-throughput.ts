@@ -15,7 +15,7 @@ import { childrenCpuSeconds } from './proc';
 import { workflowIds } from '../core/rules';
 import type { ConstructSummary } from '../workflows/construct';
 import type { DomainStageInput, StageResult } from '../workflows/stage-types';
-import { syntheticDataset } from '../test/construct/helpers';
+import { ingestSynthetic } from '../test/helpers/dataset';
 import { startTestTemporal, testConfig, withWorkers } from '../test/helpers/temporal';
 
 async function main(): Promise<void> {
@@ -39,7 +39,7 @@ async function main(): Promise<void> {
   const users = Math.ceil(inferences / 2);
   const t = await startTestTemporal({ ...(a['db-file'] ? { dbFilename: a['db-file'] } : {}), ...(a['server-args'] ? { extraArgs: a['server-args'].split(' ') } : {}) });
   try {
-    const data = await syntheticDataset(t, { users, items: Math.max(200, Math.round(users / 4)), seed: 11 });
+    const { ingest: data } = await ingestSynthetic(t.store, { users, items: Math.max(200, Math.round(users / 4)), seed: 11 });
     const config = testConfig({
       queues: { cpu: { slots: Number(a['cpu-slots']) }, llm: { slots: C } },
       construct: { sampleFraction: 1, window: Number(a.window), batchPerRun: Number(a.batch) },

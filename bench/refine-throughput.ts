@@ -22,7 +22,9 @@ import { Worker } from '@temporalio/worker';
 import { createActivities, type ActivityDeps } from '../activities';
 import { LlmRegistry } from '../core/llm/registry';
 import { workflowBundle } from '../workers/bootstrap';
-import { ingestSynthetic, refineConfig, spawnSimulator } from '../test/refine/fixtures';
+import { ingestSynthetic } from '../test/helpers/dataset';
+import { spawnSimulator } from '../test/helpers/simulator';
+import { refineConfig } from '../test/refine/fixtures';
 import { startTestTemporal, withWorkers } from '../test/helpers/temporal';
 
 /** LLM requests the algorithm needs for these outcomes when nothing fails (kar shared with the actor). */

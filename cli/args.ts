@@ -1,5 +1,6 @@
 import { parseArgs, type ParseArgsConfig } from 'node:util';
-import { R4ecError } from '../core/errors';
+import { R4ecError, type ErrorBlock } from '../core/errors';
+import type { Lifecycle } from '../runtime/lifecycle';
 
 export interface OptionSpec {
   type: 'string' | 'boolean';
@@ -16,7 +17,13 @@ export interface Command {
   /** Lines after the usage in --help. */
   details?: string;
   allowPositionals?: boolean;
-  run(args: ParsedArgs): Promise<number>;
+  /**
+   * Everything the command starts registers with `life` (stopped at the end, on a signal or a
+   * failure); long waits race `life.aborted`.
+   */
+  run(args: ParsedArgs, life: Lifecycle): Promise<number>;
+  /** `--json` output when the command fails (default `{ error, failure }`). */
+  jsonError?: (failure: ErrorBlock) => unknown;
 }
 
 export interface ParsedArgs {

@@ -1,47 +1,32 @@
-// The embedded default: when no Temporal address is configured, r4ec runs its own dev server and
-// workers for every queue in this process (the simulator LLM is started by the llm worker on demand).
+// The embedded default: when no Temporal address is configured, r4ec runs its state dir's dev server
+// (started here, or joined when another r4ec process of the same state dir runs it) and workers for
+// every queue in this process (the simulator LLM is started by the llm worker on demand).
+import type { QueueKind } from '../config/names';
 import type { R4ecConfig } from '../config/schema';
-import { closeWorkerResources } from '../workers/bootstrap';
-import { connectWorkers } from '../workers/main';
+import { startWorkers as startWorkerSet, type RunningWorkers } from '../workers/main';
 import { startDevServer, type DevServer } from '../runtime/dev-server';
+import type { Lifecycle } from '../runtime/lifecycle';
 import { stateDirFrom } from '../runtime/paths';
-import type { Worker } from '@temporalio/worker';
 
-export interface LocalStack {
-  address: string;
-  uiUrl: string;
-  server: DevServer | undefined;
-  stop(): Promise<void>;
-}
-
-/** Dev server (attached if one already listens) — only when `temporal.address` is absent. */
-export async function ensureServer(config: R4ecConfig, env: NodeJS.ProcessEnv): Promise<{ address: string; uiUrl: string; server?: DevServer }> {
+/**
+ * The server to use: `temporal.address` as configured (joined on purpose), else this state dir's dev
+ * server, registered with `life` (the last r4ec process of the state dir to stop stops it).
+ */
+export async function ensureServer(config: R4ecConfig, env: NodeJS.ProcessEnv, life: Lifecycle): Promise<{ address: string; uiUrl: string; server?: DevServer }> {
   if (config.temporal.address) return { address: config.temporal.address, uiUrl: env.R4EC_WEB_UI ?? 'https://cloud.temporal.io' };
-  const stateDir = stateDirFrom(env, config.stateDir);
   const server = await startDevServer({
-    stateDir,
+    stateDir: stateDirFrom(env, config.stateDir),
     port: config.temporal.devServer.port,
     uiPort: config.temporal.devServer.uiPort,
     sync: config.temporal.devServer.sync,
     namespace: config.temporal.namespace,
     env,
+    life,
   });
   return { address: server.address, uiUrl: server.uiUrl, server };
 }
 
-/** In-process workers for the given queues; returns a stop function that drains them. */
-export async function startWorkers(config: R4ecConfig, address: string, env: NodeJS.ProcessEnv, queues: Array<'cpu' | 'llm' | 'gpu'> = ['cpu', 'llm', 'gpu']): Promise<{ workers: Worker[]; done: Promise<void>; stop(): Promise<void> }> {
-  const { workers, connection } = await connectWorkers(config, address, env, queues);
-  const done = Promise.all(workers.map((w) => w.run())).then(async () => {
-    await closeWorkerResources(workers);
-    await connection.close();
-  });
-  return {
-    workers,
-    done,
-    async stop() {
-      for (const w of workers) if (w.getState() === 'RUNNING') w.shutdown();
-      await done;
-    },
-  };
+/** In-process workers for the given queues, stopped (drained) by `life`. */
+export function startWorkers(config: R4ecConfig, address: string, env: NodeJS.ProcessEnv, life: Lifecycle, queues: QueueKind[] = ['cpu', 'llm', 'gpu']): Promise<RunningWorkers> {
+  return startWorkerSet({ config, address, env, queues, life });
 }

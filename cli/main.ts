@@ -1,6 +1,7 @@
 // r4ec: one entry, one error handler, --help on every command.
 import { helpText, parse, type Command } from './args';
 import { handleError } from '../runtime/handle-error';
+import { runWithLifecycle } from '../runtime/lifecycle';
 import { runCommand } from './commands/run';
 import { upCommand } from './commands/up';
 import { workerCommand } from './commands/worker';
@@ -62,20 +63,25 @@ export async function main(argv: string[]): Promise<number> {
     return 2;
   }
   const args = cmd.name.includes(' ') ? rest.slice(1) : rest;
-  try {
-    const parsed = parse(cmd, args);
-    if (parsed === 'help') {
-      process.stdout.write(helpText(cmd));
-      return 0;
-    }
-    return await cmd.run(parsed);
-  } catch (err) {
-    return handleError(err);
-  }
+  const json = args.includes('--json');
+  return runWithLifecycle(
+    async (life) => {
+      const parsed = parse(cmd, args);
+      if (parsed === 'help') {
+        process.stdout.write(helpText(cmd));
+        return 0;
+      }
+      return cmd.run(parsed, life);
+    },
+    (err) => handleError(err, undefined, { json, ...(cmd.jsonError ? { jsonShape: cmd.jsonError } : {}) }),
+  );
 }
 
 if (require.main === module || process.argv[1]?.endsWith('r4ec.js') || process.argv[1]?.endsWith('r4ec')) {
   void main(process.argv.slice(2)).then((code) => {
     process.exitCode = code;
+    // Everything this command started is stopped by now; a handle left open (a connection the SDK
+    // keeps) must not keep the process alive.
+    setTimeout(() => process.exit(code), 1000).unref();
   });
 }

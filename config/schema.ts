@@ -72,7 +72,19 @@ export const QueuesSchema = z
   .object({
     cpu: queue('r4ec-cpu', 8),
     llm: queue('r4ec-llm', 16),
-    gpu: queue('r4ec-gpu', 1),
+    gpu: z
+      .object({
+        name: z.string().min(1).default('r4ec-gpu'),
+        slots: positiveInt.default(1),
+        /**
+         * The GPUs this machine's gpu worker hands out, one per trainer process / encoder session, as
+         * CUDA_VISIBLE_DEVICES takes them (indices or GPU UUIDs). Default: the worker's own
+         * CUDA_VISIBLE_DEVICES, else every GPU `nvidia-smi -L` lists, else none (CPU).
+         */
+        devices: z.array(z.union([z.number().int().min(0), z.string().regex(/^[A-Za-z0-9-]+$/, 'expected a GPU index or UUID')])).optional(),
+      })
+      .strict()
+      .prefault({}),
   })
   .strict();
 
@@ -110,6 +122,21 @@ export const EndpointSchema = z
     temperature: z.number().min(0).max(2).default(0.7),
     topP: z.number().gt(0).max(1).default(1),
     maxTokens: positiveInt.default(1024),
+    /**
+     * Where the serving host reads the LoRA adapters the finetune stage trained (vLLM's
+     * /v1/load_lora_adapter takes a path on the server). Absent: the llm worker's own local copy,
+     * right only when the server runs on the worker's machine (docs/store.md, "Adapters on a serving host").
+     */
+    adapters: z
+      .object({
+        /** A directory this worker can write that the serving host also mounts (a shared volume): each adapter is copied there from the store. */
+        dir: z.string().min(1).optional(),
+        /** The same directory as the serving host sees it (default: `dir`); alone, a directory the serving host keeps in sync with the store's `adapters/` prefix. */
+        serverDir: z.string().min(1).optional(),
+      })
+      .strict()
+      .refine((a) => a.dir !== undefined || a.serverDir !== undefined, 'give adapters.dir (a shared volume this worker writes) and/or adapters.serverDir (the path on the serving host)')
+      .optional(),
   })
   .strict();
 
@@ -189,12 +216,14 @@ export const ConstructSchema = z
   .object({
     sampleFraction: z.number().gt(0).max(1).default(0.4),
     inferencesPerSample: positiveInt.default(2),
+    /** Share of the inferences that may fail (failed_format, failed_transport) for the output to be committed. */
+    failureLimit: rate.default(0.2),
     seed: z.number().int().default(42),
     /** Children running at once per domain. */
     window: positiveInt.default(64),
     /** Children started per workflow run before continue-as-new. */
     batchPerRun: positiveInt.default(500),
-    /** A teacher call whose worker stops heartbeating this long is retried elsewhere. */
+    /** A teacher call (or the stage's plan, pages and assembly) whose worker stops heartbeating this long is retried elsewhere. */
     heartbeatTimeoutSeconds: positiveInt.default(30),
   })
   .strict();
@@ -230,7 +259,7 @@ export const FinetuneSchema = z
     cpuThreads: positiveInt.optional(),
     /** Retries of a failed/killed job (each resumes from the newest checkpoint or re-attaches). */
     maxAttempts: positiveInt.default(5),
-    /** The activity heartbeats while it waits on the trainer; a dead worker is noticed after this. */
+    /** The activities heartbeat while they wait on the trainer (and plan, commit); a dead worker is noticed after this. */
     heartbeatTimeoutSeconds: positiveInt.default(30),
     /** How often the trainer's progress log (or the provider's job) is polled. */
     pollIntervalMs: positiveInt.default(1000),
@@ -255,11 +284,15 @@ export const RefineSchema = z
     strategy: z.enum(['iterative', 'filter']).default('iterative'),
     maxIterations: z.number().int().min(0).default(1),
     filterSamples: positiveInt.default(3),
+    /** Share of the entities that ran which may fail (failed_format, failed_transport) for the output to be committed. */
+    failureLimit: rate.default(0.2),
     /** Active-user strategy: full inference only for users with >= this many training interactions (0 = all). */
     activeUserMinInteractions: z.number().int().min(0).default(0),
     historyLength: positiveInt.default(10),
     window: positiveInt.default(64),
     batchPerRun: positiveInt.default(500),
+    /** An LLM call (or the stage's plan, pages and assembly) whose worker stops heartbeating this long is retried elsewhere. */
+    heartbeatTimeoutSeconds: positiveInt.default(30),
   })
   .strict();
 
@@ -274,8 +307,8 @@ export const EncodeSchema = z
     maxBatchTokens: positiveInt.default(65_536),
     /** onnxruntime intra-op threads; 0 = its default (one per physical core). */
     threads: z.number().int().min(0).default(0),
-    /** A worker that stops heartbeating this long is presumed dead; its shards resume elsewhere. */
-    heartbeatTimeoutSeconds: positiveInt.default(120),
+    /** A worker that stops heartbeating this long is presumed dead; its shards resume elsewhere (the activities beat from a timer). */
+    heartbeatTimeoutSeconds: positiveInt.default(30),
   })
   .strict();
 
@@ -307,7 +340,7 @@ export const TrainSchema = z
     /** Torch CPU threads per trainer process; 0 = torch's default. */
     threads: z.number().int().min(0).default(0),
     /** Heartbeat timeout of a training activity (it heartbeats on a timer while its trainer runs): a worker silent this long is presumed dead and the job retried (the trainer resumes from its checkpoint). */
-    heartbeatTimeoutSeconds: positiveInt.default(300),
+    heartbeatTimeoutSeconds: positiveInt.default(30),
   })
   .strict();
 
@@ -357,6 +390,18 @@ export const CodecSchema = z
   })
   .strict();
 
+/**
+ * How fast the work of a dead worker (kill -9, OOM, a lost machine) moves elsewhere. Every bookkeeping
+ * activity (ingest, plans, pages of entities, assembly, commits, the report, the LLM preflight)
+ * heartbeats from a side timer and is retried on another worker once it has been silent this long.
+ * Each stage's long activities have their own setting (construct, finetune, encode, train).
+ */
+export const RecoverySchema = z
+  .object({
+    heartbeatTimeoutSeconds: positiveInt.default(30),
+  })
+  .strict();
+
 export const R4ecConfigSchema = z
   .object({
     /** Human label; the run id is derived from dataset key + config hash unless given. */
@@ -371,6 +416,7 @@ export const R4ecConfigSchema = z
     refine: RefineSchema.prefault({}),
     encode: EncodeSchema.prefault({}),
     train: TrainSchema.prefault({}),
+    recovery: RecoverySchema.prefault({}),
     store: StoreSchema,
     codec: CodecSchema.prefault({}),
     schedule: z

@@ -1,3 +1,7 @@
+import { errorBlock, type ErrorBlock } from './rules/error-block';
+
+export type { ErrorBlock };
+
 /**
  * The base of every error r4ec raises on purpose. `code` is stable (a CLI error line shows it, and an
  * activity's failure carries it as its type, which workflows list as non-retryable); `retryable` says
@@ -28,5 +32,10 @@ export class R4ecError extends Error {
   /** Facts for the failure's details (the Web UI shows them); never a secret. */
   details(): Record<string, unknown> | undefined {
     return undefined;
+  }
+
+  /** The error as the CLI's `--json` `failure` block: code, message, where (file, line, field), suggestion. */
+  block(): ErrorBlock {
+    return errorBlock(this.code, this.message, this.details(), this.suggestion !== undefined ? { suggestion: this.suggestion } : {});
   }
 }

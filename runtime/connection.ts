@@ -6,7 +6,7 @@ import type { DataConverter } from '@temporalio/common';
 import { NativeConnection } from '@temporalio/worker';
 import type { R4ecConfig } from '../config/schema';
 import { R4ecError } from '../core/errors';
-import { codecFromEnv } from './codec';
+import { codecFromEnv, NoKeyCodec, type CodecKeyError } from './codec';
 
 export interface ResolvedTemporal {
   address: string;
@@ -43,9 +43,14 @@ export function resolveTemporal(config: R4ecConfig, address: string, env: NodeJS
   return out;
 }
 
-export function dataConverterFor(config: R4ecConfig, env: NodeJS.ProcessEnv): DataConverter | undefined {
-  const codec = codecFromEnv(config.codec, env);
-  return codec ? { payloadCodecs: [codec] } : undefined;
+/**
+ * The payload codec from config and env. `onKeyError` hears of every payload this process cannot
+ * decode (a key that is not the one the run was written with): a worker stops on it rather than fail
+ * the same task again and again.
+ */
+export function dataConverterFor(config: R4ecConfig, env: NodeJS.ProcessEnv, opts: { onKeyError?: (err: CodecKeyError) => void } = {}): DataConverter {
+  const codec = codecFromEnv(config.codec, env, opts) ?? new NoKeyCodec(opts);
+  return { payloadCodecs: [codec] };
 }
 
 export async function connectClient(t: ResolvedTemporal, dataConverter?: DataConverter): Promise<Client> {

@@ -5,6 +5,7 @@ import type { DataConverter } from '@temporalio/common';
 import type { QueueKind } from '../config/names';
 import type { R4ecConfig } from '../config/schema';
 import { createActivities, type ActivityDeps } from '../activities';
+import { devicePoolFor } from '../core/python-job/devices';
 import { LlmEndpoints } from './llm-endpoints';
 
 export interface WorkerSetup {
@@ -53,6 +54,10 @@ export async function createWorkers(setup: WorkerSetup): Promise<Worker[]> {
       endpoints = await LlmEndpoints.create({ config: setup.config, stateDir: deps.stateDir, store: deps.store, env: deps.env });
       deps = { ...deps, llm: endpoints.registry, ensureSimulatorCatalog: (key) => endpoints!.ensureCatalog(key) };
     }
+    if (queue === 'gpu' && !deps.devices) {
+      const devices = devicePoolFor(setup.config.queues.gpu.devices, deps.env);
+      if (devices) deps = { ...deps, devices };
+    }
     const activities = createActivities(queue, deps);
     // A queue with no activities in this build has nothing to poll for.
     if (!isWorkflowQueue && Object.keys(activities).length === 0) continue;
@@ -65,8 +70,11 @@ export async function createWorkers(setup: WorkerSetup): Promise<Worker[]> {
         maxConcurrentActivityTaskExecutions: q.slots,
         ...(isWorkflowQueue ? { workflowBundle: setup.workflowBundle ?? (await workflowBundle()) } : {}),
         ...(setup.dataConverter ? { dataConverter: setup.dataConverter } : {}),
-        // Activities that are cancelled (Web UI, `r4ec cancel`) get time to stop their processes.
-        shutdownGraceTime: '10 seconds',
+        // On a stop (Ctrl-C, SIGTERM) running activities get 2 s to finish, are then cancelled (a
+        // trainer's process is stopped, an LLM call aborted; the server retries them when a worker is
+        // back) and the worker gives up waiting at 6 s: a stop takes seconds, not the length of a job.
+        shutdownGraceTime: '2 seconds',
+        shutdownForceTime: '6 seconds',
         // Trainers heartbeat their step/epoch: let it reach the server (progress, Web UI) every few
         // seconds instead of the SDK's default of up to a minute.
         ...(queue === 'gpu' ? { maxHeartbeatThrottleInterval: '5 seconds' } : {}),
@@ -92,9 +100,11 @@ let runtimeInstalled = false;
 
 /**
  * Installs the SDK runtime once per process: log level from $R4EC_LOG_LEVEL (default WARN), and
- * Prometheus metrics from the SDK runtime when a port is configured. SIGINT/SIGTERM drain workers.
+ * Prometheus metrics from the SDK runtime when a port is configured. With `signals` (the default),
+ * SIGINT/SIGTERM drain workers; the CLI passes false and stops everything through its lifecycle
+ * (the SDK's own handlers would swallow a signal that arrives before the workers run).
  */
-export function installRuntime(metricsPort: number | undefined, env: NodeJS.ProcessEnv = process.env): void {
+export function installRuntime(metricsPort: number | undefined, env: NodeJS.ProcessEnv = process.env, opts: { signals?: boolean } = {}): void {
   if (runtimeInstalled) return;
   runtimeInstalled = true;
   const level = (env.R4EC_LOG_LEVEL ?? 'WARN').toUpperCase() as LogLevel;
@@ -110,6 +120,6 @@ export function installRuntime(metricsPort: number | undefined, env: NodeJS.Proc
       logging: { filter: { core: level, other: level }, forward: {} },
       ...(metricsPort !== undefined ? { metrics: { prometheus: { bindAddress: `0.0.0.0:${metricsPort}` } } } : {}),
     },
-    shutdownSignals: ['SIGINT', 'SIGTERM'],
+    shutdownSignals: opts.signals === false ? [] : ['SIGINT', 'SIGTERM'],
   });
 }

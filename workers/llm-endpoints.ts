@@ -45,6 +45,7 @@ export class LlmEndpoints {
     }
     const registry = new LlmRegistry({
       llm: config.llm,
+      store: opts.store,
       stateDir: opts.stateDir,
       env: opts.env,
       ...(sim ? { simulatorUrl: sim.url, simulatorConcurrency: config.queues.llm.slots } : {}),

@@ -4,9 +4,10 @@
 // `progress` ({ done, total, outcomes }) answers on `${runId}/construct/${domain}`.
 import { ApplicationFailure, continueAsNew, executeChild, proxyActivities, upsertSearchAttributes } from '@temporalio/workflow';
 import type { ConstructSummary, ConstructWork, createConstructActivities } from '../activities/construct';
-import { workflowIds, type StageTodo } from '../core/rules';
+import { heartbeatTimeout, workflowIds, type StageTodo } from '../core/rules';
 import { constructInferenceWorkflow } from './construct-inference';
 import { emptyCarry, runWindowedFanout, trackProgress, type FanoutCarry } from './fanout';
+import { preflightLlm } from './llm-preflight';
 import { r4ecAttributes } from './search-attributes';
 import { planOrMissing } from './stage-plan';
 import type { DomainStageInput, StageResult } from './stage-types';
@@ -26,8 +27,9 @@ export async function constructDatasetWorkflow(input: ConstructStageInput): Prom
   const acts = proxyActivities<ReturnType<typeof createConstructActivities>>({
     taskQueue: config.queues.cpu.name,
     startToCloseTimeout: '30 minutes',
-    heartbeatTimeout: '5 minutes',
-    retry: { initialInterval: '1 second', maximumAttempts: 5, nonRetryableErrorTypes: ['InvalidActivityInput', 'StageOutputMissing', 'ConstructIncomplete'] },
+    // Plans, pages and the assembly beat from a side timer: a killed worker's share moves on quickly.
+    heartbeatTimeout: heartbeatTimeout(config.construct.heartbeatTimeoutSeconds),
+    retry: { initialInterval: '1 second', maximumAttempts: 5, nonRetryableErrorTypes: ['InvalidActivityInput', 'StageOutputMissing', 'ConstructIncomplete', 'StageFailureLimit'] },
   });
   const progress = { carry: input.resume?.carry ?? emptyCarry(), total: input.resume?.plan.work.units ?? 0 };
   trackProgress(progress);
@@ -38,6 +40,7 @@ export async function constructDatasetWorkflow(input: ConstructStageInput): Prom
     if (planned.status === 'done') return { artifact: planned.artifact, skipped: true, summary: planned.summary };
     plan = planned;
     progress.total = plan.work.units;
+    await preflightLlm(config);
   }
   const K = config.construct.inferencesPerSample;
   const { workKey, units } = plan.work;
@@ -78,6 +81,7 @@ export async function constructDatasetWorkflow(input: ConstructStageInput): Prom
     domain,
     inferencesPerSample: K,
     teacher: { model: config.llm.teacher?.model ?? config.llm.simulator.model, simulator: config.llm.teacher === undefined },
+    failureLimit: config.construct.failureLimit,
   });
   return { artifact: { key: done.key, contentHash: done.contentHash }, skipped: false, summary: done.summary };
 }

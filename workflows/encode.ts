@@ -31,9 +31,12 @@ export async function encodeKnowledgeWorkflow(input: StageInput): Promise<StageR
     throw ApplicationFailure.nonRetryable(`encode needs the ingest and refine outputs; got ${Object.keys(artifacts).join(', ') || 'none'}`, 'MissingStageInput');
   }
   const encode = config.encode;
+  // Every encode activity beats from a side timer (and per shard and batch): one whose worker died is
+  // retried elsewhere after the heartbeat timeout, not after its start-to-close timeout.
   const quick = proxyActivities<EncodeActivities>({
     taskQueue: config.queues.gpu.name,
     startToCloseTimeout: '30 minutes',
+    heartbeatTimeout: `${encode.heartbeatTimeoutSeconds} seconds`,
     retry: { initialInterval: '1 second', maximumAttempts: 5 },
   });
   const long = proxyActivities<EncodeActivities>({

@@ -60,8 +60,10 @@ export async function fineTuneWorkflow(input: StageInput): Promise<StageResult<F
   setHandler(progressQuery, () => ({ done: progress.done, total: progress.total, outcomes: {}, running: [...progress.running] }));
   const quick = proxyActivities<FinetuneActivities>({
     taskQueue: config.queues.gpu.name,
-    // Building the tiny base model on a busy CPU and hashing datasets take minutes at most.
+    // Building the tiny base model on a busy CPU and hashing datasets take minutes at most; the
+    // activities beat from a side timer meanwhile, so a dead worker is noticed within the timeout.
     startToCloseTimeout: '30 minutes',
+    heartbeatTimeout: `${ft.heartbeatTimeoutSeconds} seconds`,
     retry: { initialInterval: '2 seconds', maximumAttempts: 3, nonRetryableErrorTypes: NON_RETRYABLE },
   });
   const plan = await quick.planFinetune({ runId, finetune: ft, construct: { user, item }, lookupOnly: input.lookupOnly ?? false });
@@ -117,6 +119,7 @@ export async function loraJobWorkflow(input: LoraJobWorkflowInput): Promise<Lora
     const serve = proxyActivities<ServingActivities>({
       taskQueue: input.queues.llm,
       startToCloseTimeout: '5 minutes',
+      heartbeatTimeout: `${ft.heartbeatTimeoutSeconds} seconds`,
       retry: { initialInterval: '1 second', maximumAttempts: 10, nonRetryableErrorTypes: ['MissingAdapter', 'LlmNotConfigured'] },
     });
     loaded = (await serve.loadFinetunedAdapter({ jobKey: r.entry.jobKey })).loaded;

@@ -2,6 +2,7 @@
 import { proxyActivities, upsertSearchAttributes } from '@temporalio/workflow';
 import type { createIngestActivities } from '../activities/ingest';
 import type { IngestSummary } from '../core/data/meta';
+import { heartbeatTimeout } from '../core/rules';
 import type { StageInput, StageResult } from './stage-types';
 import { r4ecAttributes } from './search-attributes';
 
@@ -11,9 +12,9 @@ export async function ingestDatasetWorkflow(input: StageInput): Promise<StageRes
   upsertSearchAttributes(r4ecAttributes({ runId: input.runId, stage: 'ingest' }));
   const { ingestDataset } = proxyActivities<ReturnType<typeof createIngestActivities>>({
     taskQueue: input.config.queues.cpu.name,
-    // Amazon-Books streams several GB; progress heartbeats at least every 100k lines.
+    // Amazon-Books streams several GB; progress heartbeats every 100k lines and from a side timer.
     startToCloseTimeout: '6 hours',
-    heartbeatTimeout: '5 minutes',
+    heartbeatTimeout: heartbeatTimeout(input.config.recovery?.heartbeatTimeoutSeconds),
     retry: { initialInterval: '2 seconds', maximumAttempts: 3, nonRetryableErrorTypes: ['DataError', 'InvalidActivityInput'] },
   });
   const r = await ingestDataset({ dataset: input.config.dataset });

@@ -2,10 +2,11 @@
 // (workflows/stages.ts): ingest → construct(user, item) → finetune → refine(item, user) → encode →
 // train → report. Its input is the plain JSON config, so operators can start it with
 // `temporal workflow start --input-file cfg.json`; validation happens in the first activity.
-import { ApplicationFailure, ChildWorkflowFailure, defineQuery, proxyActivities, setHandler, upsertSearchAttributes, workflowInfo } from '@temporalio/workflow';
+import { ApplicationFailure, defineQuery, TemporalFailure, proxyActivities, setHandler, upsertSearchAttributes, workflowInfo } from '@temporalio/workflow';
 import type { createPipelineActivities } from '../activities/pipeline';
 import type { Stage } from '../config/names';
 import { stagePlan, type StageSelection } from '../core/rules';
+import { errorBlock, type ErrorBlock } from '../core/rules/error-block';
 import { emptySummary, recordFailure, recordOutputs, recordTiming, type RunSummary, type StageProgress } from './run-summary';
 import { r4ecAttributes } from './search-attributes';
 import { STAGE_RUNNERS, type Artifacts } from './stages';
@@ -19,6 +20,8 @@ export async function r4ecPipelineWorkflow(rawConfig: unknown, selection?: Stage
   const runId = workflowInfo().workflowId;
   const { resolvePipelineConfig } = proxyActivities<ReturnType<typeof createPipelineActivities>>({
     startToCloseTimeout: '1 minute',
+    // The config is not read yet, so no setting of it applies: a killed worker's attempt moves on after this.
+    heartbeatTimeout: '20 seconds',
     retry: { maximumAttempts: 3 },
   });
   const { config, configHash } = await resolvePipelineConfig({ raw: rawConfig, runId });
@@ -49,8 +52,9 @@ export async function r4ecPipelineWorkflow(rawConfig: unknown, selection?: Stage
     } catch (err) {
       p.status = 'failed';
       p.seconds = (Date.now() - started) / 1000;
-      recordFailure(summary, stage, p.seconds, failureMessage(err));
-      throw ApplicationFailure.nonRetryable(`stage ${stage} failed: ${failureMessage(err)}`, 'StageFailed', summary);
+      const why = failureOf(err);
+      recordFailure(summary, stage, p.seconds, why.message, why.block);
+      throw ApplicationFailure.nonRetryable(`stage ${stage} failed: ${why.message}`, 'StageFailed', summary);
     }
     p.seconds = (Date.now() - started) / 1000;
     recordTiming(summary, stage, { status: p.status, seconds: p.seconds, skipped: p.skipped });
@@ -59,9 +63,15 @@ export async function r4ecPipelineWorkflow(rawConfig: unknown, selection?: Stage
   return summary;
 }
 
-function failureMessage(err: unknown): string {
+/**
+ * Why a stage failed: the innermost failure under the child workflow and activity failures that wrap
+ * it (an ingest DataError arrives as ChildWorkflowFailure → ActivityFailure → ApplicationFailure whose
+ * type is the error's code and whose details are its facts: file, line, field, suggestion).
+ */
+function failureOf(err: unknown): { message: string; block: ErrorBlock } {
   let e: unknown = err;
-  while (e instanceof ChildWorkflowFailure && e.cause) e = e.cause;
-  while (e instanceof ApplicationFailure && e.cause) e = e.cause;
-  return e instanceof Error ? e.message : String(e);
+  while (e instanceof TemporalFailure && e.cause) e = e.cause;
+  const message = e instanceof Error ? e.message : String(e);
+  if (e instanceof ApplicationFailure) return { message, block: errorBlock(e.type ?? 'ApplicationFailure', message, e.details?.[0]) };
+  return { message, block: errorBlock(e instanceof Error ? e.name : 'unknown', message) };
 }

@@ -13,6 +13,7 @@ import {
   addUsage,
   filterOutcome,
   finalKnowledge,
+  heartbeatTimeout,
   inferenceSpec,
   iterativeOutcome,
   nextIterativeStep,
@@ -48,6 +49,8 @@ export interface RefineEntityInput {
   reserveCalls: number;
   /** kar's request equals the actor's first one (no adapter, same endpoint): take that answer. */
   karFromActor: boolean;
+  /** A call whose llm worker is silent this long is retried elsewhere (absent: the default). */
+  heartbeatTimeoutSeconds?: number;
 }
 
 export interface RefineEntityOutput {
@@ -78,6 +81,8 @@ export async function refineEntityWorkflow(input: RefineEntityInput): Promise<Re
     proxies[role] = proxyActivities<Llm>({
       taskQueue: input.llmQueue,
       startToCloseTimeout: input.callTimeoutMs[role],
+      // callLlm beats every few seconds while it waits: a killed llm worker's call moves on quickly.
+      heartbeatTimeout: heartbeatTimeout(input.heartbeatTimeoutSeconds),
       retry: { maximumAttempts: t.maxAttempts, initialInterval: t.initialIntervalMs, backoffCoefficient: t.backoffCoefficient, maximumInterval: t.maximumIntervalMs },
     });
   }

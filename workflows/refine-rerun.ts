@@ -10,6 +10,7 @@ import type { PreparedRerun } from '../activities/refine';
 import type { Domain, RefineOutcome } from '../config/names';
 import { failedEntitiesQuery, zeroUsage, type LlmUsage } from '../core/rules';
 import { emptyCarry, trackProgress, type FanoutCarry } from './fanout';
+import { preflightLlm } from './llm-preflight';
 import { ensureAdapters, entityOptions, refineActivities, runRefineFanout } from './refine-shared';
 import { r4ecAttributes } from './search-attributes';
 
@@ -50,7 +51,7 @@ export async function rerunFailedRefineWorkflow(input: RerunFailedRefineInput): 
   for (let position = input.resume?.position ?? 0; position < domains.length; position++) {
     const domain = domains[position]!;
     const resumed = input.resume?.position === position ? input.resume : undefined;
-    const prepared = resumed?.prepared ?? (await refineActivities(cpuQueue).prepareRefineRerun({ runId, domain }));
+    const prepared = resumed?.prepared ?? (await refineActivities(cpuQueue, undefined).prepareRefineRerun({ runId, domain }));
     if (!prepared.found) {
       results[domain] = { found: false };
       continue;
@@ -69,13 +70,16 @@ export async function rerunFailedRefineWorkflow(input: RerunFailedRefineInput): 
     const indices = prepared.failed.map((f) => f.index);
     // Nothing failed but records changed (entity workflows reset by hand): only rewrite the output.
     if (indices.length > 0) {
-      if (!resumed) await ensureAdapters(cpu, work.adapterJobKeys);
+      if (!resumed) {
+        await preflightLlm(cpu);
+        await ensureAdapters(cpu, work.adapterJobKeys);
+      }
       const r = await runRefineFanout({ runId, domain, config: cpu, plan: { key, work }, ingestKey: prepared.ingestKey, carry: state.carry, usage, indices });
       state.carry = r.carry;
       trackProgress(state);
       if (!r.finished) return continueAsNew<typeof rerunFailedRefineWorkflow>({ ...input, resume: { position, prepared, carry: r.carry, usage, results } });
     }
-    const done = await refineActivities(cpuQueue).assembleRefine({ runId, key, ingestKey: prepared.ingestKey, domain, entities: entityOptions(config), strategy: config.refine.strategy });
+    const done = await refineActivities(cpuQueue, config.refine.heartbeatTimeoutSeconds).assembleRefine({ runId, key, ingestKey: prepared.ingestKey, domain, entities: entityOptions(config), strategy: config.refine.strategy });
     results[domain] = {
       rerun: indices.length,
       outcomes: { ...state.carry.outcomes },

@@ -6,15 +6,17 @@ import type { createAdapterServingActivities } from '../activities/finetune';
 import type { RefineActivities, RefineUnit, RefineWork } from '../activities/refine';
 import type { Domain } from '../config/names';
 import type { R4ecConfig } from '../config/schema';
-import { addUsage, workflowIds, type LlmUsage, type StageTodo } from '../core/rules';
+import { addUsage, heartbeatTimeout, workflowIds, type LlmUsage, type StageTodo } from '../core/rules';
 import { runWindowedFanout, type FanoutCarry, type FanoutRunResult } from './fanout';
 import { refineEntityWorkflow, type RefineEntityInput } from './refine-entity';
 import { r4ecAttributes } from './search-attributes';
 
-export function refineActivities(cpuQueue: string) {
+/** Refine's bookkeeping activities; they beat from a side timer, so a killed worker's share moves on within the heartbeat timeout. */
+export function refineActivities(cpuQueue: string, heartbeatTimeoutSeconds: number | undefined) {
   return proxyActivities<RefineActivities>({
     taskQueue: cpuQueue,
     startToCloseTimeout: '30 minutes',
+    heartbeatTimeout: heartbeatTimeout(heartbeatTimeoutSeconds),
     retry: { initialInterval: '1 second', maximumInterval: '30 seconds', maximumAttempts: 5 },
   });
 }
@@ -25,6 +27,7 @@ export async function ensureAdapters(config: R4ecConfig, jobKeys: readonly strin
   const { loadFinetunedAdapter } = proxyActivities<ReturnType<typeof createAdapterServingActivities>>({
     taskQueue: config.queues.llm.name,
     startToCloseTimeout: '5 minutes',
+    heartbeatTimeout: heartbeatTimeout(config.refine.heartbeatTimeoutSeconds),
     retry: { maximumAttempts: 5 },
   });
   for (const jobKey of jobKeys) await loadFinetunedAdapter({ jobKey });
@@ -52,7 +55,7 @@ export async function runRefineFanout(a: RefineFanoutArgs): Promise<FanoutRunRes
   const { config, domain, runId } = a;
   const { key, work } = a.plan;
   const r = config.refine;
-  const acts = refineActivities(config.queues.cpu.name);
+  const acts = refineActivities(config.queues.cpu.name, r.heartbeatTimeoutSeconds);
   const base: Omit<RefineEntityInput, 'entityId' | 'index' | 'sample'> = {
     runId,
     key,
@@ -69,6 +72,7 @@ export async function runRefineFanout(a: RefineFanoutArgs): Promise<FanoutRunRes
     cap: config.llm.cap,
     reserveCalls: work.reserveCalls,
     karFromActor: work.karFromActor,
+    heartbeatTimeoutSeconds: r.heartbeatTimeoutSeconds,
   };
   const list = { runId, key, ingestKey: a.ingestKey, domain, entities: entityOptions(config), cap: config.llm.cap };
   return runWindowedFanout<RefineUnit>({

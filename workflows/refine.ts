@@ -9,6 +9,7 @@ import { ApplicationFailure, continueAsNew, upsertSearchAttributes } from '@temp
 import type { RefineSummary, RefineWork } from '../activities/refine';
 import { zeroUsage, type LlmUsage, type StageTodo } from '../core/rules';
 import { emptyCarry, trackProgress, type FanoutCarry } from './fanout';
+import { preflightLlm } from './llm-preflight';
 import { ensureAdapters, entityOptions, refineActivities, runRefineFanout } from './refine-shared';
 import { r4ecAttributes } from './search-attributes';
 import { planOrMissing } from './stage-plan';
@@ -27,7 +28,7 @@ export async function refineKnowledgeWorkflow(input: RefineStageInput): Promise<
   upsertSearchAttributes(r4ecAttributes({ runId, stage: 'refine', domain }));
   const { ingest, finetune } = input.artifacts;
   if (!ingest) throw ApplicationFailure.nonRetryable(`refine(${domain}) needs the ingest output; got ${Object.keys(input.artifacts).join(', ') || 'none'}`, 'MissingStageInput');
-  const acts = refineActivities(config.queues.cpu.name);
+  const acts = refineActivities(config.queues.cpu.name, config.refine.heartbeatTimeoutSeconds);
   const state = { carry: input.resume?.carry ?? emptyCarry(), total: input.resume?.plan.work.total ?? 0 };
   trackProgress(state);
 
@@ -40,7 +41,10 @@ export async function refineKnowledgeWorkflow(input: RefineStageInput): Promise<
   }
   const plan = planned;
   state.total = plan.work.total;
-  if (!input.resume) await ensureAdapters(config, plan.work.adapterJobKeys);
+  if (!input.resume) {
+    await preflightLlm(config);
+    await ensureAdapters(config, plan.work.adapterJobKeys);
+  }
 
   const usage = input.resume?.usage ?? zeroUsage();
   const runs = (input.resume?.runs ?? 0) + 1;
@@ -49,7 +53,15 @@ export async function refineKnowledgeWorkflow(input: RefineStageInput): Promise<
   trackProgress(state);
   if (!r.finished) return continueAsNew<typeof refineKnowledgeWorkflow>({ ...input, resume: { plan, carry: r.carry, usage, runs } });
 
-  const done = await acts.assembleRefine({ runId, key: plan.key, ingestKey: ingest.key, domain, entities: entityOptions(config), strategy: config.refine.strategy });
+  const done = await acts.assembleRefine({
+    runId,
+    key: plan.key,
+    ingestKey: ingest.key,
+    domain,
+    entities: entityOptions(config),
+    strategy: config.refine.strategy,
+    failureLimit: config.refine.failureLimit,
+  });
   state.carry = { ...state.carry, outcomes: { ...done.summary.outcomes } };
   return { artifact: { key: plan.key, contentHash: done.contentHash }, skipped: false, summary: { ...done.summary, key: plan.key, llm: usage, runs } };
 }

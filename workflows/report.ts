@@ -1,5 +1,6 @@
 import { proxyActivities, upsertSearchAttributes } from '@temporalio/workflow';
 import type { createReportActivities } from '../activities/report';
+import { heartbeatTimeout } from '../core/rules';
 import { r4ecAttributes } from './search-attributes';
 import type { StageInput, StageResult } from './stage-types';
 
@@ -18,6 +19,7 @@ export async function reportWorkflow(input: ReportStageInput): Promise<StageResu
   const { writeReport } = proxyActivities<ReturnType<typeof createReportActivities>>({
     taskQueue: input.config.queues.cpu.name,
     startToCloseTimeout: '30 minutes',
+    heartbeatTimeout: heartbeatTimeout(input.config.recovery?.heartbeatTimeoutSeconds),
     retry: { maximumAttempts: 3, nonRetryableErrorTypes: ['InvalidActivityInput'] },
   });
   const r = await writeReport({ report: input.report });

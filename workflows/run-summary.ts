@@ -6,6 +6,7 @@ import { DOMAINS, type ConstructOutcome, type Domain, type RefineOutcome, type S
 import type { IngestSummary } from '../core/data/meta';
 import type { TrainSummary } from '../core/ctr/jobs';
 import { addUsage, zeroUsage, type ArtifactName, type LlmUsage, type StageArtifact } from '../core/rules';
+import type { ErrorBlock } from '../core/rules/error-block';
 import type { RefineStageSummary } from './refine';
 import type { ReportSummary } from './report';
 import type { StageResult } from './stage-types';
@@ -57,6 +58,11 @@ export interface RunSummary {
   artifacts: Partial<Record<ArtifactName, StageArtifact>>;
   /** `<stage>: <why>` when the run failed. */
   error?: string;
+  /**
+   * The same failure as data: code, message, stage, where (file, line, field, expected, found,
+   * related lines; a config error's problems) and suggestion. Absent when the run did not fail.
+   */
+  failure?: ErrorBlock;
 }
 
 export function emptySummary(runId: string, configHash: string): RunSummary {
@@ -71,9 +77,10 @@ export function recordTiming(s: RunSummary, stage: Stage, t: StageTiming): void 
   s.stages[stage] = t;
 }
 
-export function recordFailure(s: RunSummary, stage: Stage, seconds: number, why: string): void {
+export function recordFailure(s: RunSummary, stage: Stage, seconds: number, why: string, failure?: ErrorBlock): void {
   s.stages[stage] = { status: 'failed', seconds, skipped: false };
   s.error = `${stage}: ${why}`;
+  if (failure) s.failure = { ...failure, stage };
 }
 
 /** Adds a stage child's usage to the run's and the stage's totals. */

@@ -96,7 +96,7 @@ export const STAGE_RUNNERS: Readonly<Record<Stage, (c: StageRunContext) => Promi
     const r = await perDomain(c, 'refine', (i) => executeChild(refineKnowledgeWorkflow, { ...options(c, 'refine', i.domain), args: [i] }));
     recordRefine(c.summary, r);
     // refine's stage output is both domains' knowledge files in one output: what encode reads.
-    const merged = await refineActivities(c.config.queues.cpu.name).combineRefineOutputs({ user: r.user.artifact, item: r.item.artifact });
+    const merged = await refineActivities(c.config.queues.cpu.name, c.config.recovery?.heartbeatTimeoutSeconds).combineRefineOutputs({ user: r.user.artifact, item: r.item.artifact });
     return { ...perDomainRun('refine', r), handover: [['refine', { key: merged.key, contentHash: merged.contentHash }]] };
   },
 

@@ -21,6 +21,8 @@ export async function trainBackbonesWorkflow(input: StageInput): Promise<StageRe
   const quick = proxyActivities<TrainActivities>({
     taskQueue: queue.name,
     startToCloseTimeout: '30 minutes',
+    // Plan and collection beat from a side timer: a dead worker is noticed within the timeout.
+    heartbeatTimeout: `${train.heartbeatTimeoutSeconds} seconds`,
     retry: { initialInterval: '1 second', maximumAttempts: 5, nonRetryableErrorTypes: NON_RETRYABLE },
   });
   const long = proxyActivities<TrainActivities>({

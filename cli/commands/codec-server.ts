@@ -31,7 +31,8 @@ export const codecServerCommand: Command = {
     'ui-origin': { type: 'string', description: 'Web UI origin allowed by CORS (default http://localhost:8233)' },
   },
   details: 'Web UI: Settings → Codec Server → http://localhost:8888.  CLI: temporal workflow show -w ID --codec-endpoint http://localhost:8888',
-  async run({ values }) {
+  async run({ values }, life) {
+    life.signalIsStop = true;
     const { config } = loadConfig({ path: str(values.config) });
     const codec = codecFromEnv({ ...config.codec, enabled: true }, process.env);
     if (!codec) throw new R4ecError('codec not configured', 'codec_key_missing');
@@ -63,13 +64,13 @@ export const codecServerCommand: Command = {
         })();
       });
     });
-    await new Promise<void>((r) => server.listen(port, '127.0.0.1', r));
-    process.stderr.write(`codec server on http://127.0.0.1:${port} (CORS origin ${origin})\n`);
-    await new Promise<void>((r) => {
-      process.once('SIGINT', r);
-      process.once('SIGTERM', r);
+    await new Promise<void>((r, reject) => {
+      server.once('error', reject);
+      server.listen(port, '127.0.0.1', r);
     });
-    server.close();
+    life.defer('the codec server', () => new Promise<void>((r) => server.close(() => r())));
+    process.stderr.write(`codec server on http://127.0.0.1:${port} (CORS origin ${origin})\n`);
+    await life.aborted;
     return 0;
   },
 };

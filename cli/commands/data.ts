@@ -51,17 +51,20 @@ const SOURCES: Record<string, { url: string; sha256: string; file: string }> = {
 export const dataFetchCommand: Command = {
   name: 'data fetch',
   summary: 'download a data set from its public home, verifying its checksum (no partial file is ever left)',
-  usage: 'r4ec data fetch ml-1m [--out DIR] [--timeout-s 30]',
+  usage: 'r4ec data fetch ml-1m [--out DIR] [--timeout-s 30] [--url URL [--sha256 HEX]]',
   allowPositionals: true,
   options: {
     out: { type: 'string', description: 'directory (default $R4EC_STATE_DIR/data/<name>)' },
-    'timeout-s': { type: 'string', description: 'give up after this many seconds without a response (default 30)' },
+    'timeout-s': { type: 'string', description: 'give up after this many seconds without any data from the server (default 30)' },
+    url: { type: 'string', description: 'download from this address instead (a mirror); the checksum is verified all the same' },
+    sha256: { type: 'string', description: "the archive's expected sha256 (default: the published archive's), for a mirror of another build" },
   },
   details: 'Amazon-Books 2018 needs a form on its home page: download Books_5.json.gz and meta_Books.json.gz by hand.',
   async run({ values, positionals }) {
     const name = positionals[0];
-    const src = name ? SOURCES[name] : undefined;
-    if (!src) throw new R4ecError(`unknown data set "${name ?? ''}"`, 'bad_arguments', { suggestion: `available: ${Object.keys(SOURCES).join(', ')}`, exitCode: 2 });
+    const known = name ? SOURCES[name] : undefined;
+    if (!known) throw new R4ecError(`unknown data set "${name ?? ''}"`, 'bad_arguments', { suggestion: `available: ${Object.keys(SOURCES).join(', ')}`, exitCode: 2 });
+    const src = { ...known, url: urlOption(str(values.url)) ?? known.url, sha256: sha256Option(str(values.sha256)) ?? known.sha256 };
     const dir = resolve(str(values.out) ?? join(stateDirFrom(process.env), 'data', name!));
     const final = join(dir, src.file);
     if (existsSync(final)) {
@@ -70,25 +73,50 @@ export const dataFetchCommand: Command = {
     }
     mkdirSync(dir, { recursive: true });
     const tmp = `${final}.partial-${process.pid}`;
-    const timeoutMs = int(str(values['timeout-s']), 30, 'timeout-s') * 1000;
+    const timeoutS = int(str(values['timeout-s']), 30, 'timeout-s');
+    // An idle timeout, not a deadline: a slow but steady download finishes; a silent server does not hold us.
+    const ctrl = new AbortController();
+    let timer: NodeJS.Timeout | undefined;
+    const idle = () => {
+      clearTimeout(timer);
+      timer = setTimeout(() => ctrl.abort(new Error(`no data from the server for ${timeoutS} s`)), timeoutS * 1000);
+    };
     try {
-      const res = await fetch(src.url, { signal: AbortSignal.timeout(timeoutMs) });
+      idle();
+      const res = await fetch(src.url, { signal: ctrl.signal });
       if (!res.ok || !res.body) throw new Error(`HTTP ${res.status}`);
       const hash = createHash('sha256');
       const body = Readable.fromWeb(res.body as import('node:stream/web').ReadableStream);
-      body.on('data', (c: Buffer) => hash.update(c));
+      body.on('data', (c: Buffer) => {
+        idle();
+        hash.update(c);
+      });
       await pipeline(body, createWriteStream(tmp));
       const got = hash.digest('hex');
       if (got !== src.sha256) throw new Error(`checksum mismatch: expected sha256 ${src.sha256}, got ${got}`);
       renameSync(tmp, final);
     } catch (err) {
       rmSync(tmp, { force: true });
-      const e = err as Error & { cause?: { code?: string } };
+      const e = (ctrl.signal.aborted ? ctrl.signal.reason : err) as Error & { cause?: { code?: string } };
       throw new R4ecError(`cannot fetch ${name} from ${src.url}: ${e.cause?.code ?? e.message}`, 'fetch_failed', {
         suggestion: `download it by hand where the network allows and unzip it into a folder; point dataset.path at it`,
       });
+    } finally {
+      clearTimeout(timer);
     }
     process.stderr.write(`fetched ${final} (sha256 verified); unzip it and set dataset.path to the folder\n`);
     return 0;
   },
 };
+
+function urlOption(v: string | undefined): string | undefined {
+  if (v === undefined) return undefined;
+  if (!URL.canParse(v) || !/^https?:$/.test(new URL(v).protocol)) throw new R4ecError(`--url: expected an http(s) address, got "${v}"`, 'bad_arguments', { exitCode: 2 });
+  return v;
+}
+
+function sha256Option(v: string | undefined): string | undefined {
+  if (v === undefined) return undefined;
+  if (!/^[0-9a-f]{64}$/i.test(v)) throw new R4ecError(`--sha256: expected 64 hex digits, got "${v}"`, 'bad_arguments', { exitCode: 2 });
+  return v.toLowerCase();
+}

@@ -1,4 +1,5 @@
 import { WorkflowFailedError, type Client } from '@temporalio/client';
+import { join } from 'node:path';
 import { loadConfig } from '../../runtime/config';
 import type { R4ecConfig } from '../../config/schema';
 import { resolveDatasetDir } from '../../activities/ingest';
@@ -7,12 +8,14 @@ import { loadDataset } from '../../core/data/dataset';
 import { estimateMoney, estimateRun } from '../../core/estimate';
 import { formatUsd, PRICES_TAKEN } from '../../core/llm/prices';
 import { PIPELINE_WORKFLOW_TYPE, STAGES, type Stage } from '../../config/names';
-import { R4ecError } from '../../core/errors';
+import { R4ecError, type ErrorBlock } from '../../core/errors';
 import { connectClient, dataConverterFor, resolveTemporal } from '../../runtime/connection';
 import { stateDirFrom } from '../../runtime/paths';
 import { openStore } from '../../core/store';
 import type { StageSelection } from '../../core/rules';
-import type { RunSummary } from '../../workflows/run-summary';
+import { emptySummary, type RunSummary } from '../../workflows/run-summary';
+import { knownError, printErrorBlock } from '../../runtime/handle-error';
+import { Interrupted, type Lifecycle } from '../../runtime/lifecycle';
 import { str, type Command } from '../args';
 import { ensureServer, startWorkers } from '../local';
 import { ProgressView } from '../progress';
@@ -59,38 +62,71 @@ export const runCommand: Command = {
     'Without temporal.address in the config, r4ec starts (or attaches to) the local dev server and runs\n' +
     'workers in this process. Finished stages are skipped by their artifact keys, so running again\n' +
     'after a failure or a config change redoes only what changed.',
-  async run({ values }) {
+  async run({ values }, life) {
     const selection = selectionFrom(values);
     const loaded = loadConfig({ path: str(values.config) });
     const { config } = loaded;
     const env = process.env;
     const stateDir = stateDirFrom(env, config.stateDir);
     const runId = str(values['run-id']) ?? deriveRunId(config, loaded.hash, stateDir);
+    current = { runId, configHash: loaded.hash };
     if (values['dry-run']) return dryRun(config, stateDir, runId, Boolean(values.json));
 
-    const { address, uiUrl, server } = await ensureServer(config, env);
+    // What needs only config and env fails before anything starts: the codec key, TLS files, API key.
+    const dataConverter = dataConverterFor(config, env, { onKeyError: (err) => life.fail(err) });
+    resolveTemporal(config, config.temporal.address ?? '127.0.0.1', env);
+    life.describeInterrupt = (sig) => interrupted(sig, runId, config.temporal.address, stateDir);
+
+    const { address, uiUrl } = await ensureServer(config, env, life);
     process.stderr.write(`Temporal Web UI: ${uiUrl}/namespaces/${config.temporal.namespace}/workflows/${encodeURIComponent(runId)}\n`);
-    const local = config.temporal.address ? undefined : await startWorkers(config, address, env);
-    const client = await connectClient(resolveTemporal(config, address, env), dataConverterFor(config, env));
-    try {
-      const summary = await startOrAttach(client, config.queues.cpu.name, runId, loaded.raw, selection);
-      if (values.json) process.stdout.write(JSON.stringify(summary) + '\n');
-      else printSummary(summary);
-      const report = summary.artifacts.report?.key;
-      if (report && config.store.kind === 'local') {
-        const store = openStore(config.store, stateDir);
-        process.stderr.write(`report: ${await store.localPath(`${report}/report.html`)}\n`);
-      }
-      return summary.error ? 1 : 0;
-    } finally {
-      await client.connection.close();
-      await local?.stop();
-      await server?.stop();
+    if (!config.temporal.address) await startWorkers(config, address, env, life);
+    const client = await connectClient(resolveTemporal(config, address, env), dataConverter);
+    // Closing a connection under a call in flight makes the SDK's retry timer throw: on a signal the
+    // calls are cancelled (withAbortSignal) and the connection goes with the process.
+    life.defer('the Temporal client', async () => {
+      if (!life.signal.aborted) await client.connection.close();
+    });
+    const summary = await client.withAbortSignal(life.signal, () => startOrAttach(client, config.queues.cpu.name, runId, loaded.raw, selection, loaded.hash, life));
+    if (values.json) process.stdout.write(JSON.stringify(summary) + '\n');
+    else printSummary(summary);
+    if (summary.failure) printErrorBlock(summary.failure, (l) => process.stderr.write(l));
+    const report = summary.artifacts.report?.key;
+    if (report && config.store.kind === 'local') {
+      const store = openStore(config.store, stateDir);
+      process.stderr.write(`report: ${await store.localPath(`${report}/report.html`)}\n`);
     }
+    return summary.error ? 1 : 0;
   },
+  // A run that fails before it has a summary (bad config, busy port, wrong codec key, a signal) still
+  // prints the summary's shape on stdout with --json: no stages, the error and its failure block.
+  jsonError: (failure) => failedSummary(current?.runId ?? null, current?.configHash ?? null, failure),
 };
 
-async function startOrAttach(client: Client, taskQueue: string, runId: string, raw: unknown, selection: StageSelection | undefined): Promise<RunSummary> {
+/** The run this process works on, for the --json error output. */
+let current: { runId: string; configHash: string } | undefined;
+
+function failedSummary(runId: string | null, configHash: string | null, failure: ErrorBlock): RunSummary {
+  // runId and configHash are null when the command failed before it knew them (a bad config).
+  return { ...emptySummary(runId as string, configHash as string), error: `${failure.stage ? `${failure.stage}: ` : ''}${failure.message}`, failure };
+}
+
+/** What Ctrl-C / SIGTERM means for a run: it stops here and is kept; running again continues it. */
+function interrupted(sig: NodeJS.Signals, runId: string, address: string | undefined, stateDir: string): Interrupted {
+  if (address) {
+    return new Interrupted(
+      sig,
+      `stopped following run ${runId} (${sig}); the run goes on in the Temporal server at ${address} with the workers serving it`,
+      `\`r4ec run --run-id ${runId}\` with the same config follows it again; \`r4ec status --run ${runId}\` shows it; \`r4ec cancel --run ${runId}\` stops it`,
+    );
+  }
+  return new Interrupted(
+    sig,
+    `run ${runId} interrupted (${sig}): this process's workers stopped; the run keeps its state in ${join(stateDir, 'temporal.sqlite')} and waits there`,
+    `run the same command again (same config and R4EC_STATE_DIR, or \`r4ec run --run-id ${runId}\`) to continue it: finished stages are skipped and the current one resumes; \`r4ec cancel --run ${runId}\` abandons it`,
+  );
+}
+
+async function startOrAttach(client: Client, taskQueue: string, runId: string, raw: unknown, selection: StageSelection | undefined, configHash: string, life: Lifecycle): Promise<RunSummary> {
   const handle = await client.workflow.start(PIPELINE_WORKFLOW_TYPE, {
     taskQueue,
     workflowId: runId,
@@ -103,6 +139,11 @@ async function startOrAttach(client: Client, taskQueue: string, runId: string, r
   const view = new ProgressView();
   let finished = false;
   let wake = () => {};
+  const stopPolling = () => {
+    finished = true;
+    wake();
+  };
+  life.signal.addEventListener('abort', stopPolling);
   const poller = (async () => {
     while (!finished) {
       await view.poll(client, runId);
@@ -119,16 +160,19 @@ async function startOrAttach(client: Client, taskQueue: string, runId: string, r
       const details = (err.cause as { details?: unknown[] } | undefined)?.details;
       const summary = details?.[0] as RunSummary | undefined;
       if (summary && typeof summary === 'object' && 'stages' in summary) return summary;
+      // Failed outside any stage (its config, a termination): the summary's shape, with why.
+      const known = knownError(err);
+      if (known) return failedSummary(runId, configHash, known.block);
       throw new R4ecError(`run ${runId} failed: ${err.cause?.message ?? err.message}`, 'run_failed', {
         suggestion: `inspect it in the Web UI or with \`temporal workflow show -w ${runId}\`; fix the cause and run again (finished stages are skipped)`,
       });
     }
     throw err;
   } finally {
-    finished = true;
-    wake();
+    stopPolling();
+    life.signal.removeEventListener('abort', stopPolling);
     await poller;
-    await view.poll(client, runId);
+    if (!life.signal.aborted) await view.poll(client, runId);
   }
 }
 
@@ -144,7 +188,8 @@ function printSummary(s: RunSummary): void {
   if (s.train) out.write(`train: ${JSON.stringify(s.train)}\n`);
   out.write(`llm: calls=${s.llm.calls} cacheHits=${s.llm.cacheHits} promptTokens=${s.llm.promptTokens} completionTokens=${s.llm.completionTokens}\n`);
   if (s.report) out.write(`report: ${JSON.stringify(s.report)}\n`);
-  if (s.error) out.write(`FAILED: ${s.error}\n`);
+  // With a failure block, stderr gets it in full (code, place, suggestion) after this.
+  if (s.error) out.write(`FAILED: ${s.failure ? `${s.failure.stage ? `stage ${s.failure.stage}` : s.failure.code}` : s.error}\n`);
 }
 
 async function dryRun(config: R4ecConfig, stateDir: string, runId: string, json: boolean): Promise<number> {

@@ -36,7 +36,8 @@ export const simLlmCommand: Command = {
   details:
     'It answers every R4ec prompt kind in the exact format from the catalog and the prompt only, names\nitself a simulator in /v1/models, and logs every request to $R4EC_STATE_DIR/logs/sim-requests.jsonl.\n' +
     "It serves OpenAI's Files and Batch APIs too; batch lines get the same faults as synchronous requests.",
-  async run({ values }) {
+  async run({ values }, life) {
+    life.signalIsStop = true;
     const catalog = str(values.catalog);
     if (!catalog) throw new R4ecError('--catalog PATH is required', 'bad_arguments', { suggestion: 'pass a dataset meta.json from the store, or a JSON list of {id,title,year,genres}', exitCode: 2 });
     const { config } = loadConfig({ path: str(values.config) });
@@ -74,12 +75,9 @@ export const simLlmCommand: Command = {
         expireRate: rate(str(values['batch-expire-rate']), 'batch-expire-rate') ?? 0,
       },
     });
+    life.defer('the simulator', () => server.close());
     process.stderr.write(`r4ec LLM SIMULATOR (not a language model) at ${server.url}/v1 serving ${models.join(', ')}\n`);
-    await new Promise<void>((r) => {
-      process.once('SIGINT', r);
-      process.once('SIGTERM', r);
-    });
-    await server.close();
+    await life.aborted;
     return 0;
   },
 };

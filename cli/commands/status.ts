@@ -18,9 +18,9 @@ export const statusCommand: Command = {
   summary: 'show a run: state, per-stage status and times, and its summary when finished',
   usage: 'r4ec status --run ID [--json] [--config FILE]',
   options: { run: runOption, json: { type: 'boolean', description: 'machine-readable output' }, config: configOption },
-  async run({ values }) {
+  async run({ values }, life) {
     const runId = requireRun(values.run);
-    const { client, close } = await clientFor(str(values.config));
+    const { client, close } = await clientFor(str(values.config), life);
     try {
       const handle = client.workflow.getHandle(runId);
       let desc;
@@ -54,9 +54,9 @@ export const cancelCommand: Command = {
   summary: 'cancel a run: running activities are cancelled (trainer processes stop, checkpoints are kept)',
   usage: 'r4ec cancel --run ID [--config FILE]',
   options: { run: runOption, config: configOption },
-  async run({ values }) {
+  async run({ values }, life) {
     const runId = requireRun(values.run);
-    const { client, close } = await clientFor(str(values.config));
+    const { client, close } = await clientFor(str(values.config), life);
     try {
       await client.workflow.getHandle(runId).cancel();
       process.stderr.write(`cancellation requested for ${runId}\n`);

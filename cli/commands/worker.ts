@@ -14,7 +14,8 @@ export const workerCommand: Command = {
     config: { type: 'string', description: 'config file (temporal address/namespace/TLS, queues and slots, store)' },
   },
   details: 'Run any number of these on any number of machines; each queue scales by adding workers.',
-  async run({ values }) {
+  async run({ values }, life) {
+    life.signalIsStop = true;
     const queues = (str(values.queue) ?? '').split(',').filter(Boolean);
     const bad = queues.filter((q) => !(QUEUE_KINDS as readonly string[]).includes(q));
     if (queues.length === 0 || bad.length) {
@@ -23,7 +24,7 @@ export const workerCommand: Command = {
     const { config } = loadConfig({ path: str(values.config) });
     const address = config.temporal.address ?? `127.0.0.1:${config.temporal.devServer.port}`;
     await setupClusterAtWorkerStart(config, address, process.env, (s) => process.stderr.write(s));
-    await runWorkerProcess({ config, queues: queues as QueueKind[], onReady: () => process.stderr.write(`[r4ec] workers ready: ${queues.map((q) => config.queues[q as QueueKind].name).join(', ')}\n`) });
+    await runWorkerProcess({ config, queues: queues as QueueKind[], life, onReady: () => process.stderr.write(`[r4ec] workers ready: ${queues.map((q) => config.queues[q as QueueKind].name).join(', ')}\n`) });
     return 0;
   },
 };

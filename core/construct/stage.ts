@@ -5,9 +5,10 @@ import { CONSTRUCT_OUTCOMES, type ConstructOutcome, type Domain } from '../../co
 import type { R4ecConfig } from '../../config/schema';
 import { LlmUsageSchema } from '../llm/usage';
 import type { LlmUsage, StagePlan } from '../rules';
+import { redoRefusedUnits } from '../stage/failure-limit';
 import { planStage } from '../stage/plan';
 import { stageKey, type ArtifactStore } from '../store';
-import { writePlan } from './work';
+import { refusalKey, writePlan } from './work';
 
 /** Bumped when construction changes what it produces. */
 export const CONSTRUCT_CODE_VERSION = 'construct-1';
@@ -72,6 +73,8 @@ export async function planConstruction(store: ArtifactStore, input: ConstructKey
     lookupOnly: input.lookupOnly,
     summaryOf: constructSummaryOf,
     work: async () => {
+      // The last execution refused to commit: its failed inferences run again, the others stay.
+      await redoRefusedUnits(store, refusalKey(workKey), (recordKey) => (recordKey.startsWith(`${workKey}/inferences/`) ? recordKey : undefined));
       const plan = await writePlan(store, workKey, input);
       return { workKey, units: plan.sampled * input.construct.inferencesPerSample };
     },

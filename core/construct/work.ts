@@ -19,6 +19,11 @@ export function inferenceKey(workKey: string, planIndex: number, k: number): str
   return `${workKey}/inferences/${Math.floor(planIndex / PLAN_PAGE)}/${planIndex}-${k}.json`;
 }
 
+/** Which inferences failed when the stage last refused to commit (over construct.failureLimit). */
+export function refusalKey(workKey: string): string {
+  return `${workKey}/refused.json`;
+}
+
 const PlanInfoSchema = z.object({ domain: z.enum(['user', 'item']), datasetKey: z.string(), entities: z.number().int(), eligible: z.number().int(), sampled: z.number().int(), pages: z.number().int() }).strict();
 export type PlanInfo = z.infer<typeof PlanInfoSchema>;
 

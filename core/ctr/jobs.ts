@@ -6,7 +6,7 @@ import type { R4ecConfig } from '../../config/schema';
 import { meanStd } from './metrics';
 
 /** Bumped when the trainer's code changes what a job produces. */
-export const TRAIN_CODE_VERSION = 'ctr-v2';
+export const TRAIN_CODE_VERSION = 'ctr-v3';
 
 export type TrainConfig = R4ecConfig['train'];
 export type FeatureSet = 'paper' | 'full';

@@ -3,6 +3,7 @@
 // and test predictions).
 import { z } from 'zod';
 import { BACKBONES, VARIANTS } from '../../config/names';
+import { faultPoint } from '../fault';
 import { planStage } from '../stage/plan';
 import type { StageArtifact, StagePlan } from '../rules/stage';
 import { StageOutput, stageKey, type ArtifactStore } from '../store';
@@ -103,5 +104,6 @@ export async function collectTraining(store: ArtifactStore, key: string, train: 
   await out.putJson('models.json', models);
   await out.putJson('summary.json', summary);
   const contentHash = await out.commit('train', { summary });
+  faultPoint('train.collect.after-commit');
   return { key, contentHash, summary };
 }

@@ -13,6 +13,12 @@ export interface SynthOptions {
   seed: number;
   users?: number;
   items?: number;
+  /**
+   * How strongly taste decides what a user watches: item weight = popularity × exp(tilt × affinity).
+   * High (the default) fills every history window with the user's liked genres; 0 makes what is
+   * watched independent of taste, so only the ratings show it.
+   */
+  tilt?: number;
 }
 
 export interface SynthResult {
@@ -23,7 +29,7 @@ export interface SynthResult {
   files: string[];
 }
 
-export const SYNTH_DEFAULTS = { seed: 1, users: 300, items: 400 } as const;
+export const SYNTH_DEFAULTS = { seed: 1, users: 300, items: 400, tilt: 0.9 } as const;
 /** Written last: its presence means the data set is complete. */
 export const SYNTH_MARKER = 'synth.json';
 
@@ -79,7 +85,7 @@ export class Rng {
 type Genre = (typeof ML_GENRES)[number];
 
 // Title words typed by genre, so a title alone hints at its genres.
-const WORDS: Record<Genre, [string[], string[]]> = {
+export const WORDS: Record<Genre, [string[], string[]]> = {
   Action: [['Hard', 'Lethal', 'Maximum', 'Rapid', 'Iron'], ['Strike', 'Force', 'Target', 'Pursuit', 'Fury']],
   Adventure: [['Lost', 'Hidden', 'Far', 'Wild', 'Golden'], ['Expedition', 'Island', 'Treasure', 'Voyage', 'Quest']],
   Animation: [['Little', 'Magic', 'Tiny', 'Happy', 'Painted'], ['Toys', 'Bunny', 'Cartoon', 'Kingdom', 'Critters']],
@@ -104,7 +110,7 @@ const ACCENTED = ['Café', 'Amélie', 'Señor', 'Garçon', 'Noël', 'Fête', 'Ma
 const GENRE_WEIGHT: Partial<Record<Genre, number>> = { Drama: 3, Comedy: 3, Action: 2, Thriller: 2, Romance: 1.5 };
 const AGES = [1, 18, 25, 35, 45, 50, 56];
 
-function weightedIndex(rng: Rng, weights: readonly number[], total: number): number {
+export function weightedIndex(rng: Rng, weights: readonly number[], total: number): number {
   let x = rng.next() * total;
   for (let i = 0; i < weights.length; i++) {
     x -= weights[i]!;
@@ -116,6 +122,7 @@ function weightedIndex(rng: Rng, weights: readonly number[], total: number): num
 export async function synthesizeDataset(opts: SynthOptions): Promise<SynthResult> {
   const nUsers = opts.users ?? SYNTH_DEFAULTS.users;
   const nItems = opts.items ?? SYNTH_DEFAULTS.items;
+  const tilt = opts.tilt ?? SYNTH_DEFAULTS.tilt;
   if (!Number.isInteger(nUsers) || nUsers < 1 || !Number.isInteger(nItems) || nItems < 60) {
     throw new RangeError(`synthesizeDataset: need users >= 1 and items >= 60 (got ${nUsers}, ${nItems})`);
   }
@@ -175,7 +182,7 @@ export async function synthesizeDataset(opts: SynthOptions): Promise<SynthResult
     it.genres.reduce((a, g, j) => a + u.affinity[g]! * (j === 0 ? 1 : 0.5), 0) / (it.genres.length === 1 ? 1 : 1 + 0.5 * (it.genres.length - 1));
   for (let u = 0; u < nUsers; u++) {
     const user = users[u]!;
-    const weights = items.map((it) => it.pop * Math.exp(0.9 * affinityOf(user, it)));
+    const weights = items.map((it) => it.pop * Math.exp(tilt * affinityOf(user, it)));
     let total = weights.reduce((a, b) => a + b, 0);
     const chosen: number[] = [];
     for (let k = 0; k < user.n && k < nItems; k++) {

@@ -54,6 +54,8 @@ export interface OpenEncoderOptions {
   executionProviders?: readonly ExecutionProvider[];
   /** ORT intra-op threads; 0 = ORT's default (one per physical core). */
   threads?: number;
+  /** The CUDA device ordinal for the `cuda` provider (the gpu worker's device pool hands them out). */
+  deviceId?: number;
 }
 
 export class EncoderError extends R4ecError {
@@ -149,7 +151,7 @@ export class OnnxEncoder {
     let session: ort.InferenceSession;
     try {
       session = await ort.InferenceSession.create(join(dir, 'model.onnx'), {
-        executionProviders: providers,
+        executionProviders: providers.map((p) => (p === 'cuda' && opts.deviceId !== undefined ? { name: 'cuda', deviceId: opts.deviceId } : p)),
         graphOptimizationLevel: 'all',
         ...(opts.threads ? { intraOpNumThreads: opts.threads } : {}),
       });

@@ -5,6 +5,7 @@ import { z } from 'zod';
 import type { Domain, KnowledgeSet } from '../../config/names';
 import { DOMAINS, KNOWLEDGE_SETS } from '../../config/names';
 import { DataError } from '../data/errors';
+import { faultPoint } from '../fault';
 import { encodeNpy } from '../data/npy';
 import { StageOutput, stageKey, type ArtifactStore } from '../store';
 import { assembleRows, fillApproximated, type DomainCounts } from './assemble';
@@ -133,10 +134,25 @@ export async function assembleAndCommit(a: {
     summary.sets[set] = { user: built.user.counts, item: built.item.counts };
   }
   const contentHash = await out.commit('encode', { ...summary });
+  faultPoint('encode.assemble.after-commit');
   return { contentHash, summary };
 }
 
-/** Removes the scratch shards once the output is committed (they are not needed to read it). */
+/** The committed output and its summary, or undefined: what a retry after the commit returns. */
+export async function committedEncoding(store: ArtifactStore, key: string): Promise<{ contentHash: string; summary: EncodeSummary } | undefined> {
+  const out = new StageOutput(store, key);
+  if (!(await out.isComplete())) return undefined;
+  return { contentHash: await out.contentHash(), summary: encodeSummaryOf((await out.manifest()).meta) };
+}
+
+/**
+ * Removes the scratch shards once the output is committed (they are not needed to read it). A retry
+ * finishes what a killed attempt started: shards already gone are simply not listed.
+ */
 export async function removeWork(store: ArtifactStore, key: string, shardSize: number): Promise<void> {
-  for (const k of await store.list(`${workPrefix(key, shardSize)}/`)) await store.delete(k);
+  let removed = 0;
+  for (const k of await store.list(`${workPrefix(key, shardSize)}/`)) {
+    await store.delete(k);
+    if (++removed === 1) faultPoint('encode.assemble.cleanup');
+  }
 }

@@ -1,5 +1,6 @@
 // The finetune stage output: `adapters.json` (which registered adapter serves which job's role) and
 // the stage summary in the manifest. Idempotent: a committed output is returned as it is.
+import { faultPoint } from '../fault';
 import { StageOutput, type ArtifactStore } from '../store';
 import type { LoraJobName } from '../rules/jobs';
 import { FinetuneError } from './errors';
@@ -42,5 +43,6 @@ export async function commitFinetune(o: CommitFinetuneOptions): Promise<{ key: s
   }
   await out.putJson(ADAPTERS_FILE, { backend: o.backend, baseModel: o.baseModel, adapters });
   const contentHash = await out.commit('finetune', { runId: o.runId, summary });
+  faultPoint('finetune.commit.after-commit');
   return { key: o.key, contentHash, summary };
 }

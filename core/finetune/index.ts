@@ -9,3 +9,4 @@ export * from './local-job';
 export * from './openai-job';
 export * from './submit';
 export * from './commit';
+export * from './serving';

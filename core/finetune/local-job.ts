@@ -2,10 +2,12 @@
 // `<stateDir>/finetune/jobs/<jobKey>/` (spec, progress lines, log, pid file, checkpoints/, adapter/),
 // followed by the trainer-job runner, so retries, a restarted worker and reruns all lead to one
 // trainer and one adapter. The trainer runs detached from the worker: a crashed worker leaves it
-// training, and the retried activity re-attaches to it.
+// training, and the retried activity re-attaches to it. Every checkpoint is mirrored into the store
+// (`checkpoints/lora/<jobKey>/`), so a retry on another machine resumes from the newest one.
 import { readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
-import { runPythonJob, type JobEvent, type JobState } from '../python-job';
+import { runPythonJob, type CheckpointStoreOptions, type DevicePool, type JobEvent, type JobState } from '../python-job';
+import type { ArtifactStore } from '../store';
 import type { FinetuneConfig } from './jobs';
 import type { BaseModelRef, PlannedJob } from './plan';
 
@@ -23,6 +25,11 @@ const ERROR_CODES: Record<string, string> = {
 
 export function jobDirOf(stateDir: string, jobKey: string): string {
   return join(stateDir, 'finetune', 'jobs', jobKey);
+}
+
+/** Where a LoRA job's checkpoints are kept in the store while it trains (trainer/lora: `<workDir>/checkpoints/step-N/`). */
+export function loraCheckpointStore(store: ArtifactStore, jobKey: string): CheckpointStoreOptions {
+  return { store, prefix: `checkpoints/lora/${jobKey}`, dir: 'checkpoints' };
 }
 
 /** The job spec of trainer/lora (trainer/lora/spec.py). */
@@ -65,9 +72,14 @@ export interface TrainLocalAdapterOptions {
   /** Local path of the merged dataset. */
   dataset: string;
   stateDir: string;
+  /** Mirror the checkpoints here (the workers' shared store), so any machine can resume the job. */
+  store?: ArtifactStore;
+  /** The gpu worker's devices (one per trainer process). */
+  devices?: DevicePool;
   python?: string;
   env?: NodeJS.ProcessEnv;
   signal?: AbortSignal;
+  onCheckpointError?: (err: Error) => void;
   onEvent?: (event: JobEvent, state: JobState) => void;
   onHeartbeat?: (state: JobState) => void;
 }
@@ -82,6 +94,9 @@ export async function trainLocalAdapter(o: TrainLocalAdapterOptions): Promise<Lo
     job: 'lora.train',
     workDir,
     spec: loraTrainerSpec(o.job, ft, o.baseModel, o.dataset, workDir),
+    ...(o.store ? { checkpoints: loraCheckpointStore(o.store, o.job.jobKey) } : {}),
+    ...(o.devices ? { devices: o.devices } : {}),
+    ...(o.onCheckpointError ? { onCheckpointError: o.onCheckpointError } : {}),
     ...(o.python ? { python: o.python } : {}),
     env: { ...(o.env ?? process.env), TOKENIZERS_PARALLELISM: 'false' },
     pollMs: ft.pollIntervalMs,
@@ -94,7 +109,7 @@ export async function trainLocalAdapter(o: TrainLocalAdapterOptions): Promise<Lo
   const { event: _e, pid: _p, t: _t, adapterDir, ...metrics } = r.done;
   return {
     adapterDir: typeof adapterDir === 'string' ? adapterDir : join(workDir, ADAPTER_DIR),
-    metrics: { ...metrics, resumedFromStep: r.state.startStep ?? 0, launches: r.state.launches },
+    metrics: { ...metrics, resumedFromStep: r.state.startStep ?? 0, launches: r.state.launches, ...(r.state.restoredCheckpoint ? { restoredCheckpoint: r.state.restoredCheckpoint } : {}) },
     attached: r.state.attached,
   };
 }

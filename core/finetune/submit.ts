@@ -3,11 +3,11 @@
 // (finished, running, or started) produces it and it is registered once.
 import { mkdir } from 'node:fs/promises';
 import OpenAI from 'openai';
-import type { JobEvent, JobState } from '../python-job';
+import { clearStoredCheckpoints, type DevicePool, type JobEvent, type JobState } from '../python-job';
 import type { ArtifactStore } from '../store';
 import { FinetuneError } from './errors';
 import { hyperParameters, type FinetuneConfig } from './jobs';
-import { jobDirOf, trainLocalAdapter } from './local-job';
+import { jobDirOf, loraCheckpointStore, trainLocalAdapter } from './local-job';
 import { runOpenAiJob } from './openai-job';
 import type { BaseModelRef, PlannedJob } from './plan';
 import { getAdapter, registerAdapter, type AdapterEntry } from './registry';
@@ -17,6 +17,8 @@ export interface SubmitLoraJobOptions {
   stateDir: string;
   env: NodeJS.ProcessEnv;
   python?: string;
+  /** The gpu worker's devices (one per trainer process). */
+  devices?: DevicePool;
   job: PlannedJob;
   finetune: FinetuneConfig;
   baseModel: BaseModelRef;
@@ -39,7 +41,11 @@ export interface SubmittedJob {
 export async function submitLoraJob(o: SubmitLoraJobOptions): Promise<SubmittedJob> {
   const { job, finetune: ft } = o;
   const known = await getAdapter(o.store, job.jobKey);
-  if (known) return { entry: known, reused: true, attached: false };
+  if (known) {
+    // A worker that died between the registration and the clean-up left its stored checkpoints behind.
+    await clearStoredCheckpoints(loraCheckpointStore(o.store, job.jobKey));
+    return { entry: known, reused: true, attached: false };
+  }
   if (ft.backend === 'none') throw new FinetuneError('BadTrainerSpec', 'finetune.backend is "none": no job to submit', false);
   const base = {
     jobKey: job.jobKey,
@@ -87,6 +93,9 @@ export async function submitLoraJob(o: SubmitLoraJobOptions): Promise<SubmittedJ
     baseModel: o.baseModel,
     dataset,
     stateDir: o.stateDir,
+    store: o.store,
+    ...(o.devices ? { devices: o.devices } : {}),
+    onCheckpointError: (e) => o.log?.(`lora ${job.name}: checkpoint upload to the store failed; training goes on`, { error: e.message }),
     env: o.env,
     ...(o.python ? { python: o.python } : {}),
     ...(o.signal ? { signal: o.signal } : {}),
@@ -97,5 +106,7 @@ export async function submitLoraJob(o: SubmitLoraJobOptions): Promise<SubmittedJ
     onHeartbeat: beat,
   });
   const { entry } = await registerAdapter(o.store, { ...base, servedName: job.servedName, metrics: r.metrics, jobId: `local:${job.jobKey}` }, r.adapterDir);
+  // Registered: the stored checkpoints are no longer needed to resume anything.
+  await clearStoredCheckpoints(loraCheckpointStore(o.store, job.jobKey));
   return { entry, reused: false, attached: r.attached };
 }

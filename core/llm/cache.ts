@@ -1,11 +1,10 @@
-// Content-addressed disk cache of successfully parsed answers: a retry, a crashed worker or a rerun
-// never repeats a completed call. Key = hash(model, messages, sampling params incl. seed); the base
-// URL is left out on purpose, so the same model behind a new port (the simulator) still hits.
-// Files are written atomically (temp + rename), so a crash leaves either the old state or the entry.
-import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
-import { dirname, join } from 'node:path';
-import { randomBytes } from 'node:crypto';
+// Content-addressed cache of successfully parsed answers, in the artifact store: a retry, a crashed
+// worker, a rerun or a worker on another machine never repeats a completed call. Key = hash(model,
+// messages, sampling params incl. seed); the base URL is left out on purpose, so the same model
+// behind a new port (the simulator) still hits. One object per answer, created with `putIfAbsent`:
+// of two workers that complete the same call, the first entry stands and nothing is half-written.
 import { z } from 'zod';
+import { LocalStore, StoreError, type ArtifactStore } from '../store';
 import { hashJson } from '../util/hash';
 import type { ChatMessage, SamplingParams, TokenUsage } from './types';
 
@@ -26,29 +25,53 @@ const EntrySchema = z.object({
 });
 export type CacheEntry = z.infer<typeof EntrySchema>;
 
+/** Where the cache lives in the shared store. */
+export const LLM_CACHE_PREFIX = 'llm-cache/';
+
 export class LlmCache {
   hits = 0;
   misses = 0;
   /** Entries that existed but could not be read (counted, then treated as misses). */
   corrupt = 0;
+  readonly store: ArtifactStore;
+  private readonly prefix: string;
+  /**
+   * Keys this process found an entry under (recently): a later `put` of the same key means the
+   * caller rejected that entry (the parser no longer accepts it), so the new answer replaces it.
+   */
+  private readonly served = new Set<string>();
 
-  constructor(readonly dir: string) {}
+  /**
+   * `target`: the artifact store every worker shares (entries under `llm-cache/`), or a local
+   * directory of its own (tests, tools).
+   */
+  constructor(target: ArtifactStore | string, prefix?: string) {
+    if (typeof target === 'string') {
+      this.store = new LocalStore(target);
+      this.prefix = prefix ?? '';
+    } else {
+      this.store = target;
+      this.prefix = prefix ?? LLM_CACHE_PREFIX;
+    }
+  }
 
-  private path(key: string): string {
-    return join(this.dir, key.slice(0, 2), `${key}.json`);
+  private objectKey(key: string): string {
+    if (!/^[A-Za-z0-9_-]+$/.test(key)) throw new Error(`LLM cache key "${key}": expected a request hash`);
+    return `${this.prefix}${key.slice(0, 2)}/${key}.json`;
   }
 
   /** Reads an entry without counting it (the caller counts once the cached text still parses). */
   async peek(key: string): Promise<CacheEntry | undefined> {
-    let raw: string;
+    let raw: Buffer;
     try {
-      raw = await readFile(this.path(key), 'utf8');
+      raw = await this.store.get(this.objectKey(key));
     } catch (e) {
-      if ((e as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+      if (e instanceof StoreError && e.code === 'not_found') return undefined;
       throw e;
     }
+    this.remember(key);
     try {
-      const entry = EntrySchema.parse(JSON.parse(raw));
+      const entry = EntrySchema.parse(JSON.parse(raw.toString('utf8')));
       return entry.key === key ? entry : undefined;
     } catch {
       this.corrupt++;
@@ -56,12 +79,19 @@ export class LlmCache {
     }
   }
 
+  private remember(key: string): void {
+    this.served.add(key);
+    if (this.served.size > 10_000) this.served.delete(this.served.values().next().value!);
+  }
+
   async put(key: string, model: string, text: string, usage: TokenUsage): Promise<void> {
-    const p = this.path(key);
-    await mkdir(dirname(p), { recursive: true });
-    const tmp = `${p}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`;
+    const objectKey = this.objectKey(key);
     const entry: CacheEntry = { key, model, text, usage, createdAt: new Date().toISOString() };
-    await writeFile(tmp, JSON.stringify(entry));
-    await rename(tmp, p);
+    const body = JSON.stringify(entry);
+    if (await this.store.putIfAbsent(objectKey, body)) return;
+    // The entry exists. Another worker completed the same request first: its answer stands. Or this
+    // caller was served that entry and rejected it (unreadable, or the parser no longer accepts it):
+    // then the new answer replaces it.
+    if (this.served.delete(key)) await this.store.put(objectKey, body);
   }
 }

@@ -1,5 +1,6 @@
 // One LlmClient per role for a worker: the endpoint from config, or the simulator for every role
-// that has none (docs/DESIGN.md, "The offline LLM"). Shared cache and usage ledger under the state dir.
+// that has none (docs/DESIGN.md, "The offline LLM"). The answer cache and the usage ledger live in the
+// artifact store, so every worker on every machine shares them.
 import { join } from 'node:path';
 import type { LlmRole } from '../../config/names';
 import type { EndpointConfig, R4ecConfig } from '../../config/schema';
@@ -8,11 +9,15 @@ import { LlmCache } from './cache';
 import { LlmClient } from './client';
 import { UsageLedger } from './usage';
 import { BatchClient } from './batch';
+import type { ArtifactStore } from '../store';
 
 export type LlmConfig = R4ecConfig['llm'];
 
 export interface LlmRegistryOptions {
   llm: LlmConfig;
+  /** Where the answer cache and usage records live (the workers' shared store). */
+  store?: ArtifactStore;
+  /** Without a store: the cache and ledger go to this directory (tools and tests of one process). */
   stateDir: string;
   env: NodeJS.ProcessEnv;
   /** Base URL of a running simulator (`http://127.0.0.1:PORT`), used for roles without an endpoint. */
@@ -40,8 +45,8 @@ export class LlmRegistry {
   private readonly clients = new Map<LlmRole, LlmClient>();
 
   constructor(private readonly opts: LlmRegistryOptions) {
-    this.cache = new LlmCache(join(opts.stateDir, 'llm-cache'));
-    this.ledger = new UsageLedger(join(opts.stateDir, 'llm-usage'));
+    this.cache = opts.store ? new LlmCache(opts.store) : new LlmCache(join(opts.stateDir, 'llm-cache'));
+    this.ledger = opts.store ? new UsageLedger(opts.store) : new UsageLedger(join(opts.stateDir, 'llm-usage'));
   }
 
   get formatRetries(): number {

@@ -1,9 +1,9 @@
-// Token usage per call, appended as JSON lines under <stateDir>/llm-usage/<runId>.jsonl, and summed
-// per stage and role for the run summary and the report. A cache hit is a line with cacheHit: true
+// Token usage per call, one record per call in the artifact store (`llm-usage/<runId>/`), and summed
+// per stage and role for the run summary and the report. A cache hit is a record with cacheHit: true
 // and no tokens spent; `calls` counts requests actually sent.
-import { appendFile, mkdir, readFile } from 'node:fs/promises';
-import { join } from 'node:path';
+import { randomBytes } from 'node:crypto';
 import { z } from 'zod';
+import { LocalStore, type ArtifactStore } from '../store';
 import { zeroUsage, type LlmUsage } from '../rules/usage';
 
 export const UsageRecordSchema = z.object({
@@ -61,45 +61,66 @@ export function summarizeUsage(records: Iterable<UsageRecord>): UsageSummary {
   return s;
 }
 
+/** Where usage records live in the shared store: one object per record under `llm-usage/<runId>/`. */
+export const USAGE_PREFIX = 'llm-usage/';
+
 export class UsageLedger {
-  constructor(readonly dir: string) {}
+  readonly store: ArtifactStore;
+  private readonly prefix: string;
 
-  private file(runId: string): string {
-    return join(this.dir, `${runId.replace(/[^A-Za-z0-9._-]/g, '_')}.jsonl`);
-  }
-
-  async append(record: UsageRecord): Promise<void> {
-    await mkdir(this.dir, { recursive: true });
-    // One short line per append: concurrent appends from one worker do not interleave.
-    await appendFile(this.file(record.runId), JSON.stringify(record) + '\n');
-  }
-
-  /** All records of a run; a torn last line (crash mid-write) is skipped, any other bad line names its number. */
-  async read(runId: string): Promise<UsageRecord[]> {
-    let text: string;
-    try {
-      text = await readFile(this.file(runId), 'utf8');
-    } catch (e) {
-      if ((e as NodeJS.ErrnoException).code === 'ENOENT') return [];
-      throw e;
+  /** `target`: the store every worker shares, or a local directory of its own (tests, tools). */
+  constructor(target: ArtifactStore | string, prefix?: string) {
+    if (typeof target === 'string') {
+      this.store = new LocalStore(target);
+      this.prefix = prefix ?? '';
+    } else {
+      this.store = target;
+      this.prefix = prefix ?? USAGE_PREFIX;
     }
-    const lines = text.split('\n');
-    const out: UsageRecord[] = [];
-    lines.forEach((line, i) => {
-      if (line.trim() === '') return;
-      const isLast = i >= lines.length - 2;
-      let parsed: unknown;
-      try {
-        parsed = JSON.parse(line);
-      } catch {
-        if (isLast) return;
-        throw new Error(`${this.file(runId)}:${i + 1}: not JSON`);
+  }
+
+  private runPrefix(runId: string): string {
+    return `${this.prefix}${runId.replace(/[^A-Za-z0-9._-]/g, '_')}/`;
+  }
+
+  /**
+   * One object of its own per record (a time-ordered, random name), so writers on any number of
+   * machines never touch a shared object and a crash loses at most the record being written.
+   */
+  async append(record: UsageRecord): Promise<void> {
+    const at = Date.parse(record.at);
+    const name = `${(Number.isFinite(at) ? at : Date.now()).toString(36).padStart(9, '0')}-${randomBytes(6).toString('hex')}.json`;
+    await this.store.put(`${this.runPrefix(record.runId)}${name}`, JSON.stringify(record));
+  }
+
+  /** All records of a run, oldest first; a record that does not parse names its key. */
+  async read(runId: string): Promise<UsageRecord[]> {
+    const keys: string[] = [];
+    let startAfter: string | undefined;
+    do {
+      const page = await this.store.listPage(this.runPrefix(runId), startAfter !== undefined ? { startAfter } : {});
+      keys.push(...page.keys.filter((k) => k.endsWith('.json')));
+      startAfter = page.next;
+    } while (startAfter !== undefined);
+    const out: UsageRecord[] = new Array<UsageRecord>(keys.length);
+    let next = 0;
+    const readOne = async (): Promise<void> => {
+      for (let i = next++; i < keys.length; i = next++) {
+        const key = keys[i]!;
+        let parsed: unknown;
+        try {
+          parsed = JSON.parse((await this.store.get(key)).toString('utf8'));
+        } catch (e) {
+          if (e instanceof SyntaxError) throw new Error(`${this.store.description}/${key}: not JSON`);
+          throw e;
+        }
+        const r = UsageRecordSchema.safeParse(parsed);
+        if (!r.success) throw new Error(`${this.store.description}/${key}: ${r.error.issues.map((x) => `${x.path.join('.')}: ${x.message}`).join('; ')}`);
+        out[i] = r.data;
       }
-      const r = UsageRecordSchema.safeParse(parsed);
-      if (!r.success) throw new Error(`${this.file(runId)}:${i + 1}: ${r.error.issues.map((x) => `${x.path.join('.')}: ${x.message}`).join('; ')}`);
-      out.push(r.data);
-    });
-    return out;
+    };
+    await Promise.all(Array.from({ length: Math.min(16, keys.length) }, readOne));
+    return out.sort((a, b) => (a.at < b.at ? -1 : a.at > b.at ? 1 : 0));
   }
 
   async summarize(runId: string): Promise<UsageSummary> {

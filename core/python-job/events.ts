@@ -62,6 +62,10 @@ export interface JobState {
   checkpoint?: string;
   checkpointStep?: number;
   checkpointEpoch?: number;
+  /** The stored checkpoint put into the work directory before the last start (another machine's, or a deleted state dir's). */
+  restoredCheckpoint?: string;
+  /** CUDA_VISIBLE_DEVICES of the trainer this attempt started. */
+  device?: string;
 }
 
 const n = (v: number | null | undefined) => (typeof v === 'number' ? v : undefined);

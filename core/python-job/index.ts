@@ -1,3 +1,5 @@
+export * from './checkpoint-store';
+export * from './devices';
 export * from './events';
 export * from './files';
 export * from './python';

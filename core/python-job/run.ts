@@ -6,10 +6,18 @@
 //   finds the work directory locked by another reports `Busy`, after which we attach to that one;
 // - a cancel signals the trainer's process group (SIGTERM: a trainer that handles it checkpoints and
 //   stops; SIGKILL after the grace time) and waits for it to be gone;
-// - `onHeartbeat` runs on a timer of its own, so a long step or a slow setup still heartbeats.
+// - `onHeartbeat` runs on a timer of its own, so a long step or a slow setup still heartbeats;
+// - with `checkpoints`, every checkpoint the trainer completes is uploaded to the artifact store, and
+//   a trainer started on a work directory without it (another machine, a deleted state dir) finds
+//   the newest stored one in place: the job resumes from there, not from step 0;
+// - with `devices`, a trainer it starts gets a device of its own (CUDA_VISIBLE_DEVICES), held until
+//   the trainer is gone; a re-attached trainer keeps the device it was started with.
 import type { ChildProcess } from 'node:child_process';
 import { mkdir } from 'node:fs/promises';
+import { basename, resolve } from 'node:path';
 import { R4ecError } from '../errors';
+import { CheckpointUploader, restoreNewestCheckpoint, type CheckpointStoreOptions } from './checkpoint-store';
+import { visibleDevicesOf, type DeviceLease, type DevicePool } from './devices';
 import { TERMINAL_EVENTS, applyEvent, type JobEvent, type JobState } from './events';
 import { ProgressReader, jobFiles, readPidFile, tailLines, writeAtomic } from './files';
 import { isAlive, isJobProcess, killGroup, startJob } from './process';
@@ -34,6 +42,12 @@ export interface PythonJobOptions {
   signal?: AbortSignal;
   /** The failure code for the trainer's error kind (default: the kind itself). */
   errorCode?: (type: string) => string;
+  /** Mirror the trainer's checkpoints in the artifact store (upload each, restore the newest before a start). */
+  checkpoints?: CheckpointStoreOptions;
+  /** The gpu worker's devices: each trainer started gets one (CUDA_VISIBLE_DEVICES). */
+  devices?: DevicePool;
+  /** A checkpoint upload failed, or a damaged stored one was passed over (the job goes on). */
+  onCheckpointError?: (err: Error) => void;
   /** Every new progress line of the followed trainer. */
   onEvent?: (event: JobEvent, state: JobState) => void;
   /** On the side timer, whatever the trainer is doing. */
@@ -102,6 +116,8 @@ export async function runPythonJob(opts: PythonJobOptions): Promise<PythonJobRes
   await writeAtomic(files.spec, JSON.stringify(opts.spec, null, 1));
   const state: JobState = { attached: false, launches: 0 };
   const history: JobEvent[] = [];
+  const uploader = opts.checkpoints ? new CheckpointUploader(opts.checkpoints, (e) => opts.onCheckpointError?.(e)) : undefined;
+  let succeeded = false;
   const timer = opts.onHeartbeat ? setInterval(() => opts.onHeartbeat!(state), opts.heartbeatMs ?? pollMs) : undefined;
 
   const lastLines = async (pid: number | undefined) => [
@@ -116,21 +132,40 @@ export async function runPythonJob(opts: PythonJobOptions): Promise<PythonJobRes
     for (;;) {
       let pid = await readPidFile(files.pid);
       let child: ChildProcess | undefined;
+      let device: DeviceLease | undefined;
       if (pid !== undefined && (await isJobProcess(pid, files.spec))) {
         state.attached = true;
+        device = opts.devices?.claim(await visibleDevicesOf(pid));
       } else {
         if (opts.signal?.aborted) throw new PythonJobCancelled(state, true);
-        child = startJob({ python, job: opts.job, specPath: files.spec, root: TRAINER_ROOT, env, progressPath: files.progress, logPath: files.log });
+        if (opts.checkpoints) {
+          const restored = await restoreNewestCheckpoint(opts.checkpoints, opts.workDir, (c, why) => opts.onCheckpointError?.(new Error(`stored checkpoint ${c.name} passed over: ${why}`)));
+          if (restored) state.restoredCheckpoint = restored.name;
+        }
+        device = opts.devices?.acquire();
+        const jobEnv = device ? { ...env, CUDA_VISIBLE_DEVICES: device.visible } : env;
+        if (device) state.device = device.visible;
+        child = startJob({ python, job: opts.job, specPath: files.spec, root: TRAINER_ROOT, env: jobEnv, progressPath: files.progress, logPath: files.log });
         state.launches += 1;
         pid = child.pid;
         if (pid === undefined) {
+          device?.release();
           const err = await new Promise<Error>((r) => child!.once('error', r));
           throw new PythonJobError('TrainerNotStartable', `cannot start the trainer with ${python}: ${err.message} (run scripts/setup.sh)`, false);
         }
       }
       state.pid = pid;
-      const { terminal, exit } = await follow(pid, child);
-      if (terminal?.event === 'done') return { done: terminal, state };
+      let followed: Awaited<ReturnType<typeof follow>>;
+      try {
+        followed = await follow(pid, child);
+      } finally {
+        device?.release();
+      }
+      const { terminal, exit } = followed;
+      if (terminal?.event === 'done') {
+        succeeded = true;
+        return { done: terminal, state };
+      }
       if (terminal?.event === 'error' && terminal.type === 'Busy' && state.launches <= 3) {
         // Another attempt's trainer took the lock between our look at the pid file and our start: follow it.
         await sleep(200);
@@ -150,6 +185,9 @@ export async function runPythonJob(opts: PythonJobOptions): Promise<PythonJobRes
     }
   } finally {
     if (timer) clearInterval(timer);
+    // After a failure or a stop, the newest checkpoint must reach the store before a retry looks
+    // (perhaps on another machine); after success only the upload in progress is waited for.
+    await uploader?.close(!succeeded);
   }
 
   async function follow(pid: number, child: ChildProcess | undefined): Promise<{ terminal?: JobEvent; exit?: Exit }> {
@@ -168,6 +206,11 @@ export async function runPythonJob(opts: PythonJobOptions): Promise<PythonJobRes
         // progress.jsonl holds every launch's lines: only this process's count.
         if (e.pid !== pid) continue;
         applyEvent(state, e);
+        if (uploader && e.event === 'checkpoint' && typeof e.path === 'string') {
+          const path = resolve(TRAINER_ROOT, e.path);
+          const order = checkpointOrder(basename(path), e);
+          if (order !== undefined) uploader.offer(path, order);
+        }
         opts.onEvent?.(e, state);
         if (TERMINAL_EVENTS.includes(e.event)) terminal = e;
       }
@@ -200,4 +243,12 @@ export async function runPythonJob(opts: PythonJobOptions): Promise<PythonJobRes
     killGroup(pid, 'SIGKILL');
     return false;
   }
+}
+
+/** A checkpoint's number as the trainer orders them: the last number in its name (`ckpt-epoch-0003.pt`, `step-00000040`). */
+function checkpointOrder(name: string, e: JobEvent): number | undefined {
+  const m = /(\d+)(?!.*\d)/.exec(name);
+  if (m) return Number(m[1]);
+  const n = typeof e.step === 'number' ? e.step : typeof e.epoch === 'number' ? e.epoch : undefined;
+  return n !== undefined && n >= 0 ? Math.floor(n) : undefined;
 }

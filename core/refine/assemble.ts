@@ -13,7 +13,9 @@ import { RefineDataError } from './errors';
 import { REFINE_CODE_VERSION } from './plan';
 import { LlmUsageSchema } from '../llm/usage';
 import { addUsage, zeroUsage, type LlmUsage } from '../rules/usage';
-import { readRecord, setTexts, type EntityRecord } from './record';
+import { readRecord, recordPrefix, setTexts, type EntityRecord } from './record';
+import { faultPoint } from '../fault';
+import { overFailureLimit, StageFailureLimit, tallyFailures, writeRefusal, type UnitFailure } from '../stage/failure-limit';
 
 export const ENTITIES_FILE = 'entities.jsonl';
 
@@ -57,12 +59,24 @@ async function readRange(store: ArtifactStore, key: string, entities: RefineEnti
   );
 }
 
+/** Which entities failed when the stage last refused to commit (over refine.failureLimit). */
+export function refusalKey(outputKey: string): string {
+  return `${recordPrefix(outputKey)}refused.json`;
+}
+
+/**
+ * Writes and commits the output from the entity records. Retried after the commit it writes the same
+ * files again (the records are kept: `rerun --failed` rewrites the output from them), so the content
+ * hash is the one the first attempt committed.
+ */
 export async function assembleRefineOutput(a: {
   store: ArtifactStore;
   key: string;
   entities: RefineEntities;
   strategy: 'iterative' | 'filter';
   meta?: Record<string, unknown>;
+  /** Share of the entities that ran which may fail (failed_format, failed_transport) for the output to be committed; absent: any. */
+  failureLimit?: number | undefined;
 }): Promise<{ contentHash: string; summary: RefineSummary }> {
   const { store, key, entities } = a;
   const domain = entities.domain;
@@ -70,6 +84,8 @@ export async function assembleRefineOutput(a: {
   const records: string[] = [];
   const summary: RefineSummary = { domain, strategy: a.strategy, entities: entities.total, outcomes: emptyOutcomes(), llm: zeroUsage(), failedSample: [] };
   const batch = 64;
+  const failures: Array<UnitFailure & { index: number }> = [];
+  let ran = 0;
   for (let from = 0; from < entities.total; from += batch) {
     const count = Math.min(batch, entities.total - from);
     const got = await readRange(store, key, entities, from, count);
@@ -88,6 +104,10 @@ export async function assembleRefineOutput(a: {
           lines[set]!.push(JSON.stringify({ entityId: ref.entityId, index: ref.index, ...t } satisfies KnowledgeRecord));
         }
         if (rec) {
+          if (rec.outcome !== 'skipped_call_cap') ran++;
+          if (rec.outcome === 'failed_format' || rec.outcome === 'failed_transport') {
+            failures.push({ index: ref.index, outcome: rec.outcome, message: rec.error ? `${rec.error.call}: ${rec.error.message}` : rec.outcome });
+          }
           if (rec.entityId !== ref.entityId) throw new RefineDataError(`${store.description}: record of ${domain} ${ref.index} names entity ${rec.entityId}, the dataset ${ref.entityId}`);
           records.push(JSON.stringify(rec));
           summary.llm = addUsage(summary.llm, rec.usage);
@@ -97,10 +117,18 @@ export async function assembleRefineOutput(a: {
       if ((outcome === 'failed_format' || outcome === 'failed_transport') && summary.failedSample.length < 50) summary.failedSample.push({ entityId: ref.entityId, outcome });
     }
   }
+  if (a.failureLimit !== undefined) {
+    const tally = tallyFailures(ran, failures);
+    if (overFailureLimit(tally, a.failureLimit)) {
+      await writeRefusal(store, refusalKey(key), { units: ran, failed: failures.map((f) => String(f.index)) });
+      throw new StageFailureLimit(`refine(${domain})`, tally, a.failureLimit, 'refine.failureLimit', 'entities');
+    }
+  }
   const out = new StageOutput(store, key);
   for (const set of KNOWLEDGE_SETS) await out.put(knowledgeFileName(set, domain), lines[set]!.join('\n') + (lines[set]!.length ? '\n' : ''));
   await out.put(ENTITIES_FILE, records.join('\n') + (records.length ? '\n' : ''));
   const contentHash = await out.commit('refine', { ...a.meta, ...summary });
+  faultPoint('refine.assemble.after-commit');
   return { contentHash, summary };
 }
 
@@ -130,5 +158,7 @@ export async function combineRefineOutputs(store: ArtifactStore, parts: Record<D
     for (const set of KNOWLEDGE_SETS) await out.put(knowledgeFileName(set, domain), await store.get(part.objectKey(knowledgeFileName(set, domain))));
     meta[domain] = (await part.manifest()).meta;
   }
-  return { key, contentHash: await out.commit('refine', meta), reused: false };
+  const contentHash = await out.commit('refine', meta);
+  faultPoint('refine.combine.after-commit');
+  return { key, contentHash, reused: false };
 }

@@ -9,12 +9,13 @@ import { callTimeouts, failedEntitiesQuery, minimumCalls, type EntitySample, typ
 import { planStage } from '../stage/plan';
 import type { ArtifactStore } from '../store';
 import { canonicalJson } from '../util/hash';
-import { assembleRefineOutput, combineRefineOutputs, committedSummary, refineSummaryOf, type RefineSummary } from './assemble';
+import { redoRefusedUnits } from '../stage/failure-limit';
+import { assembleRefineOutput, combineRefineOutputs, committedSummary, refineSummaryOf, refusalKey, type RefineSummary } from './assemble';
 import { capReached, LlmBudget, type LlmCap } from './budget';
 import { RefineEntities, type EntityListOptions } from './entities';
 import { RefineDataError } from './errors';
 import { readStagePointer, refineStageKey, resolveRoleModels, roleIdentity, writeStagePointer, type RoleModels } from './plan';
-import { isSettled, readRecord, writeRecord, type EntityResult } from './record';
+import { isSettled, readRecord, recordKey, writeRecord, type EntityResult } from './record';
 import { scanRecords } from './rerun';
 
 /** What a refine(domain) stage runs: the fan-out's work list and what every entity workflow needs. */
@@ -125,7 +126,11 @@ export class RefineStage {
       stage: `refine(${domain})`,
       lookupOnly: input.lookupOnly,
       summaryOf: refineSummaryOf,
-      work: () => this.work(config, domain, ingest, finetune),
+      work: async () => {
+        // The last execution refused to commit: its failed entities run again, the others stay.
+        await redoRefusedUnits(this.store, refusalKey(key), (unit) => (/^\d+$/.test(unit) ? recordKey(key, Number(unit)) : undefined));
+        return this.work(config, domain, ingest, finetune);
+      },
       // Entities skipped at the call cap are picked up again once the (raised) cap has room.
       redo: async (s) => s.outcomes.skipped_call_cap > 0 && !capReached(config.llm.cap, await this.budget.total(runId)),
     });
@@ -164,9 +169,17 @@ export class RefineStage {
     return { outcome: rec.outcome, attempts: rec.attempts };
   }
 
-  async assemble(input: { runId: string; key: string; ingestKey: string; domain: Domain; entities: EntityListOptions; strategy: 'iterative' | 'filter' }): Promise<{ contentHash: string; summary: RefineSummary }> {
+  async assemble(input: {
+    runId: string;
+    key: string;
+    ingestKey: string;
+    domain: Domain;
+    entities: EntityListOptions;
+    strategy: 'iterative' | 'filter';
+    failureLimit?: number | undefined;
+  }): Promise<{ contentHash: string; summary: RefineSummary }> {
     const entities = await this.entities(input.ingestKey, input.domain, input.entities);
-    return assembleRefineOutput({ store: this.store, key: input.key, entities, strategy: input.strategy, meta: { runId: input.runId } });
+    return assembleRefineOutput({ store: this.store, key: input.key, entities, strategy: input.strategy, meta: { runId: input.runId }, failureLimit: input.failureLimit });
   }
 
   async prepareRerun(runId: string, domain: Domain): Promise<PreparedRerun> {

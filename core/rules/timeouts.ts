@@ -26,3 +26,11 @@ export function callTimeoutMs(llm: LlmConfig, role: LlmRole): number {
 export function callTimeouts(llm: LlmConfig): Record<LlmRole, number> {
   return Object.fromEntries(LLM_ROLES.map((r) => [r, callTimeoutMs(llm, r)])) as Record<LlmRole, number>;
 }
+
+/**
+ * The heartbeat timeout of an activity in ms, from its setting in the run's config. A workflow that began
+ * under a config without that setting (older code) gets the default.
+ */
+export function heartbeatTimeout(seconds: number | undefined, fallbackSeconds = 30): number {
+  return (seconds ?? fallbackSeconds) * 1000;
+}

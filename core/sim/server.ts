@@ -12,6 +12,7 @@ import { createWriteStream, type WriteStream } from 'node:fs';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { z } from 'zod';
+import { R4ecError } from '../errors';
 import type { SimBehaviour } from './answer';
 import { SimBatches, type SimBatchOptions } from './batches';
 import { Catalog, loadCatalog, parseCatalog, type CatalogItem } from './catalog';
@@ -310,9 +311,20 @@ export async function startSimulator(opts: SimulatorOptions): Promise<RunningSim
   server.keepAliveTimeout = 30_000;
   const host = opts.host ?? '127.0.0.1';
   await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
+    const onError = (err: NodeJS.ErrnoException) => {
+      // A busy or forbidden port is the user's to choose differently, not a bug.
+      if (err.code === 'EADDRINUSE' || err.code === 'EACCES') {
+        reject(
+          new R4ecError(`the LLM simulator cannot listen on ${host}:${opts.port ?? 0}: ${err.code === 'EADDRINUSE' ? 'address already in use' : 'permission denied'}`, 'port_in_use', {
+            suggestion: 'choose another port (sim-llm --port, or llm.simulator.port in the config; 0 picks a free one)',
+            cause: err,
+          }),
+        );
+      } else reject(err);
+    };
+    server.once('error', onError);
     server.listen(opts.port ?? 0, host, () => {
-      server.off('error', reject);
+      server.off('error', onError);
       resolve();
     });
   });

@@ -1,28 +1,15 @@
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
-import { mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { after, before, test } from 'node:test';
-import { startTestTemporal, withWorkers, type TestTemporal } from '../helpers/temporal';
+import { r4ec as run, type CliResult } from '../helpers/cli';
+import { smallPipelineConfig } from '../helpers/pipeline';
+import { startTestTemporal, testConfig, withWorkers, type TestTemporal } from '../helpers/temporal';
 
-const root = resolve(__dirname, '..', '..');
 const work = mkdtempSync(join(tmpdir(), 'r4ec-cli-'));
 
-function r4ec(args: string[], env: Record<string, string> = {}, timeoutMs = 120_000): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((res) => {
-    const child = spawn(process.execPath, [resolve(root, 'bin', 'r4ec.js'), ...args], { cwd: work, env: { ...process.env, R4EC_STATE_DIR: join(work, 'state'), ...env } });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-    const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
-    child.on('exit', (code) => {
-      clearTimeout(timer);
-      res({ code, stdout, stderr });
-    });
-  });
-}
+const r4ec = (args: string[], env: Record<string, string> = {}, timeoutMs = 120_000): Promise<CliResult> => run(args, { cwd: work, env: { R4EC_STATE_DIR: join(work, 'state'), ...env }, timeoutMs });
 
 let t: TestTemporal;
 before(async () => {
@@ -60,26 +47,25 @@ test('a bad config exits 2 listing every problem as path: message', async () => 
   assert.match(r.stderr, /suggestion: /);
 });
 
-test('data fetch without network fails fast with a clear message and leaves no partial file', async () => {
-  const out = join(work, 'fetch');
-  const started = Date.now();
-  const r = await r4ec(['data', 'fetch', 'ml-1m', '--out', out, '--timeout-s', '20']);
-  if (r.code === 0) {
-    assert.deepEqual(readdirSync(out), ['ml-1m.zip']); // a machine with network: the verified archive only
-  } else {
-    assert.equal(r.code, 1);
-    assert.match(r.stderr, /cannot fetch ml-1m/);
-    assert.ok(Date.now() - started < 40_000);
-    assert.deepEqual(readdirSync(out).filter((f) => f.includes('partial') || f.endsWith('.zip')), []);
+test('data synth writes the data set it is asked for, byte-identical for a seed, different for another', async () => {
+  const synth = async (dir: string, seed: string) => {
+    const r = await r4ec(['data', 'synth', '--out', join(work, dir), '--seed', seed, '--users', '40', '--items', '60']);
+    assert.equal(r.code, 0, r.stderr);
+    return JSON.parse(r.stdout) as { outDir: string; users: number; items: number };
+  };
+  const a = await synth('sa', '7');
+  const b = await synth('sb', '7');
+  const c = await synth('sc', '8');
+  assert.deepEqual([a.outDir, a.users, a.items], [join(work, 'sa'), 40, 60]);
+  const bytes = (dir: string, f: string) => readFileSync(join(dir, f));
+  for (const f of ['movies.dat', 'users.dat', 'ratings.dat']) {
+    assert.ok(bytes(a.outDir, f).equals(bytes(b.outDir, f)), `${f} differs for the same seed`);
+    if (f !== 'users.dat') assert.ok(!bytes(a.outDir, f).equals(bytes(c.outDir, f)), `${f} equal for another seed`);
   }
-});
-
-test('data synth is deterministic for a seed', async () => {
-  const a = await r4ec(['data', 'synth', '--out', join(work, 'sa'), '--seed', '7', '--users', '40', '--items', '60']);
-  const b = await r4ec(['data', 'synth', '--out', join(work, 'sb'), '--seed', '7', '--users', '40', '--items', '60']);
-  assert.equal(a.code, 0, a.stderr);
-  const strip = (s: string) => s.replace(/"outDir":"[^"]*",?/, '');
-  assert.equal(strip(a.stdout), strip(b.stdout));
+  assert.equal(bytes(a.outDir, 'users.dat').toString().trim().split('\n').length, 40);
+  const bad = await r4ec(['data', 'synth', '--out', join(work, 'sd'), '--users', '0']);
+  assert.equal(bad.code, 2);
+  assert.match(bad.stderr, /--users: expected a positive integer, got "0"/);
 });
 
 test('run --only ingest --json against a configured server prints the ingest block; status reads it back', async () => {
@@ -101,28 +87,58 @@ test('run --only ingest --json against a configured server prints the ingest blo
   });
 });
 
-test('a schedule created from the CLI fires (trigger) and starts a pipeline run; pause, list and delete work', async () => {
-  const env = { R4EC__TEMPORAL__ADDRESS: t.address };
-  const cfg = join(work, 'sched.yaml');
-  writeFileSync(cfg, 'name: weekly\n');
-  const created = await r4ec(['schedule', 'create', '--cron', '0 3 * * 0', '--config', cfg], env);
-  assert.equal(created.code, 0, created.stderr);
-  const trig = await r4ec(['schedule', 'trigger', '--id', 'r4ec-weekly'], env);
-  assert.equal(trig.code, 0, trig.stderr);
-  let found = false;
-  for (let i = 0; i < 50 && !found; i++) {
-    for await (const w of t.client.workflow.list({ query: `WorkflowType="r4ecPipelineWorkflow"` })) if (w.workflowId.startsWith('r4ec-weekly-')) found = true;
-    if (!found) await new Promise((r) => setTimeout(r, 200));
-  }
-  assert.ok(found, 'the schedule started a run named <schedule id>-<fire time>');
-  assert.equal((await r4ec(['schedule', 'pause', '--id', 'r4ec-weekly'], env)).code, 0);
-  const list = await r4ec(['schedule', 'list', '--json'], env);
-  const row = list.stdout.trim().split('\n').map((l) => JSON.parse(l) as { id: string; paused: boolean }).find((s) => s.id === 'r4ec-weekly');
-  assert.equal(row?.paused, true);
-  assert.equal((await r4ec(['schedule', 'delete', '--id', 'r4ec-weekly'], env)).code, 0);
-  const missing = await r4ec(['schedule', 'trigger', '--id', 'r4ec-weekly'], env);
-  assert.equal(missing.code, 1);
-  assert.match(missing.stderr, /no schedule "r4ec-weekly"/);
+test('a schedule created from the CLI fires (trigger) and its run finishes with the full summary; pause, list and delete work', async () => {
+  // A tiny whole-DAG config whose queues are this test's workers.
+  const raw = await smallPipelineConfig(work, { name: 'weekly', train: { backbones: ['deepfm'], variants: ['base', 'r4ec'], epochs: 1, seeds: [1] } }, { users: 20, items: 60, seed: 2 });
+  await withWorkers(t, { config: testConfig(raw) }, async ({ config }) => {
+    const env = { R4EC__TEMPORAL__ADDRESS: t.address };
+    const cfg = join(work, 'sched.json');
+    writeFileSync(cfg, JSON.stringify({ ...raw, queues: { cpu: { name: config.queues.cpu.name }, llm: { name: config.queues.llm.name }, gpu: { name: config.queues.gpu.name } } }));
+    const created = await r4ec(['schedule', 'create', '--cron', '0 3 * * 0', '--config', cfg], env);
+    assert.equal(created.code, 0, created.stderr);
+    const trig = await r4ec(['schedule', 'trigger', '--id', 'r4ec-weekly'], env);
+    assert.equal(trig.code, 0, trig.stderr);
+    let runId: string | undefined;
+    for (let i = 0; i < 100 && !runId; i++) {
+      for await (const w of t.client.workflow.list({ query: `WorkflowType="r4ecPipelineWorkflow"` })) if (w.workflowId.startsWith('r4ec-weekly-')) runId = w.workflowId;
+      if (!runId) await new Promise((r) => setTimeout(r, 200));
+    }
+    assert.ok(runId, 'the schedule started a run');
+    assert.match(runId, /^r4ec-weekly-\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}Z$/, 'named <schedule id>-<fire time>');
+
+    // The scheduled run is a whole pipeline run: it finishes, and its summary is the CLI contract's.
+    const summary = (await t.client.workflow.getHandle(runId).result()) as {
+      runId: string;
+      stages: Record<string, { status: string; skipped: boolean }>;
+      ingest: Record<string, number>;
+      construct: { outcomes: Record<string, Record<string, number>> };
+      refine: { outcomes: Record<string, Record<string, number>> };
+      train: { features: string; floor: { auc: number; logloss: number }; results: Record<string, Record<string, { auc: number; logloss: number }>> };
+      llm: { calls: number; promptTokens: number };
+    };
+    assert.equal(summary.runId, runId);
+    assert.deepEqual(Object.entries(summary.stages).map(([s, v]) => [s, v.status]), ['ingest', 'construct', 'finetune', 'refine', 'encode', 'train', 'report'].map((s) => [s, 'completed']));
+    assert.equal(summary.ingest.users, 20);
+    assert.ok(summary.ingest.trainPositive! > 0 && summary.ingest.trainPositive! < summary.ingest.train!);
+    for (const stage of ['construct', 'refine'] as const) {
+      for (const d of ['user', 'item']) assert.ok(Object.values(summary[stage].outcomes[d] ?? {}).reduce((a, b) => a + b, 0) > 0, `${stage} ${d}: ${JSON.stringify(summary[stage].outcomes)}`);
+    }
+    assert.equal(Object.values(summary.refine.outcomes.user!).reduce((a, b) => a + b, 0), 20, 'every user refined');
+    assert.equal(summary.train.features, 'paper');
+    assert.deepEqual(Object.keys(summary.train.results), ['deepfm']);
+    assert.deepEqual(Object.keys(summary.train.results.deepfm!).sort(), ['base', 'r4ec']);
+    for (const m of [summary.train.floor, ...Object.values(summary.train.results.deepfm!)]) assert.ok(m.auc > 0 && m.auc < 1 && m.logloss > 0, JSON.stringify(m));
+    assert.ok(summary.llm.calls > 0 && summary.llm.promptTokens > 0);
+
+    assert.equal((await r4ec(['schedule', 'pause', '--id', 'r4ec-weekly'], env)).code, 0);
+    const list = await r4ec(['schedule', 'list', '--json'], env);
+    const row = list.stdout.trim().split('\n').map((l) => JSON.parse(l) as { id: string; paused: boolean; recentActions: number }).find((s) => s.id === 'r4ec-weekly');
+    assert.deepEqual([row?.paused, row?.recentActions], [true, 1]);
+    assert.equal((await r4ec(['schedule', 'delete', '--id', 'r4ec-weekly'], env)).code, 0);
+    const missing = await r4ec(['schedule', 'trigger', '--id', 'r4ec-weekly'], env);
+    assert.equal(missing.code, 1);
+    assert.match(missing.stderr, /no schedule "r4ec-weekly"/);
+  });
 });
 
 test('run --dry-run estimates entities, calls, tokens and money per stage and role, and starts nothing', async () => {

@@ -5,7 +5,6 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
-import { DatasetSchema } from '../../config/schema';
 import {
   assembleFiles,
   buildSample,
@@ -16,9 +15,10 @@ import {
   userSamplePos,
   type InferenceRecord,
 } from '../../core/construct';
-import { ingest, loadDataset, pickRater, synthesizeDataset, type DatasetView, type ItemRaterIndex, type Sequences } from '../../core/data';
+import { pickRater, type DatasetView, type ItemRaterIndex, type Sequences } from '../../core/data';
 import { LocalStore } from '../../core/store';
 import { decideAfterReflect, decideAfterRefine } from '../../core/rules';
+import { ingestSynthetic } from '../helpers/dataset';
 
 let dir: string;
 let view: DatasetView;
@@ -26,10 +26,7 @@ let seq: Sequences;
 let raters: ItemRaterIndex;
 before(async () => {
   dir = mkdtempSync(join(tmpdir(), 'r4ec-construct-core-'));
-  await synthesizeDataset({ outDir: join(dir, 'raw'), seed: 9, users: 40, items: 80 });
-  const store = new LocalStore(join(dir, 'store'));
-  const r = await ingest({ store, dataset: DatasetSchema.parse({ kind: 'synthetic' }), dir: join(dir, 'raw') });
-  view = await loadDataset(store, r.key);
+  view = (await ingestSynthetic(new LocalStore(join(dir, 'store')), { users: 40, items: 80, seed: 9 })).view;
   seq = await view.sequences();
   raters = await view.itemRaters();
 });

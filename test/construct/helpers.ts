@@ -1,22 +1,11 @@
-// Shared by the construct tests: a small synthetic dataset ingested into a test store, and the
-// no-leakage check over a stage output (every history entry and target shown is a training-part
+// Shared by the construct tests: reading a stage output, and the no-leakage check over a stage output (every history entry and target shown is a training-part
 // interaction of the user the manifest names; none is a test-part one).
 import assert from 'node:assert/strict';
-import { join } from 'node:path';
-import { DatasetSchema } from '../../config/schema';
 import { DATASET_FILES, ManifestLineSchema, MANIFEST_FILE, type ManifestLine } from '../../core/construct';
-import { ingest, loadDataset, synthesizeDataset, type DatasetMeta, type Sequences } from '../../core/data';
+import { loadDataset, type DatasetMeta, type Sequences } from '../../core/data';
 import { SftRecordSchema, type SftRecord } from '../../core/prompts/sft';
 import { readHistory, type HistoryEntry } from '../../core/prompts/history';
 import type { ArtifactStore } from '../../core/store';
-import type { TestTemporal } from '../helpers/temporal';
-
-export async function syntheticDataset(t: TestTemporal, opts: { users: number; items: number; seed: number }): Promise<{ key: string; contentHash: string }> {
-  const dir = join(t.stateDir, `synth-${opts.users}-${opts.items}-${opts.seed}`);
-  await synthesizeDataset({ outDir: dir, ...opts });
-  const r = await ingest({ store: t.store, dataset: DatasetSchema.parse({ kind: 'synthetic', path: dir }), dir });
-  return { key: r.key, contentHash: r.contentHash };
-}
 
 export async function readJsonl<T>(store: ArtifactStore, key: string, parse: (v: unknown) => T): Promise<T[]> {
   const text = (await store.get(key)).toString('utf8');

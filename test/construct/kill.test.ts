@@ -10,9 +10,10 @@ import type { SimLogEntry } from '../../core/sim';
 import type { FanoutProgress } from '../../workflows/fanout';
 import type { ConstructSummary } from '../../workflows/construct';
 import type { DomainStageInput, StageResult } from '../../workflows/stage-types';
+import { ingestSynthetic } from '../helpers/dataset';
 import { spawnWorker, waitExit } from '../helpers/processes';
 import { startTestTemporal, testConfig, withWorkers, type TestTemporal } from '../helpers/temporal';
-import { readOutput, syntheticDataset } from './helpers';
+import { readOutput } from './helpers';
 
 let t: TestTemporal;
 before(async () => {
@@ -25,7 +26,7 @@ after(async () => {
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 test('construct survives SIGKILL of its llm worker mid-run; no completed teacher call is repeated', async () => {
-  const data = await syntheticDataset(t, { users: 30, items: 60, seed: 5 });
+  const data = (await ingestSynthetic(t.store, { users: 30, items: 60, seed: 5 })).ingest;
   const slots = 6;
   const base = testConfig({
     queues: { llm: { slots } },

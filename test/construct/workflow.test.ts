@@ -13,8 +13,9 @@ import { buildPrompt } from '../../core/prompts/builders';
 import { StageOutput } from '../../core/store';
 import type { ConstructSummary } from '../../workflows/construct';
 import type { DomainStageInput, StageResult } from '../../workflows/stage-types';
+import { ingestSynthetic } from '../helpers/dataset';
 import { startTestTemporal, testConfig, withWorkers, type TestTemporal } from '../helpers/temporal';
-import { checkPromptHistories, readOutput, SplitIndex, syntheticDataset } from './helpers';
+import { checkPromptHistories, readOutput, SplitIndex } from './helpers';
 
 let t: TestTemporal;
 before(async () => {
@@ -41,7 +42,7 @@ async function teacherPrompts(runId: string): Promise<Map<string, PromptSpec[]>>
 }
 
 test('construct: every outcome, valid datasets, no test-split interaction anywhere, outcomes searchable, rerun skipped', async () => {
-  const data = await syntheticDataset(t, { users: 40, items: 70, seed: 3 });
+  const data = (await ingestSynthetic(t.store, { users: 40, items: 70, seed: 3 })).ingest;
   const config = testConfig({
     construct: { sampleFraction: 0.5, window: 16, batchPerRun: 25 },
     // Seeded faults make the rare branches happen: an unparsable answer with no re-ask left is

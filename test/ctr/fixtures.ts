@@ -1,20 +1,15 @@
-// A small synthetic data set through the project's own ingest, and a hand-made encode output
-// (knowledge vectors in the encode stage's format), for the train activity and workflow tests.
+// A store holding the shared synthetic dataset, and a hand-made encode output (knowledge vectors in
+// the encode stage's format), for the train activity and workflow tests.
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { DatasetSchema } from '../../config/schema';
 import type { KnowledgeSet } from '../../config/names';
-import { loadDataset, type DatasetView } from '../../core/data/dataset';
-import { ingest } from '../../core/data/ingest';
+import type { DatasetView } from '../../core/data/dataset';
 import { encodeNpy } from '../../core/data/npy';
-import { synthesizeDataset } from '../../core/data/synth';
 import { LocalStore, StageOutput } from '../../core/store';
+import { ingestSynthetic, type Artifact } from '../helpers/dataset';
 
-export interface Artifact {
-  key: string;
-  contentHash: string;
-}
+export type { Artifact };
 
 export interface CtrFixture {
   root: string;
@@ -37,18 +32,9 @@ export function skipWithoutTrainer(): string | false {
 
 export async function makeCtrFixture(opts: { users?: number; items?: number; seed?: number } = {}): Promise<CtrFixture> {
   const root = mkdtempSync(join(tmpdir(), 'r4ec-ctr-'));
-  const raw = join(root, 'raw');
-  await synthesizeDataset({ outDir: raw, seed: opts.seed ?? 3, users: opts.users ?? 40, items: opts.items ?? 60 });
   const store = new LocalStore(join(root, 'store'));
-  const res = await ingest({ store, dataset: DatasetSchema.parse({ kind: 'synthetic' }), dir: raw });
-  return {
-    root,
-    stateDir: join(root, 'state'),
-    store,
-    ingest: { key: res.key, contentHash: res.contentHash },
-    view: await loadDataset(store, res.key),
-    cleanup: () => rmSync(root, { recursive: true, force: true }),
-  };
+  const data = await ingestSynthetic(store, { users: opts.users ?? 40, items: opts.items ?? 60, seed: opts.seed ?? 3 });
+  return { root, stateDir: join(root, 'state'), store, ...data, cleanup: () => rmSync(root, { recursive: true, force: true }) };
 }
 
 /** Vectors for every user and item (row 0 of items = padding zeros), deterministic per set. */

@@ -10,11 +10,9 @@ import { ingest } from '../../core/data/ingest';
 import type { KnowledgeRecord } from '../../core/encode/knowledge';
 import { knowledgeFileName } from '../../core/encode/stage';
 import { LocalStore, StageOutput } from '../../core/store';
+import type { Artifact } from '../helpers/dataset';
 
-export interface Artifact {
-  key: string;
-  contentHash: string;
-}
+export type { Artifact };
 
 export interface EncodeFixture {
   root: string;

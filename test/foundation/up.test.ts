@@ -1,28 +1,17 @@
 import assert from 'node:assert/strict';
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { after, test } from 'node:test';
 import { Client, Connection } from '@temporalio/client';
 import { SEARCH_ATTRIBUTES } from '../../config/names';
 import { temporalBinary } from '../../runtime/paths';
-import { waitExit } from '../helpers/processes';
+import { freePort, waitExit } from '../helpers/processes';
 
 const root = resolve(__dirname, '..', '..');
 const stateDir = mkdtempSync(join(tmpdir(), 'r4ec-up-'));
 after(() => rmSync(stateDir, { recursive: true, force: true }));
-
-function freePort(): Promise<number> {
-  return new Promise((r) => {
-    const s = createServer();
-    s.listen(0, '127.0.0.1', () => {
-      const port = (s.address() as { port: number }).port;
-      s.close(() => r(port));
-    });
-  });
-}
 
 function startUp(port: number, uiPort: number): ChildProcess & { ready: Promise<string> } {
   const child = spawn(process.execPath, [resolve(root, 'bin', 'r4ec.js'), 'up', '--port', String(port), '--ui-port', String(uiPort)], {

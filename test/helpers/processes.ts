@@ -1,15 +1,25 @@
+// Real processes for the kill and restart tests: worker processes that can be SIGKILLed, their exit,
+// and free ports for servers a test starts itself.
 import { spawn, type ChildProcess } from 'node:child_process';
+import { createServer } from 'node:net';
 import { resolve } from 'node:path';
 
 const root = resolve(__dirname, '..', '..');
 
-/** A real worker process (`workers/<queue>.ts`) against a test server; killable with SIGKILL. */
-export function spawnWorker(opts: { queue: 'cpu' | 'llm' | 'gpu'; address: string; stateDir: string; env?: Record<string, string> }): ChildProcess & { ready: Promise<void>; output: () => string } {
-  const child = spawn(process.execPath, ['--import', 'tsx', resolve(root, 'workers', `${opts.queue}.ts`)], {
-    cwd: root,
-    env: { ...process.env, R4EC__TEMPORAL__ADDRESS: opts.address, R4EC_STATE_DIR: opts.stateDir, ...opts.env },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
+export type WorkerProcess = ChildProcess & { ready: Promise<void>; output: () => string };
+
+/**
+ * A worker process against a test server, ready once it prints "ready": the project's own entry
+ * (`workers/<queue>.ts`, configured by `R4EC__…` env overrides) or a test's worker script (`entry`).
+ */
+export function spawnWorker(
+  opts: { queue: 'cpu' | 'llm' | 'gpu'; address: string; stateDir: string; env?: Record<string, string> } | { entry: string; env: Record<string, string> },
+): WorkerProcess {
+  const [script, env] =
+    'entry' in opts
+      ? [opts.entry, opts.env]
+      : [resolve(root, 'workers', `${opts.queue}.ts`), { R4EC__TEMPORAL__ADDRESS: opts.address, R4EC_STATE_DIR: opts.stateDir, ...opts.env }];
+  const child = spawn(process.execPath, ['--import', 'tsx', script], { cwd: root, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
   const ready = new Promise<void>((res, rej) => {
     const onData = (d: Buffer) => {
@@ -25,4 +35,15 @@ export function spawnWorker(opts: { queue: 'cpu' | 'llm' | 'gpu'; address: strin
 
 export function waitExit(child: ChildProcess): Promise<number | null> {
   return child.exitCode !== null ? Promise.resolve(child.exitCode) : new Promise((r) => child.once('exit', (c) => r(c)));
+}
+
+/** A TCP port free right now on 127.0.0.1 (for servers whose port must be known before they start). */
+export function freePort(): Promise<number> {
+  return new Promise((r) => {
+    const s = createServer();
+    s.listen(0, '127.0.0.1', () => {
+      const port = (s.address() as { port: number }).port;
+      s.close(() => r(port));
+    });
+  });
 }

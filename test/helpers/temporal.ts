@@ -1,6 +1,6 @@
 // Workflow tests run on a real dev server (the project's Temporal CLI) on a free port, started and
 // stopped by the test. Nothing is mocked at this level.
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Client } from '@temporalio/client';
@@ -27,7 +27,8 @@ export interface TestTemporal {
   close(): Promise<void>;
 }
 
-export async function startTestTemporal(opts: { keepStateDir?: boolean; dbFilename?: string; extraArgs?: string[] } = {}): Promise<TestTemporal> {
+/** `stateDir`: a fixed folder (emptied first) instead of a temp one, so paths in payloads are stable. */
+export async function startTestTemporal(opts: { keepStateDir?: boolean; dbFilename?: string; extraArgs?: string[]; stateDir?: string } = {}): Promise<TestTemporal> {
   installRuntime(undefined);
   const env = await TestWorkflowEnvironment.createLocal({
     server: {
@@ -39,7 +40,12 @@ export async function startTestTemporal(opts: { keepStateDir?: boolean; dbFilena
       ...(opts.extraArgs ? { extraArgs: opts.extraArgs } : {}),
     },
   });
-  const stateDir = mkdtempSync(join(tmpdir(), 'r4ec-test-'));
+  let stateDir: string;
+  if (opts.stateDir) {
+    rmSync(opts.stateDir, { recursive: true, force: true });
+    mkdirSync(opts.stateDir, { recursive: true });
+    stateDir = opts.stateDir;
+  } else stateDir = mkdtempSync(join(tmpdir(), 'r4ec-test-'));
   return {
     env,
     client: env.client,
@@ -60,14 +66,15 @@ export function testConfig(overrides: R4ecConfigInput = {}): R4ecConfig {
 
 /**
  * Runs in-process workers for the given queues while `fn` runs, then shuts them down.
- * Unique task queue names per call keep tests in one server apart.
+ * Unique task queue names per call keep tests in one server apart (`queueSuffix` fixes the suffix,
+ * for recordings whose payloads should not change from run to run).
  */
 export async function withWorkers<T>(
   t: TestTemporal,
-  opts: { queues?: QueueKind[]; config?: R4ecConfig; deps?: Partial<ActivityDeps>; dataConverter?: DataConverter },
+  opts: { queues?: QueueKind[]; config?: R4ecConfig; deps?: Partial<ActivityDeps>; dataConverter?: DataConverter; queueSuffix?: string },
   fn: (ctx: { config: R4ecConfig; workers: Worker[] }) => Promise<T>,
 ): Promise<T> {
-  const suffix = Math.random().toString(36).slice(2, 8);
+  const suffix = opts.queueSuffix ?? Math.random().toString(36).slice(2, 8);
   const base = opts.config ?? testConfig();
   const config: R4ecConfig = {
     ...base,

@@ -1,10 +1,8 @@
 // callLlm in an activity context: parsed answers, cache hits, failed_format as a result, and
 // transport errors as Temporal failures (retryable with Retry-After, or non-retryable).
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { after, test } from 'node:test';
+import { test } from 'node:test';
 import { ApplicationFailure } from '@temporalio/common';
 import { MockActivityEnvironment } from '@temporalio/testing';
 import { createLlmActivities, type CallLlmInput, type CallLlmOutput, type LlmActivityDeps } from '../../activities/llm';
@@ -12,21 +10,15 @@ import { R4ecConfigSchema } from '../../config/schema';
 import { LlmRegistry } from '../../core/llm/registry';
 import { buildPrompt } from '../../core/prompts/builders';
 import { LocalStore } from '../../core/store';
-import { startSimulator, type RunningSimulator, type SimulatorOptions } from '../../core/sim/server';
+import type { SimulatorOptions } from '../../core/sim/server';
+import { simulatorHarness } from '../helpers/simulator';
 import { CATALOG, specFor } from '../sim/fixtures';
 
-const dirs: string[] = [];
-const sims: RunningSimulator[] = [];
-after(async () => {
-  await Promise.all(sims.map((s) => s.close()));
-  dirs.forEach((d) => rmSync(d, { recursive: true, force: true }));
-});
+const harness = simulatorHarness({ catalog: CATALOG, models: ['r4ec-sim'] });
 
 async function setup(faults: SimulatorOptions['faults'] = {}, llm: object = {}) {
-  const sim = await startSimulator({ catalog: CATALOG, models: ['r4ec-sim'], faults });
-  sims.push(sim);
-  const stateDir = mkdtempSync(join(tmpdir(), 'r4ec-llm-act-'));
-  dirs.push(stateDir);
+  const sim = await harness.start({ faults });
+  const stateDir = harness.tmp();
   const config = R4ecConfigSchema.parse({ llm });
   const registry = new LlmRegistry({ llm: config.llm, stateDir, env: {}, simulatorUrl: sim.url });
   const deps: LlmActivityDeps = { store: new LocalStore(join(stateDir, 'store')), stateDir, env: {}, llm: registry };
@@ -113,8 +105,7 @@ test('an unknown model is non-retryable and names endpoint and model; bad input 
 });
 
 test('a worker without a registry, or a role without endpoint or simulator, fails clearly', async () => {
-  const stateDir = mkdtempSync(join(tmpdir(), 'r4ec-llm-act-'));
-  dirs.push(stateDir);
+  const stateDir = harness.tmp();
   const bare = createLlmActivities({ store: new LocalStore(join(stateDir, 's')), stateDir, env: {} });
   const f = await failure(call(bare, input()));
   assert.equal(f.type, 'LlmNotConfigured');

@@ -1,10 +1,8 @@
 // The LLM client against the real simulator over HTTP: every prompt kind, every fault, the cache,
 // the usage ledger, API keys, unknown models and adapters, and the per-endpoint limits.
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { after, test } from 'node:test';
+import { test } from 'node:test';
 import type { EndpointConfig } from '../../config/schema';
 import { loadLoraAdapter, unloadLoraAdapter } from '../../core/llm/adapters';
 import { LlmCache } from '../../core/llm/cache';
@@ -15,27 +13,11 @@ import { correctionTurn, parseAnswer, type ParsedAnswer } from '../../core/llm/p
 import { UsageLedger } from '../../core/llm/usage';
 import { buildPrompt } from '../../core/prompts/builders';
 import { kindLabel, type PromptKind } from '../../core/prompts/tags';
-import { startSimulator, type RunningSimulator, type SimulatorOptions } from '../../core/sim/server';
+import type { RunningSimulator } from '../../core/sim/server';
+import { simulatorHarness } from '../helpers/simulator';
 import { ALL_KINDS, CATALOG, specFor } from '../sim/fixtures';
 
-const dirs: string[] = [];
-const sims: RunningSimulator[] = [];
-after(async () => {
-  await Promise.all(sims.map((s) => s.close()));
-  dirs.forEach((d) => rmSync(d, { recursive: true, force: true }));
-});
-
-function tmp(): string {
-  const d = mkdtempSync(join(tmpdir(), 'r4ec-llm-'));
-  dirs.push(d);
-  return d;
-}
-
-async function sim(opts: Partial<SimulatorOptions> = {}): Promise<RunningSimulator> {
-  const s = await startSimulator({ catalog: CATALOG, models: ['sim-base'], seed: 3, ...opts });
-  sims.push(s);
-  return s;
-}
+const { start: sim, tmp } = simulatorHarness({ catalog: CATALOG, models: ['sim-base'], seed: 3 });
 
 function endpoint(s: RunningSimulator, over: Partial<EndpointConfig> = {}): EndpointConfig {
   return { baseUrl: `${s.url}/v1`, model: 'sim-base', concurrency: 8, timeoutMs: 10_000, temperature: 0.7, topP: 1, maxTokens: 512, ...over };

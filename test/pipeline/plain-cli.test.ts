@@ -1,14 +1,15 @@
-// Started from anywhere (docs/DESIGN.md, "CLI contract"): the pipeline starts with the plain Temporal CLI and its input
-// is the plain JSON config; a `temporal workflow reset` to a stage's start redoes that stage and the
-// later ones only.
+// Started from anywhere (docs/DESIGN.md, "CLI contract"): the pipeline starts with the plain Temporal CLI and its input is the plain
+// JSON config; a `temporal workflow reset` to a stage's start redoes that stage and the later ones
+// only. Here the train stage's outputs are gone before the reset (as after a lost or deleted model
+// store), so "redoes" is visible: the models are trained again, not found.
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { writeFileSync } from 'node:fs';
+import { statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { temporalBinary } from '../../runtime/paths';
 import { startTestTemporal, testConfig, withWorkers, type TestTemporal } from '../helpers/temporal';
-import { smallPipelineConfig } from './helpers';
+import { smallPipelineConfig } from '../helpers/pipeline';
 
 let t: TestTemporal;
 before(async () => {
@@ -25,9 +26,10 @@ interface Summary {
   refine: { outcomes: Record<string, Record<string, number>> };
   train: { features: string; floor: { auc: number }; results: Record<string, Record<string, { auc: number }>> };
   llm: { calls: number };
+  artifacts: { train?: { key: string } };
 }
 
-test('temporal workflow start --input-file cfg.json runs the whole DAG; reset to the train stage redoes train and report only', async () => {
+test('temporal workflow start --input-file cfg.json runs the whole DAG; reset to the train stage retrains the models and redoes train and report only', async () => {
   const raw = await smallPipelineConfig(t.stateDir);
   const base = testConfig(raw);
   await withWorkers(t, { config: base }, async ({ config }) => {
@@ -45,14 +47,39 @@ test('temporal workflow start --input-file cfg.json runs the whole DAG; reset to
     assert.ok(summary.llm.calls > 0);
     assert.ok(summary.train.results.deepfm?.base && summary.train.results.deepfm?.r4ec, JSON.stringify(summary.train));
 
+    // Lose every train output: the stage's and each model's (models.json maps job → model key).
+    const trainKey = summary.artifacts.train!.key;
+    const models = JSON.parse((await t.store.get(`${trainKey}/models.json`)).toString()) as Record<string, string>;
+    assert.ok(Object.keys(models).length >= 3, `the floor and two models: ${Object.keys(models).join(', ')}`);
+    for (const key of [trainKey, ...Object.values(models)]) for (const obj of await t.store.list(`${key}/`)) await t.store.delete(obj);
+    assert.equal(await t.store.exists(`${trainKey}/_manifest.json`), false);
+    const firstTrainRun = (await t.client.workflow.getHandle(`${id}/train`).describe()).runId;
+
     // Reset to the workflow task right before the train child was started.
     const history = JSON.parse(cli('workflow', 'show', '-w', id, '-o', 'json')) as { events: Array<{ eventId: string; eventType: string; startChildWorkflowExecutionInitiatedEventAttributes?: { workflowId: string } }> };
     const trainStart = history.events.find((e) => e.eventType === 'EVENT_TYPE_START_CHILD_WORKFLOW_EXECUTION_INITIATED' && e.startChildWorkflowExecutionInitiatedEventAttributes?.workflowId === `${id}/train`);
     assert.ok(trainStart, 'train child started');
     const taskBefore = [...history.events].reverse().find((e) => Number(e.eventId) < Number(trainStart.eventId) && e.eventType === 'EVENT_TYPE_WORKFLOW_TASK_COMPLETED');
+    const resetAt = Date.now();
     cli('workflow', 'reset', '-w', id, '--event-id', taskBefore!.eventId, '--reason', 'redo train', '--yes');
     const again = (await t.client.workflow.getHandle(id).result()) as Summary;
-    assert.equal(again.stages.train?.status === 'completed' || again.stages.train?.status === 'skipped', true);
+    assert.deepEqual(again.stages.train && [again.stages.train.status, again.stages.train.skipped], ['completed', false], 'train computed, not found');
+    assert.deepEqual(Object.keys(again.train.results.deepfm ?? {}).sort(), ['base', 'r4ec']);
+    assert.equal(again.artifacts.train?.key, trainKey, 'the same inputs give the same key');
+
+    // A new execution of the train stage workflow that trained every model again...
+    const trainRun = await t.client.workflow.getHandle(`${id}/train`).describe();
+    assert.notEqual(trainRun.runId, firstTrainRun, 'the reset started the train stage workflow again');
+    const trainEvents = (await t.client.workflow.getHandle(`${id}/train`, trainRun.runId).fetchHistory()).events ?? [];
+    const trained = trainEvents.filter((e) => e.activityTaskScheduledEventAttributes?.activityType?.name === 'trainBackbone').length;
+    assert.equal(trained, Object.keys(models).length, `every model trained again (${trained} trainBackbone activities)`);
+    // ...whose model files are new.
+    for (const [job, key] of Object.entries(models)) {
+      assert.ok(await t.store.exists(`${key}/_manifest.json`), `${job}: model output committed again`);
+      const mtime = statSync(await t.store.localPath(`${key}/_manifest.json`)).mtimeMs;
+      assert.ok(mtime >= resetAt - 1000, `${job}: committed after the reset`);
+    }
+    assert.ok(await t.store.exists(`${trainKey}/_manifest.json`), 'the train stage output is committed again');
     const after = JSON.parse(cli('workflow', 'show', '-w', id, '-o', 'json')) as typeof history;
     const children = after.events
       .filter((e) => e.eventType === 'EVENT_TYPE_START_CHILD_WORKFLOW_EXECUTION_INITIATED')

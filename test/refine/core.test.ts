@@ -12,6 +12,7 @@ import { latestTrainingInteractions } from '../../core/data/history';
 import { parseKnowledgeFile } from '../../core/encode/knowledge';
 import { knowledgeFileName } from '../../core/encode/stage';
 import {
+  budgetPrefix,
   LlmBudget,
   RefineEntities,
   assembleRefineOutput,
@@ -25,7 +26,7 @@ import {
 } from '../../core/refine';
 import { LocalStore, StageOutput } from '../../core/store';
 import { failedEntitiesQuery, filterOutcome, finalKnowledge, iterativeOutcome, nextIterativeStep, type RefineStep } from '../../core/rules';
-import { ingestSynthetic, type Artifact } from './fixtures';
+import { ingestSynthetic, type Artifact } from '../helpers/dataset';
 
 let dir: string;
 let store: LocalStore;
@@ -172,13 +173,15 @@ test('assembly: one line per entity in every set, approximated users, capped ent
   await assert.rejects(combineRefineOutputs(store, { ...parts, user: { key, contentHash: 'stale' } }), /changed since it was handed over/);
 });
 
-test('budget: shards of several processes add up; the cap stops bookings; a repeated charge counts once', async () => {
-  const a = new LlmBudget(store, 'proc-a', 0);
-  const b = new LlmBudget(store, 'proc-b', 0);
+test('budget: charges of several processes add up; the cap stops bookings; a charge retried in any process counts once', async () => {
+  const a = new LlmBudget(store, 0);
+  const b = new LlmBudget(store, 0);
   const cap = { maxCalls: 10 };
   assert.equal((await a.reserve('run/1', cap, 3)).granted, true);
   await a.charge('run/1', { calls: 4, tokens: 100 }, 3, 'exec-1');
   await a.charge('run/1', { calls: 4, tokens: 100 }, 3, 'exec-1');
+  // The same entity execution's charge retried by another process (its worker died after writing).
+  assert.deepEqual(await b.charge('run/1', { calls: 4, tokens: 100 }, 0, 'exec-1'), { calls: 4, tokens: 100 });
   await b.charge('run/1', { calls: 5, tokens: 50 }, 0);
   assert.deepEqual(await a.total('run/1'), { calls: 9, tokens: 150 });
   assert.deepEqual(await b.total('run/1'), { calls: 9, tokens: 150 });
@@ -186,8 +189,18 @@ test('budget: shards of several processes add up; the cap stops bookings; a repe
   assert.equal((await a.reserve('run/1', cap, 1)).granted, false, 'the booking of the first counts too');
   assert.equal((await b.reserve('run/1', { maxTokens: 150 }, 1)).granted, false);
   assert.equal((await b.reserve('run/1', {}, 1)).granted, true, 'no cap: always');
-  // A new process (restart) continues from the store.
-  assert.deepEqual(await new LlmBudget(store, 'proc-c', 0).total('run/1'), { calls: 9, tokens: 150 });
+  // A new process (restart, another machine) continues from the store.
+  assert.deepEqual(await new LlmBudget(store, 0).total('run/1'), { calls: 9, tokens: 150 });
+  // One record per charge, never a shared object rewritten.
+  assert.equal((await store.list(budgetPrefix('run/1'))).length, 2);
+});
+
+test('budget: 40 concurrent charges from 4 processes, half of them retries of each other, count each execution once', async () => {
+  const procs = Array.from({ length: 4 }, () => new LlmBudget(store, 0));
+  await Promise.all(
+    Array.from({ length: 40 }, (_, i) => procs[(i + Math.floor(i / 20)) % 4]!.charge('run/conc', { calls: 1, tokens: 10 }, 0, `exec-${i % 20}`)),
+  );
+  for (const p of procs) assert.deepEqual(await p.total('run/conc'), { calls: 20, tokens: 200 });
 });
 
 test('stage key: operational knobs and the cap do not change it; models and strategy do', () => {

@@ -2,14 +2,15 @@
 // stage, every entity gets its outcome, and no completed LLM call is sent again — only calls that
 // were in flight at the kill may repeat (docs/DESIGN.md, "Durability"; simulator request log).
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { startSimulator, type RunningSimulator } from '../../core/sim/server';
 import type { RefineStageSummary } from '../../workflows/refine';
 import type { StageResult } from '../../workflows/stage-types';
+import { ingestSynthetic, type Artifact } from '../helpers/dataset';
+import { spawnWorker as spawnProcess, type WorkerProcess } from '../helpers/processes';
 import { startTestTemporal, type TestTemporal } from '../helpers/temporal';
-import { ingestSynthetic, refineConfig, type Artifact } from './fixtures';
+import { refineConfig } from './fixtures';
 
 let t: TestTemporal;
 let ingest: Artifact;
@@ -25,23 +26,9 @@ after(async () => {
   await t?.close();
 });
 
-function spawnWorker(config: object): ChildProcess & { ready: Promise<void> } {
-  const child = spawn(process.execPath, ['--import', 'tsx', join(__dirname, 'worker-proc.ts')], {
-    cwd: resolve(__dirname, '..', '..'),
-    env: { ...process.env, R4EC_TEST_ADDRESS: t.address, R4EC_TEST_STATE_DIR: t.stateDir, R4EC_TEST_CONFIG: JSON.stringify(config) },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let out = '';
-  const ready = new Promise<void>((res, rej) => {
-    const on = (d: Buffer) => {
-      out += d.toString();
-      if (out.includes('ready')) res();
-    };
-    child.stdout!.on('data', on);
-    child.stderr!.on('data', (d: Buffer) => (out += d.toString()));
-    child.once('exit', (code) => rej(new Error(`worker exited (${code}) before ready:\n${out}`)));
-  });
-  return Object.assign(child, { ready });
+/** cpu + llm workers in one process (worker-proc.ts) on the config's queues, against the test's simulator. */
+function spawnWorker(config: object): WorkerProcess {
+  return spawnProcess({ entry: join(__dirname, 'worker-proc.ts'), env: { R4EC_TEST_ADDRESS: t.address, R4EC_TEST_STATE_DIR: t.stateDir, R4EC_TEST_CONFIG: JSON.stringify(config) } });
 }
 
 test('a worker killed mid-run: the stage finishes and no completed call is repeated', async () => {

@@ -11,7 +11,9 @@ import type { ChatMessage } from '../../core/llm/types';
 import { readHistory, type HistoryEntry } from '../../core/prompts/history';
 import type { LlmRole } from '../../config/names';
 import { startTestTemporal, withWorkers, type TestTemporal } from '../helpers/temporal';
-import { ingestSynthetic, refineConfig, simulatorFor, type Artifact } from './fixtures';
+import { ingestSynthetic, type Artifact } from '../helpers/dataset';
+import { simulatorFor } from '../helpers/simulator';
+import { refineConfig } from './fixtures';
 
 interface Captured {
   domain: string;

@@ -10,7 +10,9 @@ import type { RefineStageSummary } from '../../workflows/refine';
 import type { RerunFailedRefineOutput, RerunDomainResult } from '../../workflows/refine-rerun';
 import type { StageResult } from '../../workflows/stage-types';
 import { startTestTemporal, withWorkers, type TestTemporal } from '../helpers/temporal';
-import { ingestSynthetic, refineConfig, simulatorFor, type Artifact } from './fixtures';
+import { ingestSynthetic, type Artifact } from '../helpers/dataset';
+import { simulatorFor } from '../helpers/simulator';
+import { refineConfig } from './fixtures';
 
 let t: TestTemporal;
 let ingest: Artifact;

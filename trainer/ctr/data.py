@@ -35,7 +35,9 @@ REQUIRED_FILES = (
 )
 # Smoothing of a user's like-rate toward the global rate: worth this many pseudo-interactions.
 USER_RATE_PRIOR = 5.0
-DENSE_NAMES = ("user_like_rate", "user_log_count")
+# The same for an item's like-rate.
+ITEM_RATE_PRIOR = 10.0
+DENSE_NAMES = ("user_like_rate", "user_log_count", "item_like_rate", "item_log_count")
 
 
 class DataFiles:
@@ -224,13 +226,65 @@ def global_like_rate(ds: Dataset) -> float:
     return float(ds.train.arrays["label"].mean())
 
 
-def dense_features(ds: Dataset, split: Split) -> np.ndarray:
-    """The `full` set's numeric user features: smoothed like-rate and log interaction count, over
-    the user's interactions before the sample."""
+@dataclass
+class ItemStats:
+    likes: np.ndarray  # [I+1]
+    count: np.ndarray  # [I+1]
+    global_rate: float
+
+
+def item_stats(ds: Dataset) -> ItemStats:
+    """Likes and interactions per item over the training part of every sequence (positions below
+    train_end: more than the training samples, whose targets start at position history+1)."""
+    off, end = ds.seq["offsets"], ds.seq["train_end"].astype(np.int64)
+    lengths = np.diff(off)
+    rank = np.arange(len(ds.seq["item"])) - np.repeat(off[:-1], lengths)
+    in_train = rank < np.repeat(end, lengths)
+    items = ds.seq["item"][in_train].astype(np.int64)
+    liked = (ds.seq["rating"][in_train].astype(np.float64) > ds.meta.label_threshold).astype(np.float64)
+    size = ds.meta.items + 1
+    likes = np.bincount(items, weights=liked, minlength=size)[:size]
+    count = np.bincount(items, minlength=size)[:size].astype(np.float64)
+    return ItemStats(likes, count, float(liked.mean()) if liked.size else 0.5)
+
+
+def item_rate(ds: Dataset, split: Split, st: ItemStats, leave_one_out: bool) -> tuple[np.ndarray, np.ndarray]:
+    """(smoothed like-rate, interactions) of each sample's item. A training sample is one of the
+    interactions its item's statistics count: with `leave_one_out` it is taken out of them, so the
+    feature never contains the sample's own label."""
+    a = split.arrays
+    item = a["item"].astype(np.int64)
+    likes, count = st.likes[item].copy(), st.count[item].copy()
+    if leave_one_out:
+        own = (a["rating"].astype(np.float64) > ds.meta.label_threshold).astype(np.float64)
+        known = count > 0
+        likes[known] -= own[known]
+        count[known] -= 1
+    return (likes + ITEM_RATE_PRIOR * st.global_rate) / (count + ITEM_RATE_PRIOR), count
+
+
+def _dense_raw(ds: Dataset, split: Split, st: ItemStats) -> np.ndarray:
     likes, count = user_before(ds, split)
     g = global_like_rate(ds)
     rate = (likes + USER_RATE_PRIOR * g) / (count + USER_RATE_PRIOR)
-    return np.stack([rate, np.log1p(count) / 10.0], axis=1).astype(np.float32)
+    i_rate, i_count = item_rate(ds, split, st, leave_one_out=split.name == "train")
+    return np.stack([rate, np.log1p(count), i_rate, np.log1p(i_count)], axis=1)
+
+
+def dense_features(ds: Dataset, split: Split) -> np.ndarray:
+    """The `full` set's numeric features: the user's smoothed like-rate and log interaction count
+    over their interactions before the sample, and the item's smoothed like-rate and log
+    interaction count over the training part (leave-one-out on training samples): the
+    logistic-regression floor's inputs, so a `full` backbone sees everything the floor sees.
+    Standardised with the training split's mean and deviation, as the floor standardises them: a
+    like-rate varies by ~0.1 around its mean, and unscaled it moves the field it scales too little
+    for the network to use it (measured on the quick-start data)."""
+    st = item_stats(ds)
+    train = _dense_raw(ds, ds.train, st)
+    mu, sd = train.mean(axis=0), train.std(axis=0)
+    sd = np.where(sd > 0, sd, 1.0)
+    x = train if split is ds.train else _dense_raw(ds, split, st)
+    return ((x - mu) / sd).astype(np.float32)
 
 
 def model_inputs(ds: Dataset, split: Split, features: str, uses_user: bool) -> dict[str, np.ndarray]:
@@ -241,6 +295,20 @@ def model_inputs(ds: Dataset, split: Split, features: str, uses_user: bool) -> d
     if features == "full":
         x["dense"] = dense_features(ds, split)
     return x
+
+
+def cutoff_positions(ds: Dataset, fraction: float) -> np.ndarray:
+    """Per user, the first position after the prefix of its training part that knowledge may be
+    built from: floor(fraction * train_end). The pipeline's knowledge stages use the same rule."""
+    return np.floor(ds.seq["train_end"].astype(np.float64) * fraction).astype(np.int64)
+
+
+def after_cutoff(ds: Dataset, fraction: float) -> np.ndarray:
+    """Indices of the training samples whose target lies after the user's knowledge cutoff: the
+    labels the knowledge cannot have described."""
+    a = ds.train.arrays
+    c = cutoff_positions(ds, fraction)
+    return np.flatnonzero(a["pos"].astype(np.int64) >= c[a["user"].astype(np.int64)])
 
 
 def validation_split(train: Split, fraction: float) -> tuple[np.ndarray, np.ndarray]:

@@ -19,12 +19,13 @@ import torch
 import torch.nn as nn
 
 from ..common.checkpoint import Checkpoints, capture_rng, restore_rng
+from ..common.errors import DataError
 from ..common.progress import Progress
-from .data import DENSE_NAMES, Dataset, model_inputs, validation_split
+from .data import DENSE_NAMES, Dataset, after_cutoff, cutoff_positions, model_inputs, validation_split
 from .job import CtrJob
-from .knowledge import load_knowledge
+from .knowledge import load_knowledge, normalise
 from .metrics import auc, logloss
-from .models import CtrModel, FeatureMap, build_model
+from .models import KNOWLEDGE_MASK, CtrModel, FeatureMap, build_model
 
 Tensors = dict[str, torch.Tensor]
 
@@ -75,20 +76,38 @@ class CtrTrainer:
         knowledge = None
         if job.knowledge is not None:
             k = job.knowledge
-            knowledge = load_knowledge(k.user, k.user_ids, k.item, k.item_ids, ds.meta, k.set)
+            users, items = load_knowledge(k.user, k.user_ids, k.item, k.item_ids, ds.meta, k.set)
+            knowledge = (normalise(users, p.knowledge_norm), normalise(items, p.knowledge_norm))
         self.fm = FeatureMap(
             items=ds.meta.items, categories=ds.meta.categories, ratings=ds.ratings, users=ds.meta.users,
             history=ds.meta.history, features=job.features,
             dense_names=DENSE_NAMES if job.features == "full" else (),
             knowledge_dims=(knowledge[0].shape[1], knowledge[1].shape[1]) if knowledge else (),
             embedding_dim=p.embedding_dim, mlp=p.mlp, connector=p.connector, adaptor=p.adaptor, dropout=p.dropout,
+            knowledge_norm=p.knowledge_norm if knowledge else "none",
+            knowledge_cross=p.knowledge_cross and knowledge is not None,
+            knowledge_noise=p.knowledge_noise if knowledge is not None else 0.0,
         )
         self.model: CtrModel = build_model(job.model, self.fm, knowledge).to(self.device)
 
-        fit_idx, val_idx = validation_split(ds.train, p.validation_fraction)
+        cutoff = knowledge is not None and p.knowledge_cutoff > 0
+        if cutoff and p.knowledge_cutoff_mode == "drop":
+            kept = after_cutoff(ds, p.knowledge_cutoff)
+            if kept.size == 0:
+                raise DataError(f"train.knowledgeCutoff {p.knowledge_cutoff}: no training sample lies after the cutoff")
+            fit_sub, val_sub = validation_split(ds.train.take(kept, "train"), p.validation_fraction)
+            fit_idx, val_idx = kept[fit_sub], kept[val_sub]
+        else:
+            fit_idx, val_idx = validation_split(ds.train, p.validation_fraction)
         if job.max_train_samples:
             fit_idx = fit_idx[: job.max_train_samples]
         train_x = model_inputs(ds, ds.train, job.features, self.fm.uses_user)
+        if cutoff and p.knowledge_cutoff_mode == "mask":
+            # A training sample inside its user's knowledge prefix sees no knowledge (the zero row:
+            # "an average entity"); the vectors could describe its own label.
+            a = ds.train.arrays
+            c = cutoff_positions(ds, p.knowledge_cutoff)
+            train_x[KNOWLEDGE_MASK] = (a["pos"].astype(np.int64) >= c[a["user"].astype(np.int64)]).astype(np.float32)
         labels = ds.train.arrays["label"].astype(np.float32)
         self.fit_x = to_tensors({k: v[fit_idx] for k, v in train_x.items()}, self.device)
         self.fit_y = torch.from_numpy(labels[fit_idx]).to(self.device)
@@ -171,8 +190,10 @@ class CtrTrainer:
             self.train_samples += n
             val_p = predict(self.model, self.val_x, p.eval_batch_size)
             val_auc, val_ll = auc(self.val_y, val_p), logloss(self.val_y, val_p)
-            if val_auc > self.best["valAuc"]:
-                self.best = {"valAuc": val_auc, "epoch": epoch, "state": copy.deepcopy(self.model.state_dict())}
+            score = val_auc if p.monitor == "auc" else -val_ll
+            if self.best["epoch"] == 0 or score > self.best.get("score", -np.inf):
+                self.best = {"valAuc": val_auc, "valLogloss": val_ll, "score": score, "epoch": epoch,
+                             "state": copy.deepcopy(self.model.state_dict())}
                 self.bad_epochs = 0
             else:
                 self.bad_epochs += 1

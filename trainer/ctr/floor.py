@@ -11,54 +11,24 @@ from a feature that contains its own label.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import numpy as np
 
-from .data import Dataset, Split, user_before, USER_RATE_PRIOR
+from .data import USER_RATE_PRIOR, Dataset, ItemStats, Split, item_rate, item_stats, user_before
 from .metrics import auc, logloss
 
-ITEM_RATE_PRIOR = 10.0
 FEATURES = ("item_like_rate", "user_like_rate", "last10_like_ratio", "log_item_popularity")
-
-
-@dataclass
-class ItemStats:
-    likes: np.ndarray  # [I+1]
-    count: np.ndarray  # [I+1]
-    global_rate: float
-
-
-def item_stats(ds: Dataset) -> ItemStats:
-    off, end = ds.seq["offsets"], ds.seq["train_end"].astype(np.int64)
-    lengths = np.diff(off)
-    rank = np.arange(len(ds.seq["item"])) - np.repeat(off[:-1], lengths)
-    in_train = rank < np.repeat(end, lengths)
-    items = ds.seq["item"][in_train].astype(np.int64)
-    liked = (ds.seq["rating"][in_train].astype(np.float64) > ds.meta.label_threshold).astype(np.float64)
-    size = ds.meta.items + 1
-    likes = np.bincount(items, weights=liked, minlength=size)[:size]
-    count = np.bincount(items, minlength=size)[:size].astype(np.float64)
-    return ItemStats(likes, count, float(liked.mean()) if liked.size else 0.5)
 
 
 def floor_features(ds: Dataset, split: Split, st: ItemStats, leave_one_out: bool) -> np.ndarray:
     a = split.arrays
-    item = a["item"].astype(np.int64)
-    likes, count = st.likes[item].copy(), st.count[item].copy()
-    if leave_one_out:
-        own = (a["rating"].astype(np.float64) > ds.meta.label_threshold).astype(np.float64)
-        known = count > 0
-        likes[known] -= own[known]
-        count[known] -= 1
-    item_rate = (likes + ITEM_RATE_PRIOR * st.global_rate) / (count + ITEM_RATE_PRIOR)
+    i_rate, count = item_rate(ds, split, st, leave_one_out)
     u_likes, u_count = user_before(ds, split)
     user_rate = (u_likes + USER_RATE_PRIOR * st.global_rate) / (u_count + USER_RATE_PRIOR)
     hist_valid = a["hist_item"] > 0
     hist_liked = (a["hist_rating"].astype(np.float64) > ds.meta.label_threshold) & hist_valid
     n_hist = hist_valid.sum(axis=1)
     last10 = np.where(n_hist > 0, hist_liked.sum(axis=1) / np.maximum(n_hist, 1), st.global_rate)
-    return np.stack([item_rate, user_rate, last10, np.log1p(count)], axis=1)
+    return np.stack([i_rate, user_rate, last10, np.log1p(count)], axis=1)
 
 
 def fit_logistic(x: np.ndarray, y: np.ndarray, l2: float = 1e-4, iters: int = 50) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

@@ -6,7 +6,9 @@
   "data": {"files": {"meta.json": PATH, "train/user.npy": PATH, ...}} or {"dir": PATH},
   "knowledge": {"set": "r4ec", "user": PATH, "userIds": PATH, "item": PATH, "itemIds": PATH},  // not for base
   "train": {"epochs", "patience", "batchSize", "learningRate", "weightDecay", "embeddingDim", "mlp",
-            "connector", "adaptor", "dropout", "validationFraction", "evalBatchSize"},
+            "connector", "adaptor", "dropout", "validationFraction", "evalBatchSize",
+            "knowledgeNorm", "knowledgeCross", "knowledgeCutoff", "knowledgeCutoffMode", "knowledgeNoise",
+            "monitor"},
   "device": "auto|cpu|cuda", "threads": 0, "workDir": PATH, "outDir": PATH,
   "progressEverySteps": 50, "export": true, "dieWithParent": false,
   "debug": {"stepDelayMs": 0, "maxTrainSamples": 0}
@@ -21,6 +23,7 @@ from typing import Any
 
 from ..common.errors import SpecError
 from ..common.spec import Fields
+from .knowledge import KNOWLEDGE_NORMS
 from .models import BACKBONES
 
 MODELS = (*BACKBONES, "floor")
@@ -41,6 +44,17 @@ class TrainParams:
     dropout: float = 0.0
     validation_fraction: float = 0.1
     eval_batch_size: int = 8192
+    knowledge_norm: str = "standardize"  # "standardize" | "none" (knowledge.normalise)
+    knowledge_cross: bool = True  # add F_u(k_u) * F_i(k_i) as one more field
+    # Knowledge variants: the knowledge was built from the first `knowledge_cutoff` of each user's
+    # training part (0 = off). Samples inside that prefix are trained without knowledge (`mask`)
+    # or not at all (`drop`).
+    knowledge_cutoff: float = 0.0
+    knowledge_cutoff_mode: str = "mask"
+    # Gaussian noise (standard deviation, in units of the normalised vectors) added to the knowledge
+    # vectors while training: hides the small differences that make every entity's vector unique.
+    knowledge_noise: float = 1.0
+    monitor: str = "logloss"  # validation metric for early stopping and the best epoch: "auc" | "logloss"
 
 
 @dataclass(frozen=True)
@@ -114,6 +128,12 @@ def parse_job(raw: dict[str, Any]) -> CtrJob:
         dropout=t.float("dropout", d.dropout, lo=0.0, hi=0.9),
         validation_fraction=t.float("validationFraction", d.validation_fraction, lo=0.0, hi=0.9),
         eval_batch_size=t.int("evalBatchSize", d.eval_batch_size, minimum=1),
+        knowledge_norm=t.str("knowledgeNorm", d.knowledge_norm, choices=KNOWLEDGE_NORMS),
+        knowledge_cross=t.bool("knowledgeCross", d.knowledge_cross),
+        knowledge_cutoff=t.float("knowledgeCutoff", d.knowledge_cutoff, lo=0.0, hi=0.95),
+        knowledge_cutoff_mode=t.str("knowledgeCutoffMode", d.knowledge_cutoff_mode, choices=("mask", "drop")),
+        knowledge_noise=t.float("knowledgeNoise", d.knowledge_noise, lo=0.0, hi=10.0),
+        monitor=t.str("monitor", d.monitor, choices=("auc", "logloss")),
     )
     dbg = Fields(raw.get("debug") or {}, "debug")
     return CtrJob(

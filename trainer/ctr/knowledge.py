@@ -4,6 +4,15 @@ A set is `<set>/user.npy` float32 [U, dim] (row u = user u), `<set>/item.npy` fl
 (row i = item i, row 0 = padding zeros) and their `.ids.json` (raw ids in row order). The ids are
 compared with the dataset's meta.json so vectors of another dataset or another ordering are
 refused instead of silently misaligned.
+
+`normalise` then prepares a table for the connectors. Sentence encoders put every text of a kind
+in a narrow cone: unit vectors whose shared part dwarfs what tells one entity from another (on the
+planted-latent set, texts built from one template agree on most of their norm), so a connector
+with default initialisation sees nearly the same input for every entity and learns from it slowly
+or not at all. Standardising the rows that carry knowledge (centre, then one scale for the whole
+table) makes the differences between entities the signal, keeps the geometry (one scale, no
+per-coordinate reweighting that would magnify noise directions), and is a fixed linear map, so it
+is baked into the table the exported model carries.
 """
 from __future__ import annotations
 
@@ -15,6 +24,29 @@ import torch
 
 from ..common.errors import DataError
 from .data import Meta
+
+
+KNOWLEDGE_NORMS = ("standardize", "none")
+
+
+def normalise(table: torch.Tensor, how: str) -> torch.Tensor:
+    """`standardize`: rows with knowledge centred on their mean and scaled to unit variance per
+    coordinate on average; zero rows (no knowledge, item padding) stay zero, i.e. "an average
+    entity" to the connector. `none`: the vectors as encoded."""
+    if how == "none":
+        return table
+    if how != "standardize":
+        raise ValueError(f"unknown knowledge normalisation {how!r}; expected one of {KNOWLEDGE_NORMS}")
+    x = table.double()
+    has = x.abs().sum(dim=1) > 0
+    if int(has.sum()) < 2:
+        return table
+    rows = x[has]
+    centred = rows - rows.mean(dim=0, keepdim=True)
+    scale = centred.pow(2).mean().sqrt()
+    out = torch.zeros_like(x)
+    out[has] = centred / scale if float(scale) > 0 else centred
+    return out.to(table.dtype)
 
 
 def _load_vectors(path: Path, what: str) -> np.ndarray:

@@ -2,8 +2,11 @@
 
 Every model sees the same embedded inputs (`Embedded`): the target item (id, category), the
 history (item, category, rating per step, with a mask), and extra fields: a user-id embedding and
-two numeric user features (`full` features) and the two knowledge connectors F_u, F_i (knowledge
-variants). Numeric features are embedded FuxiCTR-style (value x a learned field vector), so the
+four numeric user and item features (`full` features) and the knowledge connectors F_u, F_i
+(knowledge variants), plus their product F_u * F_i when `knowledge_cross` is on: the user-item
+match as a field of its own, which every backbone can read directly instead of having to learn a
+multiplication through its MLP (on the planted-latent set it is what lets the MLP-headed backbones,
+DIEN and GRU4Rec, reach the field models). Numeric features are embedded FuxiCTR-style (value x a learned field vector), so the
 field models (AutoInt, FiGNN, DeepFM's FM part) treat every input as a field of width `dim`.
 Layer sizes follow the KAR / R4ec CTR code: embedding 32, final MLP 200-80.
 """
@@ -28,6 +31,9 @@ from .layers import (
 BACKBONES = ("dien", "gru4rec", "autoint", "fignn", "dcn", "deepfm")
 # ONNX input order; a model uses the subset its FeatureMap needs.
 INPUT_ORDER = ("item", "cat", "hist_item", "hist_cat", "hist_rating", "user", "dense")
+# Training-only input (the knowledge cutoff's `mask` mode): 1 where the sample may see its knowledge.
+# Absent at evaluation and in the exported model, where every sample sees it.
+KNOWLEDGE_MASK = "knowledge_mask"
 
 
 @dataclass(frozen=True)
@@ -46,6 +52,9 @@ class FeatureMap:
     mlp: tuple[int, ...] = (200, 80)
     connector: tuple[int, ...] = (128,)  # hidden layers of F_u / F_i; their output is embedding_dim
     adaptor: str = "mlp"  # "mlp" | "hybrid-expert"
+    knowledge_norm: str = "none"  # how the vector tables were prepared (knowledge.normalise); recorded only
+    knowledge_cross: bool = False  # F_u * F_i as one more field: the user-item match made explicit
+    knowledge_noise: float = 0.0  # training only: Gaussian noise on the knowledge vectors
     dropout: float = 0.0
     extra: dict = field(default_factory=dict)
 
@@ -68,7 +77,7 @@ class FeatureMap:
         if self.features == "full":
             n += 1 + len(self.dense_names)
         if self.knowledge_dims:
-            n += 2
+            n += 3 if self.knowledge_cross else 2
         return n
 
 
@@ -138,11 +147,18 @@ class InputLayer(nn.Module):
         if fm.knowledge_dims:
             user = x["user"].long()
             ku, ki = self.user_knowledge[user], self.item_knowledge[item]
+            if self.training and fm.knowledge_noise > 0:
+                ku = ku + fm.knowledge_noise * torch.randn_like(ku)
+                ki = ki + fm.knowledge_noise * torch.randn_like(ki)
+            if KNOWLEDGE_MASK in x:
+                m = x[KNOWLEDGE_MASK].unsqueeze(-1).to(ku.dtype)
+                ku, ki = ku * m, ki * m
             if fm.adaptor == "hybrid-expert":
                 fu, fi = self.adaptor([ku, ki])
             else:
                 fu, fi = self.f_user(ku), self.f_item(ki)
-            extra.append(torch.stack([fu, fi], dim=1))
+            fields = [fu, fi, fu * fi] if fm.knowledge_cross else [fu, fi]
+            extra.append(torch.stack(fields, dim=1))
         return Embedded(target, hist, h_item > 0, torch.cat(extra, dim=1) if extra else None)
 
 

@@ -58,8 +58,14 @@ def test_user_statistics_count_only_interactions_before_the_sample(synth):
         assert count[r] == p
         assert likes[r] == int((before > ds.meta.label_threshold).sum())
     dense = dense_features(ds, ds.test)
-    assert dense.dtype == np.float32 and dense.shape == (len(ds.test), 2)
-    assert np.all((dense[:, 0] > 0) & (dense[:, 0] < 1))
+    assert dense.dtype == np.float32 and dense.shape == (len(ds.test), 4)
+    # standardised with the training split's statistics
+    train = dense_features(ds, ds.train)
+    np.testing.assert_allclose(train.mean(axis=0), 0, atol=1e-5)
+    np.testing.assert_allclose(train.std(axis=0), 1, atol=1e-4)
+    # the user's like-rate rises with each liked interaction before the sample
+    r = np.argsort(likes / np.maximum(count, 1))
+    assert dense[r[-1], 0] > dense[r[0], 0]
 
 
 def test_feature_sets_choose_the_inputs(synth):

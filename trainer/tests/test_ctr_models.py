@@ -30,16 +30,17 @@ def ds(data_dir):
     return load_dataset(DataFiles(directory=str(data_dir)))
 
 
-def feature_map(ds, features: str, knowledge_dims=(), adaptor="mlp") -> FeatureMap:
+def feature_map(ds, features: str, knowledge_dims=(), adaptor="mlp", cross=False) -> FeatureMap:
     return FeatureMap(
         items=ds.meta.items, categories=ds.meta.categories, ratings=ds.ratings, users=ds.meta.users,
         history=ds.meta.history, features=features, dense_names=DENSE_NAMES if features == "full" else (),
         knowledge_dims=knowledge_dims, embedding_dim=8, mlp=(16,), connector=(16,), adaptor=adaptor,
+        knowledge_cross=cross, knowledge_noise=0.5 if cross else 0.0,
     )
 
 
 @pytest.mark.parametrize("backbone", BACKBONES)
-@pytest.mark.parametrize("setup", ["paper", "full", "paper+kar-mlp", "full+kar-hybrid"])
+@pytest.mark.parametrize("setup", ["paper", "full", "paper+kar-mlp", "full+kar-hybrid", "paper+kar-mlp-cross"])
 def test_backbone_scores_each_sample_independently_of_its_batch(ds, backbone, setup):
     torch.manual_seed(0)
     features = setup.split("+")[0]
@@ -49,7 +50,7 @@ def test_backbone_scores_each_sample_independently_of_its_batch(ds, backbone, se
     if "kar" in setup:
         knowledge = (torch.randn(ds.meta.users, 12), torch.randn(ds.meta.items + 1, 20))  # different widths
         dims = (12, 20)
-    fm = feature_map(ds, features, dims, adaptor)
+    fm = feature_map(ds, features, dims, adaptor, cross=setup.endswith("cross"))
     model = build_model(backbone, fm, knowledge).eval()
     x = {k: torch.from_numpy(v[:32]) for k, v in model_inputs(ds, ds.test, features, fm.uses_user).items()}
     with torch.no_grad():
