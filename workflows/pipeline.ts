@@ -7,7 +7,7 @@ import type { createPipelineActivities } from '../activities/pipeline';
 import type { Stage } from '../config/names';
 import { stagePlan, type StageSelection } from '../core/rules';
 import { errorBlock, type ErrorBlock } from '../core/rules/error-block';
-import { emptySummary, recordFailure, recordOutputs, recordTiming, type RunSummary, type StageProgress } from './run-summary';
+import { emptySummary, recordFailure, recordModels, recordOutputs, recordTiming, type RunSummary, type StageProgress } from './run-summary';
 import { r4ecAttributes } from './search-attributes';
 import { STAGE_RUNNERS, type Artifacts } from './stages';
 
@@ -24,7 +24,7 @@ export async function r4ecPipelineWorkflow(rawConfig: unknown, selection?: Stage
     heartbeatTimeout: '20 seconds',
     retry: { maximumAttempts: 3 },
   });
-  const { config, configHash } = await resolvePipelineConfig({ raw: rawConfig, runId });
+  const { config, configHash, models } = await resolvePipelineConfig({ raw: rawConfig, runId });
   upsertSearchAttributes(r4ecAttributes({ runId, stage: 'pipeline' }));
 
   // Selected stages compute; the ones whose outputs they read are only looked up.
@@ -32,6 +32,7 @@ export async function r4ecPipelineWorkflow(rawConfig: unknown, selection?: Stage
   const progress: Partial<Record<Stage, StageProgress>> = {};
   for (const { stage, lookupOnly } of plan) progress[stage] = { status: 'pending', seconds: 0, skipped: false, selected: !lookupOnly };
   const summary = emptySummary(runId, configHash);
+  recordModels(summary, models);
   let artifacts: Artifacts = {};
   let current: Stage | undefined;
   setHandler(progressQuery, () => ({ runId, stages: progress, ...(current ? { current } : {}) }));

@@ -5,6 +5,7 @@ import type { ConstructSummary } from '../activities/construct';
 import { DOMAINS, type ConstructOutcome, type Domain, type RefineOutcome, type Stage } from '../config/names';
 import type { IngestSummary } from '../core/data/meta';
 import type { TrainSummary } from '../core/ctr/jobs';
+import type { FinetuneSummary } from '../core/finetune/plan';
 import { addUsage, zeroUsage, type ArtifactName, type LlmUsage, type StageArtifact } from '../core/rules';
 import type { ErrorBlock } from '../core/rules/error-block';
 import type { RefineStageSummary } from './refine';
@@ -41,6 +42,10 @@ export interface StageLlm extends LlmUsage {
   latencyMs?: { entities: number; p50: number; p90: number; p99: number };
 }
 
+export interface RunLlm extends LlmUsage {
+  models?: Record<string, string>;
+}
+
 export interface RunSummary {
   runId: string;
   configHash: string;
@@ -50,8 +55,12 @@ export interface RunSummary {
   refine?: { outcomes: DomainOutcomes<RefineOutcome> };
   train?: TrainSummary;
   report?: ReportSummary;
-  /** Every stage's calls and tokens, summed. */
-  llm: LlmUsage;
+  /**
+   * Every stage's calls and tokens, summed; `models`: which model answered each role (`teacher`,
+   * `actor`, `reflection`: an endpoint's model, the local model server's base model, or
+   * `<name> (simulator)`) and, once finetune has run, the adapter refine asks per job (`user-actor`, …).
+   */
+  llm: RunLlm;
   /** Each stage's own `llm` block, for the report. */
   llmByStage: Partial<Record<Stage, StageLlm>>;
   /** Every stage child's output (construct and refine: one per domain). */
@@ -85,7 +94,7 @@ export function recordFailure(s: RunSummary, stage: Stage, seconds: number, why:
 
 /** Adds a stage child's usage to the run's and the stage's totals. */
 export function recordLlm(s: RunSummary, stage: Stage, llm: StageLlm): void {
-  s.llm = addUsage(s.llm, llm);
+  s.llm = { ...addUsage(s.llm, llm), ...(s.llm.models ? { models: s.llm.models } : {}) };
   const prev = s.llmByStage[stage];
   const byRole = llm.byRole ?? prev?.byRole;
   const latencyMs = llm.latencyMs ?? prev?.latencyMs;
@@ -108,6 +117,19 @@ export function recordConstruct(s: RunSummary, results: PerDomain<StageResult<Co
 
 export function recordRefine(s: RunSummary, results: PerDomain<StageResult<RefineStageSummary>>): void {
   s.refine = { outcomes: domainOutcomes(s, 'refine', results) };
+}
+
+/** The model each role asks, from the resolved config (before any stage runs). */
+export function recordModels(s: RunSummary, models: Record<string, string> | undefined): void {
+  if (models) s.llm = { ...s.llm, models: { ...models } };
+}
+
+/** The adapters refine asks for actor and reflection (by finetune job, e.g. `user-actor`). */
+export function recordFinetune(s: RunSummary, r: StageResult<FinetuneSummary>): void {
+  if (r.summary.backend === 'none') return;
+  const adapters = Object.entries(r.summary.adapters);
+  if (adapters.length === 0) return;
+  s.llm = { ...s.llm, models: { ...s.llm.models, ...Object.fromEntries(adapters.map(([job, a]) => [job, a.servedName])) } };
 }
 
 export function recordIngest(s: RunSummary, r: StageResult<IngestSummary>): void {

@@ -13,7 +13,7 @@ import { refineKnowledgeWorkflow } from './refine';
 import { refineActivities } from './refine-shared';
 import { reportWorkflow } from './report';
 import { reportInput } from './report-input';
-import { recordConstruct, recordIngest, recordRefine, recordReport, recordTrain, type PerDomain, type RunSummary } from './run-summary';
+import { recordConstruct, recordFinetune, recordIngest, recordRefine, recordReport, recordTrain, type PerDomain, type RunSummary } from './run-summary';
 import { r4ecAttributes } from './search-attributes';
 import type { DomainStageInput, StageInput, StageResult } from './stage-types';
 import { trainBackbonesWorkflow } from './train';
@@ -89,7 +89,9 @@ export const STAGE_RUNNERS: Readonly<Record<Stage, (c: StageRunContext) => Promi
   },
 
   async finetune(c) {
-    return single('finetune', await executeChild(fineTuneWorkflow, { ...options(c, 'finetune'), args: [input(c)] }));
+    const r = await executeChild(fineTuneWorkflow, { ...options(c, 'finetune'), args: [input(c)] });
+    recordFinetune(c.summary, r);
+    return single('finetune', r);
   },
 
   async refine(c) {

@@ -44,7 +44,7 @@ export interface ReportData {
   userBuckets: Array<{ backbone: string; variant: string; results: BucketResult[] }>;
   itemBuckets: Array<{ backbone: string; variant: string; results: BucketResult[] }>;
   outcomes: { construct?: Record<string, Record<string, number>>; refine?: Record<string, Record<string, number>> };
-  llm: { total: LlmUsage; usage: UsageRow[]; latency: LatencyRow[] };
+  llm: { total: LlmUsage; usage: UsageRow[]; latency: LatencyRow[]; models?: Record<string, string> };
 }
 
 /** The train stage's summary block as the pipeline reports it (docs/DESIGN.md, "CLI contract"). */

@@ -4,6 +4,7 @@ export * from './construct';
 export * from './ids';
 export * from './jobs';
 export * from './refine';
+export * from './roles';
 export * from './timeouts';
 export * from './stage';
 export * from './usage';
