@@ -1,0 +1,93 @@
+// A real language model in the loop, end to end on a real dev server: the simulator teaches
+// (construct), the finetune stage trains LoRA adapters on SmolLM2-135M-Instruct, the llm worker's
+// local model server (llm.serveModel) loads them, and refine's actor and reflection calls name those
+// adapters — so the knowledge written for each entity is that model's text, not the simulator's.
+// Kept small: a 10 × 16 data set, one short epoch per adapter, short answers.
+import assert from 'node:assert/strict';
+import { after, before, test } from 'node:test';
+import { UsageRecordSchema, USAGE_PREFIX } from '../../core/llm/usage';
+import { smallPipelineConfig } from '../helpers/pipeline';
+import { startTestTemporal, testConfig, withWorkers, type TestTemporal } from '../helpers/temporal';
+import { BASE_NAME, SMOLLM2, skipWithoutModel } from '../model-server/helpers';
+
+const skip = skipWithoutModel();
+let t: TestTemporal | undefined;
+before(async () => {
+  if (!skip) t = await startTestTemporal();
+});
+after(async () => {
+  await t?.close();
+});
+
+interface Summary {
+  stages: Record<string, { status: string; skipped: boolean }>;
+  refine: { outcomes: Record<string, Record<string, number>> };
+  llm: { calls: number; models?: Record<string, string> };
+  artifacts: Record<string, { key: string } | undefined>;
+}
+
+test('refine asks the fine-tuned SmolLM2 adapters on the local model server, and the knowledge is their text', { skip, timeout: 30 * 60_000 }, async () => {
+  const raw = await smallPipelineConfig(
+    t!.stateDir,
+    {
+      queues: { gpu: { slots: 2 } },
+      llm: { formatRetries: 1, serveModel: { roles: ['actor', 'reflection'], maxTokens: 160, temperature: 0 } },
+      construct: { sampleFraction: 0.3, inferencesPerSample: 1 },
+      finetune: {
+        backend: 'local',
+        baseModel: SMOLLM2,
+        cpuThreads: 1,
+        lora: { epochs: 1, learningRate: 2e-3, batchSize: 4, cutoffLen: 768, warmupRatio: 0, scheduler: 'constant' },
+      },
+      // A barely tuned 135M model misses the format often: the stage must still commit what it wrote.
+      refine: { maxIterations: 1, failureLimit: 1 },
+    },
+    { users: 10, items: 16 },
+  );
+  await withWorkers(t!, { config: testConfig(raw) }, async ({ config }) => {
+    const id = `real-model-${Date.now()}`;
+    const summary = (await t!.client.workflow.execute('r4ecPipelineWorkflow', {
+      taskQueue: config.queues.cpu.name,
+      workflowId: id,
+      args: [{ ...raw, queues: { cpu: { name: config.queues.cpu.name }, llm: { name: config.queues.llm.name }, gpu: { name: config.queues.gpu.name, slots: 2 } } }, { until: 'refine' }],
+    })) as Summary;
+    for (const s of ['ingest', 'construct', 'finetune', 'refine']) assert.equal(summary.stages[s]?.status, 'completed', `${s}: ${JSON.stringify(summary.stages[s])}`);
+
+    // The run summary names who answered: the simulator taught, SmolLM2 and its adapters wrote.
+    const models = summary.llm.models ?? {};
+    assert.equal(models.teacher, 'r4ec-sim (simulator)');
+    assert.equal(models.actor, BASE_NAME);
+    assert.equal(models.reflection, BASE_NAME);
+    const adapters = ['user-actor', 'user-reflection', 'item-actor', 'item-reflection'].map((job) => models[job]);
+    for (const a of adapters) assert.ok(a && a !== BASE_NAME && !a.includes('sim'), `an adapter per job: ${JSON.stringify(models)}`);
+
+    // Every refine call went to an adapter of its own role and domain on the model server.
+    const records = [];
+    for (const key of await t!.store.list(`${USAGE_PREFIX}${id}/`)) records.push(UsageRecordSchema.parse(JSON.parse((await t!.store.get(key)).toString('utf8'))));
+    const refineCalls = records.filter((r) => r.stage === 'refine' && !r.cacheHit);
+    assert.ok(refineCalls.length > 0, 'refine asked the model');
+    for (const r of refineCalls) {
+      assert.ok(r.role === 'actor' || r.role === 'reflection', `refine role ${r.role}`);
+      assert.equal(r.model, models[`${r.domain}-${r.role}`], `${r.domain} ${r.role} asks its adapter`);
+    }
+    assert.ok(records.filter((r) => r.stage === 'construct').every((r) => r.model === 'r4ec-sim'), 'construct asked the simulator');
+
+    // Some entities got knowledge from the tuned model: texts that parse, not the simulator's template.
+    let written = 0;
+    for (const domain of ['user', 'item']) {
+      const key = summary.artifacts[`refine:${domain}`]!.key;
+      const lines = (await t!.store.get(`${key}/r4ec/${domain}.jsonl`)).toString('utf8').trim().split('\n');
+      for (const line of lines) {
+        const rec = JSON.parse(line) as { texts: string[] };
+        for (const text of rec.texts) {
+          if (!text.trim()) continue;
+          written++;
+          assert.ok(text.split(/\s+/).length >= 5, `a knowledge text with words: ${text}`);
+        }
+      }
+    }
+    const outcomes = Object.values(summary.refine.outcomes).flatMap((o) => Object.entries(o));
+    const accepted = outcomes.filter(([k]) => k.startsWith('accepted')).reduce((a, [, n]) => a + n, 0);
+    assert.ok(accepted > 0 && written > 0, `the tuned model wrote knowledge that parsed: ${JSON.stringify(summary.refine.outcomes)}`);
+  });
+});
