@@ -17,7 +17,8 @@ import { appendFileSync, existsSync, mkdirSync, readFileSync, renameSync, rmSync
 import { dirname, join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { buildPrompt, type PromptSpec } from '../core/prompts/builders';
-import { kindLabel, type PromptKind } from '../core/prompts/tags';
+import { kindLabel } from '../core/prompts/tags';
+import { KINDS, rng, spec } from '../test/helpers/made-up-prompts';
 
 const REPO = resolve(__dirname, '..');
 const { values } = parseArgs({
@@ -41,55 +42,6 @@ for (const [name, v] of [['per-kind', perKind], ['max-tokens', maxTokens], ['con
 }
 const out = resolve(values.out!);
 const partialPath = `${out}.partial.jsonl`;
-
-// Made-up titles, years and a rating rule per "user", so histories look like real ones.
-const TITLES = [
-  'The Glass Orchard (1994)', 'Midnight at Harrow Lane (1987)', 'Seven Paper Boats (2001)', 'Iron Meridian (1999)', 'A Quiet Season (1992)',
-  'The Last Lamplighter (1978)', 'Copper Skies (2003)', 'Laughing Gas Express (1996)', 'Under the Salt Flats (1985)', 'Hollow Crown Hotel (1998)',
-  'The Cartographer\'s Son (1990)', 'Neon Tide (2000)', 'Paper Lions (1983)', 'Winter Circus (1995)', 'Blue Harbour Blues (1989)',
-  'Signal from Vega (1997)', 'The Orchid Thief\'s Daughter (2002)', 'Rustbelt Requiem (1993)', 'Goodbye, Mr. Pelican (1986)', 'Stormbreak (1999)',
-];
-
-function rng(seed: number): () => number {
-  let s = seed >>> 0 || 1;
-  return () => ((s = (Math.imul(s, 1664525) + 1013904223) >>> 0) / 2 ** 32);
-}
-
-function history(r: () => number, n = 10) {
-  const picked = [...TITLES].sort(() => r() - 0.5).slice(0, n);
-  return picked.map((title) => ({ title, rating: 1 + Math.floor(r() * 5) }));
-}
-
-const PREVIOUS = {
-  user: 'The user enjoys slow, character-driven dramas and thoughtful science fiction, rates broad comedies low, and returns to films about family and memory; recent ratings show less patience for long runtimes.',
-  item: 'A melancholy drama about a family orchard across three generations, praised for its photography and quiet performances; liked by viewers of reflective dramas, disliked by those who want a brisk plot.',
-};
-const REFLECTION = 'The analysis ignores the low ratings of the two recent dramas and overstates the taste for science fiction, which rests on a single rating.';
-
-function spec(kind: PromptKind, r: () => number): PromptSpec {
-  const extra = {
-    ...(kind.step !== 'reason' ? { previous: PREVIOUS[kind.domain] } : {}),
-    ...(kind.step === 'refine' ? { reflection: REFLECTION } : {}),
-  };
-  const common = { step: kind.step, variant: kind.variant, medium: kind.medium, ...extra };
-  if (kind.domain === 'user') {
-    return { domain: 'user', ...common, history: history(r), ...(kind.variant === 'construct' ? { target: TITLES[Math.floor(r() * TITLES.length)]! } : {}) };
-  }
-  return {
-    domain: 'item',
-    ...common,
-    title: TITLES[Math.floor(r() * TITLES.length)]!,
-    likeHistory: history(r),
-    dislikeHistory: r() < 0.2 ? null : history(r),
-    ...(kind.variant === 'construct' ? { targetHistory: history(r) } : {}),
-  };
-}
-
-const KINDS: PromptKind[] = [];
-for (const domain of ['user', 'item'] as const) {
-  for (const step of ['reason', 'reflect', 'refine'] as const) KINDS.push({ domain, step, variant: 'construct', medium: 'movie' });
-  for (const step of ['reason', 'reflect', 'refine'] as const) KINDS.push({ domain, step, variant: 'inference', medium: 'movie' });
-}
 
 /** POST without a client timeout: on a busy CPU an answer can take longer than fetch's 300 s. */
 function postJson(url: string, body: unknown): Promise<{ status: number; json: any }> {
