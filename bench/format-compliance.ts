@@ -129,7 +129,7 @@ async function main() {
     const seconds = (Date.now() - t0) / 1000;
     process.stdout.write(`${jobs.length} answers, ${tokens} tokens in ${seconds.toFixed(0)} s (max_tokens ${maxTokens}); base ${baseName}; adapters ${Object.entries(tuned).map(([j, a]) => `${j}=${a.name}`).join(', ')}\n\n`);
     process.stdout.write(`${'model / prompts'.padEnd(40)}${'parsed'.padStart(8)}${'asked'.padStart(7)}${'share'.padStart(8)}   format errors\n`);
-    for (const [key, t] of [...tallies].sort(([a], [b]) => (a.split(' ').length === b.split(' ').length ? a.localeCompare(b) : a.localeCompare(b)))) {
+    for (const [key, t] of [...tallies].sort(([a], [b]) => a.localeCompare(b))) {
       const codes = [...t.codes].map(([c, n]) => `${c} ${n}`).join(', ');
       process.stdout.write(`${key.padEnd(40)}${String(t.parsed).padStart(8)}${String(t.asked).padStart(7)}${`${((100 * t.parsed) / t.asked).toFixed(1)} %`.padStart(8)}   ${codes}\n`);
     }
