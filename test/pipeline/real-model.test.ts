@@ -5,7 +5,7 @@
 // Kept small: 8 users, one short epoch per adapter, short answers, refine over the users only.
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
-import { UsageRecordSchema, USAGE_PREFIX } from '../../core/llm/usage';
+import { UsageLedger } from '../../core/llm/usage';
 import type { RefineStageSummary } from '../../workflows/refine';
 import type { StageResult } from '../../workflows/stage-types';
 import { smallPipelineConfig } from '../helpers/pipeline';
@@ -70,8 +70,7 @@ test('refine asks the fine-tuned SmolLM2 adapters on the local model server, and
     for (const a of adapters) assert.ok(a && a !== BASE_NAME && !a.includes('sim'), `an adapter per job: ${JSON.stringify(models)}`);
 
     // Every refine call went to an adapter of its own role and domain on the model server.
-    const records = [];
-    for (const key of await t!.store.list(`${USAGE_PREFIX}${id}/`)) records.push(UsageRecordSchema.parse(JSON.parse((await t!.store.get(key)).toString('utf8'))));
+    const records = await new UsageLedger(t!.store).read(id);
     const refineCalls = records.filter((r) => r.stage === 'refine' && !r.cacheHit);
     assert.ok(refineCalls.length > 0, 'refine asked the model');
     for (const r of refineCalls) {
