@@ -6,13 +6,13 @@
 // its model process is owned by this one (it dies with it) and stops when the worker's resources close.
 import { existsSync } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { LLM_ROLES } from '../config/names';
 import type { R4ecConfig } from '../config/schema';
 import { R4ecError } from '../core/errors';
 import { LlmRegistry } from '../core/llm/registry';
 import { baseModelName, ModelEngine, servedBaseDir, startModelServer, type RunningModelServer } from '../core/model-server';
-import { trainerPython } from '../core/python-job/python';
+import { TRAINER_ROOT, trainerPython } from '../core/python-job/python';
 import { roleSource } from '../core/rules/roles';
 import { parseCatalog, simulatorFaults, startSimulator, type CatalogItem, type RunningSimulator } from '../core/sim';
 import type { ArtifactStore } from '../core/store';
@@ -45,7 +45,11 @@ export class LlmEndpoints {
         { suggestion: s.base ? 'check llm.serveModel.base' : 'run `npm run setup` (installs SmolLM2-135M-Instruct at .tools/smollm2), or set llm.serveModel.base' },
       );
     }
-    const engine = await ModelEngine.start({ python: trainerPython(env), trainerRoot: resolve(__dirname, '..'), base, threads: s.threads, maxBatch: s.maxBatch, env });
+    const engine = await ModelEngine.start({ python: trainerPython(env), trainerRoot: TRAINER_ROOT, base, threads: s.threads,
+      maxBatch: s.maxBatch,
+      env,
+      ...(env.R4EC_DEBUG ? { onLog: (l: string) => process.stderr.write(`[serve-model] ${l}\n`) } : {}),
+    });
     try {
       const model = baseModelName(base);
       const server = await startModelServer({ engine, model, host: '127.0.0.1', port: s.port });
@@ -65,16 +69,22 @@ export class LlmEndpoints {
     model?.catch(() => undefined);
     let sim: RunningSimulator | undefined;
     if (needsSim) {
-      await mkdir(join(opts.stateDir, 'logs'), { recursive: true });
-      sim = await startSimulator({
-        host: '127.0.0.1',
-        port: config.llm.simulator.port,
-        catalog: [],
-        models: [config.llm.simulator.model],
-        faults: simulatorFaults(config.llm.simulator),
-        seed: config.llm.simulator.seed,
-        logPath: join(opts.stateDir, 'logs', 'sim-requests.jsonl'),
-      });
+      try {
+        await mkdir(join(opts.stateDir, 'logs'), { recursive: true });
+        sim = await startSimulator({
+          host: '127.0.0.1',
+          port: config.llm.simulator.port,
+          catalog: [],
+          models: [config.llm.simulator.model],
+          faults: simulatorFaults(config.llm.simulator),
+          seed: config.llm.simulator.seed,
+          logPath: join(opts.stateDir, 'logs', 'sim-requests.jsonl'),
+        });
+      } catch (e) {
+        // The model may still be loading: it must not outlive a worker that never started.
+        await model?.then((m) => Promise.all([m.server.close(), m.engine.close()])).catch(() => undefined);
+        throw e;
+      }
     }
     let served: { server: RunningModelServer; engine: ModelEngine; model: string } | undefined;
     try {
@@ -94,7 +104,7 @@ export class LlmEndpoints {
     return new LlmEndpoints(registry, opts.store, sim, served);
   }
 
-  /** `http://127.0.0.1:PORT/v1` of the local model server, when a role uses it. */
+  /** `http://127.0.0.1:PORT` of the local model server (its API under /v1), when a role uses it. */
   get modelServerUrl(): string | undefined {
     return this.modelServer?.server.url;
   }
