@@ -2,7 +2,7 @@
 // (construct), the finetune stage trains LoRA adapters on SmolLM2-135M-Instruct, the llm worker's
 // local model server (llm.serveModel) loads them, and refine's actor and reflection calls name those
 // adapters — so the knowledge written for each entity is that model's text, not the simulator's.
-// Kept small: 8 users, one short epoch per adapter, short answers, refine over the users only.
+// Kept small: 12 users, two short epochs per adapter, short answers, refine over the users only.
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import { UsageLedger } from '../../core/llm/usage';
@@ -33,22 +33,23 @@ test('refine asks the fine-tuned SmolLM2 adapters on the local model server, and
     {
       queues: { gpu: { slots: 2 } },
       llm: { formatRetries: 1, serveModel: { roles: ['actor', 'reflection'], maxTokens: 160, temperature: 0 } },
-      construct: { sampleFraction: 0.3, inferencesPerSample: 1 },
+      // Every user is a construct sample, so each adapter has records to learn from.
+      construct: { sampleFraction: 1, inferencesPerSample: 1 },
       finetune: {
         backend: 'local',
         baseModel: SMOLLM2,
         cpuThreads: 1,
-        lora: { epochs: 1, learningRate: 2e-3, batchSize: 4, cutoffLen: 768, warmupRatio: 0, scheduler: 'constant' },
+        lora: { epochs: 2, learningRate: 2e-3, batchSize: 4, cutoffLen: 768, warmupRatio: 0, scheduler: 'constant' },
       },
       // A barely tuned 135M model misses the format often: the stage must still commit what it wrote.
       refine: { maxIterations: 1, failureLimit: 1 },
     },
-    { users: 8, items: 60 },
+    { users: 12, items: 60 },
   );
   await withWorkers(t!, { config: testConfig(raw) }, async ({ config }) => {
     const id = `real-model-${Date.now()}`;
     // The pipeline up to finetune (the synthetic generator's 60 items are too many entities for a
-    // test on a real model); then refine over the 8 users, as the pipeline's refine stage runs it.
+    // test on a real model); then refine over the 12 users, as the pipeline's refine stage runs it.
     const summary = (await t!.client.workflow.execute('r4ecPipelineWorkflow', {
       taskQueue: config.queues.cpu.name,
       workflowId: id,
@@ -82,7 +83,7 @@ test('refine asks the fine-tuned SmolLM2 adapters on the local model server, and
     // Some users got knowledge from the tuned model: texts that parse, with words.
     let written = 0;
     const lines = (await t!.store.get(`${refine.artifact.key}/r4ec/user.jsonl`)).toString('utf8').trim().split('\n');
-    assert.equal(lines.length, 8, 'a line per user');
+    assert.equal(lines.length, 12, 'a line per user');
     for (const line of lines) {
       const rec = JSON.parse(line) as { texts: string[] };
       for (const text of rec.texts) {
