@@ -2,7 +2,9 @@
 // here — never only in the r4ec client — so a plain `temporal workflow start --input-file cfg.json`
 // gets exactly the same checks.
 import { ConfigError, validateConfig } from '../core/validate-config';
+import type { LlmRole } from '../config/names';
 import type { R4ecConfig } from '../config/schema';
+import { roleModelNames } from '../core/llm/role-models';
 import { hashJson } from '../core/util/hash';
 import { discardStageOutput } from '../core/stage/discard';
 import type { ArtifactName } from '../core/rules';
@@ -14,6 +16,8 @@ import { withHeartbeat } from './heartbeat';
 export interface ResolvePipelineConfigOutput {
   config: R4ecConfig;
   configHash: string;
+  /** The model each LLM role asks (the run summary's `llm.models`). Absent in histories from before it existed. */
+  models?: Record<LlmRole, string>;
 }
 
 export function createPipelineActivities(deps: ActivityDeps) {
@@ -23,7 +27,7 @@ export function createPipelineActivities(deps: ActivityDeps) {
       const configHash = hashJson(config);
       // The run's resolved config, for `r4ec export` and humans (content-keyed: never overwritten).
       if (input.runId) await deps.store.put(`runs/${encodeURIComponent(input.runId)}/config-${configHash.slice(0, 16)}.json`, JSON.stringify(config, null, 1));
-      return { config, configHash };
+      return { config, configHash, models: roleModelNames(config) };
     } catch (err) {
       if (err instanceof ConfigError) throw toFailure(err, { type: 'ConfigError' });
       throw err;

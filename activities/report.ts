@@ -19,7 +19,7 @@ const Input = z.object({
     construct: z.object({ outcomes: z.record(z.string(), z.record(z.string(), z.number())) }).optional(),
     refine: z.object({ outcomes: z.record(z.string(), z.record(z.string(), z.number())) }).optional(),
     train: z.record(z.string(), z.unknown()).optional(),
-    llm: LlmUsageSchema,
+    llm: LlmUsageSchema.extend({ models: z.record(z.string(), z.string()).optional() }),
     llmByStage: z.record(z.string(), z.any()).optional(),
     artifacts: z.object({ ingest: z.string().optional(), train: z.string().optional() }),
     money: z.object({ usd: z.number(), unpriced: z.array(z.string()) }).optional(),

@@ -185,12 +185,42 @@ export const SimulatorSchema = z
   })
   .strict();
 
+/**
+ * The local model server (`r4ec serve-model`: a Hugging Face model with the LoRA adapters the
+ * finetune stage trained, transformers + peft, batched) answering the roles listed in `roles`. The
+ * llm worker starts it beside the simulator and stops it with itself; the finetune stage loads each
+ * adapter into it, and refine's actor and reflection calls name their adapter.
+ */
+export const ServeModelSchema = z
+  .object({
+    /** Roles it answers; each must have no endpoint of its own. The teacher is never served here (it must know the catalog). */
+    roles: z.array(z.enum(['actor', 'reflection'])).default([]),
+    /** Hugging Face model directory. Absent: finetune.baseModel (the adapters' base), else the installed SmolLM2-135M-Instruct (.tools/smollm2). */
+    base: z.string().min(1).optional(),
+    /** 0 = pick a free loopback port. */
+    port: z.number().int().min(0).max(65535).default(0),
+    /** CPU threads of the model. */
+    threads: positiveInt.default(2),
+    /** Requests decoded together at most. */
+    maxBatch: positiveInt.default(16),
+    /** Requests in flight from this worker at once. */
+    concurrency: positiveInt.default(16),
+    /** Per request: a busy CPU decoding a full batch can take minutes. */
+    timeoutMs: positiveInt.default(600_000),
+    temperature: z.number().min(0).max(2).default(0.7),
+    topP: z.number().gt(0).max(1).default(0.9),
+    /** A small model that misses its end tag rambles on: keep its answers short. */
+    maxTokens: positiveInt.default(256),
+  })
+  .strict();
+
 export const LlmSchema = z
   .object({
     teacher: TeacherEndpointSchema.optional(),
     actor: EndpointSchema.optional(),
     reflection: EndpointSchema.optional(),
     simulator: SimulatorSchema.prefault({}),
+    serveModel: ServeModelSchema.prefault({}),
     /** Re-asks after an unparsable answer before `failed_format`. */
     formatRetries: z.number().int().min(0).default(2),
     transport: z
@@ -210,7 +240,14 @@ export const LlmSchema = z
      */
     prices: z.record(z.string().min(1), ModelPriceSchema).default({}),
   })
-  .strict();
+  .strict()
+  .superRefine((llm, ctx) => {
+    for (const role of llm.serveModel.roles) {
+      if (llm[role] !== undefined) {
+        ctx.addIssue({ code: 'custom', path: [role], message: `llm.${role} has an endpoint and llm.serveModel.roles lists "${role}": keep one of them` });
+      }
+    }
+  });
 
 /**
  * How a fan-out stage (construct, refine) runs its entities. `failed` (default): entities run in
@@ -453,6 +490,7 @@ export const R4ecConfigSchema = z
 export type R4ecConfig = z.infer<typeof R4ecConfigSchema>;
 export type R4ecConfigInput = z.input<typeof R4ecConfigSchema>;
 export type EndpointConfig = z.infer<typeof EndpointSchema>;
+export type ServeModelConfig = z.infer<typeof ServeModelSchema>;
 export type TeacherEndpointConfig = z.infer<typeof TeacherEndpointSchema>;
 export type ModelPrice = z.infer<typeof ModelPriceSchema>;
 export type QueueKindName = (typeof QUEUE_KINDS)[number];

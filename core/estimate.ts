@@ -6,6 +6,10 @@
 import type { R4ecConfig } from '../config/schema';
 import { LLM_ROLES, type LlmRole } from '../config/names';
 import { costUsd, priceFor, priceTable } from './llm/prices';
+import { roleSource } from './rules/roles';
+
+/** How the estimate names a role the local model server answers (`llm.serveModel`). */
+export const LOCAL_MODEL_LABEL = 'serve-model (local)';
 import { latestTrainingInteractions } from './data/history';
 import type { DatasetView } from './data/dataset';
 import { mediumOf } from './construct/sample';
@@ -38,11 +42,15 @@ export const batchable = (r: { stage: string; role: string }) => r.stage === 'co
 
 export function priceRows(config: R4ecConfig, rows: readonly TokenRow[]): EstimateRow[] {
   const table = priceTable(config.llm.prices);
-  const models = Object.fromEntries(LLM_ROLES.map((r) => [r, config.llm[r]?.model ?? config.llm.simulator.model])) as Record<LlmRole, string>;
+  const models = Object.fromEntries(
+    LLM_ROLES.map((r) => [r, config.llm[r]?.model ?? (roleSource(config.llm, r) === 'serve-model' ? LOCAL_MODEL_LABEL : config.llm.simulator.model)]),
+  ) as Record<LlmRole, string>;
   return rows.map((r) => {
-    const simulator = config.llm[r.role] === undefined;
-    const price = simulator ? undefined : priceFor(models[r.role], table);
-    const usd = (path: 'sync' | 'batch') => (simulator ? 0 : price ? costUsd(r, price, path) : null);
+    const source = roleSource(config.llm, r.role);
+    const simulator = source === 'simulator';
+    // The simulator and the local model server cost nothing.
+    const price = source === 'endpoint' ? priceFor(models[r.role], table) : undefined;
+    const usd = (path: 'sync' | 'batch') => (source !== 'endpoint' ? 0 : price ? costUsd(r, price, path) : null);
     return { ...r, model: models[r.role], simulator, usdSync: usd('sync'), usdBatch: batchable(r) ? usd('batch') : null };
   });
 }

@@ -7,7 +7,7 @@ import type { createPipelineActivities } from '../activities/pipeline';
 import type { Stage } from '../config/names';
 import { stagePlan, type StageSelection } from '../core/rules';
 import { errorBlock, type ErrorBlock } from '../core/rules/error-block';
-import { emptySummary, recordFailure, recordMoney, recordOutputs, recordTiming, type KnowledgeImport, type RunSummary, type StageProgress } from './run-summary';
+import { emptySummary, recordFailure, recordModels, recordMoney, recordOutputs, recordTiming, type KnowledgeImport, type RunSummary, type StageProgress } from './run-summary';
 import { r4ecAttributes } from './search-attributes';
 import { discardStage, STAGE_RUNNERS, type Artifacts } from './stages';
 
@@ -33,7 +33,7 @@ export async function r4ecPipelineWorkflow(rawConfig: unknown, selection?: Stage
     heartbeatTimeout: '20 seconds',
     retry: { maximumAttempts: 3 },
   });
-  const { config, configHash } = await resolvePipelineConfig({ raw: rawConfig, runId });
+  const { config, configHash, models } = await resolvePipelineConfig({ raw: rawConfig, runId });
   // Reads one usage record per call of the run: minutes for a large run on a remote store.
   const { summarizeRunMoney } = proxyActivities<ReturnType<typeof createPipelineActivities>>({
     taskQueue: config.queues.cpu.name,
@@ -56,6 +56,7 @@ export async function r4ecPipelineWorkflow(rawConfig: unknown, selection?: Stage
   const progress: Partial<Record<Stage, StageProgress>> = {};
   for (const { stage, lookupOnly } of plan) progress[stage] = { status: 'pending', seconds: 0, skipped: false, selected: !lookupOnly };
   const summary = emptySummary(runId, configHash);
+  recordModels(summary, models);
   let artifacts: Artifacts = {};
   let current: Stage | undefined;
   setHandler(progressQuery, () => ({ runId, stages: progress, ...(current ? { current } : {}) }));

@@ -5,6 +5,7 @@ import type { ConstructSummary } from '../activities/construct';
 import { DOMAINS, type ConstructOutcome, type Domain, type RefineOutcome, type Stage } from '../config/names';
 import type { IngestSummary } from '../core/data/meta';
 import type { TrainSummary } from '../core/ctr/jobs';
+import type { FinetuneSummary } from '../core/finetune/plan';
 import { addUsage, zeroUsage, type ArtifactName, type LlmUsage, type StageArtifact } from '../core/rules';
 import type { ErrorBlock } from '../core/rules/error-block';
 import type { RefineStageSummary } from './refine';
@@ -66,6 +67,10 @@ export interface KnowledgeImport {
   contentHash: string;
 }
 
+export interface RunLlm extends LlmUsage {
+  models?: Record<string, string>;
+}
+
 export interface RunSummary {
   runId: string;
   configHash: string;
@@ -77,8 +82,12 @@ export interface RunSummary {
   imported?: KnowledgeImport & { records: Partial<Record<'kar' | 'r2ec' | 'r4ec', Record<Domain, number>>> };
   train?: TrainSummary;
   report?: ReportSummary;
-  /** Every stage's calls and tokens, summed. */
-  llm: LlmUsage;
+  /**
+   * Every stage's calls and tokens, summed; `models`: which model answered each role (`teacher`,
+   * `actor`, `reflection`: an endpoint's model, the local model server's base model, or
+   * `<name> (simulator)`) and, once finetune has run, the adapter refine asks per job (`user-actor`, …).
+   */
+  llm: RunLlm;
   /** Each stage's own `llm` block, for the report. */
   llmByStage: Partial<Record<Stage, StageLlm>>;
   /** Every stage child's output (construct and refine: one per domain). */
@@ -114,7 +123,7 @@ export function recordFailure(s: RunSummary, stage: Stage, seconds: number, why:
 
 /** Adds a stage child's usage to the run's and the stage's totals. */
 export function recordLlm(s: RunSummary, stage: Stage, llm: StageLlm): void {
-  s.llm = addUsage(s.llm, llm);
+  s.llm = { ...addUsage(s.llm, llm), ...(s.llm.models ? { models: s.llm.models } : {}) };
   const prev = s.llmByStage[stage];
   const byRole = llm.byRole ?? prev?.byRole;
   const latencyMs = llm.latencyMs ?? prev?.latencyMs;
@@ -141,6 +150,19 @@ export function recordRefine(s: RunSummary, results: PerDomain<StageResult<Refin
 
 export function recordImport(s: RunSummary, imported: KnowledgeImport, records: NonNullable<RunSummary['imported']>['records']): void {
   s.imported = { ...imported, records };
+}
+
+/** The model each role asks, from the resolved config (before any stage runs). */
+export function recordModels(s: RunSummary, models: Record<string, string> | undefined): void {
+  if (models) s.llm = { ...s.llm, models: { ...models } };
+}
+
+/** The adapters refine asks for actor and reflection (by finetune job, e.g. `user-actor`). */
+export function recordFinetune(s: RunSummary, r: StageResult<FinetuneSummary>): void {
+  if (r.summary.backend === 'none') return;
+  const adapters = Object.entries(r.summary.adapters);
+  if (adapters.length === 0) return;
+  s.llm = { ...s.llm, models: { ...s.llm.models, ...Object.fromEntries(adapters.map(([job, a]) => [job, a.servedName])) } };
 }
 
 export function recordIngest(s: RunSummary, r: StageResult<IngestSummary>): void {

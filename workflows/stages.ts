@@ -15,7 +15,7 @@ import { refineKnowledgeWorkflow } from './refine';
 import { refineActivities } from './refine-shared';
 import { reportWorkflow } from './report';
 import { reportInput } from './report-input';
-import { recordConstruct, recordImport, recordIngest, recordRefine, recordReport, recordTrain, type KnowledgeImport, type PerDomain, type RunSummary } from './run-summary';
+import { recordConstruct, recordFinetune, recordImport, recordIngest, recordRefine, recordReport, recordTrain, type KnowledgeImport, type PerDomain, type RunSummary } from './run-summary';
 import { r4ecAttributes } from './search-attributes';
 import type { DomainStageInput, StageInput, StageResult } from './stage-types';
 import type { Stage as StageName } from '../config/names';
@@ -117,7 +117,9 @@ export const STAGE_RUNNERS: Readonly<Record<Stage, (c: StageRunContext) => Promi
 
   async finetune(c) {
     if (c.imported) return NOT_RUN;
-    return single('finetune', await executeChild(fineTuneWorkflow, { ...options(c, 'finetune'), args: [input(c)] }));
+    const r = await executeChild(fineTuneWorkflow, { ...options(c, 'finetune'), args: [input(c)] });
+    recordFinetune(c.summary, r);
+    return single('finetune', r);
   },
 
   async refine(c) {

@@ -8,14 +8,14 @@ import { ingest } from '../../core/data/ingest';
 import { loadDataset } from '../../core/data/dataset';
 import { estimateMoney, estimateRun } from '../../core/estimate';
 import { formatUsd, PRICES_TAKEN } from '../../core/llm/prices';
-import { PIPELINE_WORKFLOW_TYPE, STAGES, type KnowledgeSet, type Stage } from '../../config/names';
+import { LLM_ROLES, PIPELINE_WORKFLOW_TYPE, STAGES, type KnowledgeSet, type Stage } from '../../config/names';
 import { scanKnowledgeDir } from '../../core/encode/import-dir';
 import { hashJson } from '../../core/util/hash';
 import { R4ecError, type ErrorBlock } from '../../core/errors';
 import { connectClient, dataConverterFor, resolveTemporal } from '../../runtime/connection';
 import { stateDirFrom } from '../../runtime/paths';
 import { openStore } from '../../core/store';
-import { selectStages, type StageSelection } from '../../core/rules';
+import { roleSource, selectStages, type StageSelection } from '../../core/rules';
 import { emptySummary, type KnowledgeImport, type RunSummary } from '../../workflows/run-summary';
 import { knownError, printErrorBlock } from '../../runtime/handle-error';
 import { Interrupted, type Lifecycle } from '../../runtime/lifecycle';
@@ -270,6 +270,8 @@ async function dryRun(config: R4ecConfig, stateDir: string, runId: string, json:
   const unpriced = [...new Set(rows.filter((r) => r.usdSync === null).map((r) => r.model))];
   if (unpriced.length) out.write(`no price for ${unpriced.join(', ')}: add it under llm.prices (USD per million tokens)\n`);
   out.write(`prices: built-in OpenAI list prices taken ${PRICES_TAKEN} (editable defaults; llm.prices overrides)\n`);
-  out.write(`roles without an endpoint are served by the simulator (no cost): ${(['teacher', 'actor', 'reflection'] as const).filter((r) => !config.llm[r]).join(', ') || 'none'}\n`);
+  out.write(`roles without an endpoint are served by the simulator (no cost): ${LLM_ROLES.filter((r) => roleSource(config.llm, r) === 'simulator').join(', ') || 'none'}\n`);
+  const served = LLM_ROLES.filter((r) => roleSource(config.llm, r) === 'serve-model');
+  if (served.length) out.write(`roles served by the local model server (no cost): ${served.join(', ')}\n`);
   return 0;
 }

@@ -1,7 +1,7 @@
 import { existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { R4ecError } from '../../core/errors';
-import { baseModelName, ModelEngine, startModelServer } from '../../core/model-server';
+import { baseModelName, DEFAULT_BASE, ModelEngine, startModelServer } from '../../core/model-server';
 import { pythonBinary, REPO_ROOT } from '../../runtime/paths';
 import { str, type Command } from '../args';
 
@@ -12,8 +12,6 @@ const positiveInt = (v: string | undefined, name: string, fallback: number): num
   return n;
 };
 
-/** SmolLM2-135M-Instruct in Hugging Face format, installed by scripts/setup.sh. */
-export const DEFAULT_BASE = join(REPO_ROOT, '.tools', 'smollm2');
 
 export const serveModelCommand: Command = {
   name: 'serve-model',

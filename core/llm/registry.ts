@@ -4,6 +4,7 @@
 import { join } from 'node:path';
 import type { LlmRole } from '../../config/names';
 import type { EndpointConfig, R4ecConfig } from '../../config/schema';
+import { roleSource } from '../rules/roles';
 import { simulatorRequestTimeoutMs } from '../rules/timeouts';
 import { LlmCache } from './cache';
 import { LlmClient } from './client';
@@ -24,6 +25,8 @@ export interface LlmRegistryOptions {
   simulatorUrl?: string;
   /** Concurrency towards the simulator (default: the llm queue's slots or 16). */
   simulatorConcurrency?: number;
+  /** The local model server (`r4ec serve-model`) for the roles in llm.serveModel.roles: its base URL and base model's served name. */
+  modelServer?: { url: string; model: string };
   fetch?: typeof fetch;
 }
 
@@ -36,6 +39,20 @@ export function simulatorEndpoint(url: string, llm: LlmConfig, concurrency = 16)
     temperature: 0.7,
     topP: 1,
     maxTokens: 1024,
+  };
+}
+
+/** A role answered by the local model server: its base model by default (refine names an adapter per call). */
+export function modelServerEndpoint(server: { url: string; model: string }, llm: LlmConfig): EndpointConfig {
+  const s = llm.serveModel;
+  return {
+    baseUrl: `${server.url.replace(/\/+$/, '').replace(/\/v1$/, '')}/v1`,
+    model: server.model,
+    concurrency: s.concurrency,
+    timeoutMs: s.timeoutMs,
+    temperature: s.temperature,
+    topP: s.topP,
+    maxTokens: s.maxTokens,
   };
 }
 
@@ -55,12 +72,16 @@ export class LlmRegistry {
 
   /** True when `role` is answered by the simulator (reports say so). */
   usesSimulator(role: LlmRole): boolean {
-    return this.opts.llm[role] === undefined;
+    return roleSource(this.opts.llm, role) === 'simulator';
   }
 
   endpointFor(role: LlmRole): EndpointConfig {
     const configured = this.opts.llm[role];
     if (configured) return configured;
+    if (roleSource(this.opts.llm, role) === 'serve-model') {
+      if (!this.opts.modelServer) throw new Error(`role "${role}" is served by the local model server (llm.serveModel.roles), but this worker has none running`);
+      return modelServerEndpoint(this.opts.modelServer, this.opts.llm);
+    }
     if (!this.opts.simulatorUrl) {
       throw new Error(`no LLM endpoint for role "${role}": set llm.${role} in the config, or run the simulator (r4ec sim-llm)`);
     }

@@ -2,10 +2,11 @@
 // child process that holds the base model and its adapters and decodes every request in flight in one
 // batch. We talk to it in JSON lines over its stdin/stdout, so it opens no port, and it ends when
 // our end of the pipe closes — also when this process is killed with SIGKILL.
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { createInterface } from 'node:readline';
 import { z } from 'zod';
 import { R4ecError } from '../errors';
+import { spawnOwned } from '../util/owned-process';
 
 export interface EngineOptions {
   python: string;
@@ -117,7 +118,8 @@ export class ModelEngine {
 
   static async start(opts: EngineOptions): Promise<ModelEngine> {
     const args = ['-m', 'trainer.serve.main', '--base', opts.base, '--threads', String(opts.threads ?? 2), '--max-batch', String(opts.maxBatch ?? 16)];
-    const child = spawn(opts.python, args, {
+    // Owned: the model process dies with this one, however it ends (a killed worker leaves no model behind).
+    const child = spawnOwned(opts.python, args, {
       cwd: opts.trainerRoot,
       env: { ...(opts.env ?? process.env), HF_HUB_OFFLINE: '1', PYTHONUNBUFFERED: '1' },
       stdio: ['pipe', 'pipe', 'pipe'],

@@ -1,3 +1,3 @@
 export { EngineRequestError, ModelEngine, type EngineOptions, type GenerateAnswer, type GenerateRequest } from './engine';
 export { MODEL_SERVER_OWNER, startModelServer, type ModelServerOptions, type RunningModelServer } from './server';
-export { baseModelName } from './base';
+export { baseModelName, DEFAULT_BASE, servedBaseDir } from './base';

@@ -4,6 +4,7 @@
 import { z } from 'zod';
 import { LLM_ROLES, type Domain, type LlmRole } from '../../config/names';
 import { R4ecConfigSchema, type R4ecConfig } from '../../config/schema';
+import { roleSource } from '../rules/roles';
 import { StageOutput, stageKey, type ArtifactStore } from '../store';
 import { RefineDataError } from './errors';
 
@@ -22,6 +23,11 @@ export type RoleModels = Partial<Record<LlmRole, string>>;
 export function roleIdentity(config: R4ecConfig, role: LlmRole): Record<string, unknown> {
   const e = config.llm[role];
   if (e) return { baseUrl: e.baseUrl, model: e.model, temperature: e.temperature, topP: e.topP, maxTokens: e.maxTokens };
+  if (roleSource(config.llm, role) === 'serve-model') {
+    // Its port is picked at start: the base model and the sampling decide the answers.
+    const s = config.llm.serveModel;
+    return { serveModel: s.base ?? (config.finetune.backend === 'local' ? config.finetune.baseModel : undefined) ?? 'default', temperature: s.temperature, topP: s.topP, maxTokens: s.maxTokens };
+  }
   return { simulator: config.llm.simulator.model, seed: config.llm.simulator.seed };
 }
 

@@ -20,7 +20,7 @@ export interface ReportInput {
   construct?: { outcomes: Record<string, Record<string, number>> } | undefined;
   refine?: { outcomes: Record<string, Record<string, number>> } | undefined;
   train?: Record<string, unknown> | undefined;
-  llm: LlmUsage;
+  llm: LlmUsage & { models?: Record<string, string> };
   llmByStage?: Record<string, Partial<LlmUsage> & { byRole?: Record<string, Partial<UsageRow>>; latencyMs?: { entities: number; p50: number; p90: number; p99: number }; usd?: number; usdByRole?: Record<string, number> }>;
   artifacts: { ingest?: string; train?: string };
   /** The run summary's money block. */
@@ -151,7 +151,13 @@ export async function buildReport(store: ArtifactStore, input: ReportInput, now 
     userBuckets,
     itemBuckets,
     outcomes: { ...(input.construct ? { construct: input.construct.outcomes } : {}), ...(input.refine ? { refine: input.refine.outcomes } : {}) },
-    llm: { total: input.llm, usage, latency, ...(input.money ? { money: { usd: input.money.usd, unpriced: input.money.unpriced } } : {}) },
+    llm: {
+      total: { calls: input.llm.calls, cacheHits: input.llm.cacheHits, promptTokens: input.llm.promptTokens, completionTokens: input.llm.completionTokens },
+      usage,
+      latency,
+      ...(input.money ? { money: { usd: input.money.usd, unpriced: input.money.unpriced } } : {}),
+      ...(input.llm.models ? { models: input.llm.models } : {}),
+    },
   };
 }
 

@@ -84,9 +84,12 @@ export function renderHtml(d: ReportData): string {
   const imported = d.imported
     ? `<div class="banner">Knowledge imported from files for <b>${d.imported.sets.map(esc).join(', ')}</b> (content ${esc(d.imported.contentHash.slice(0, 12))}): construct, finetune and refine did not run.</div>`
     : '';
-  const banner = d.simulator
-    ? `<div class="banner">The knowledge in this run was produced by the offline <b>LLM simulator</b> (catalog + prompt only), not by a language model. Use it to check the pipeline, not to judge the method.</div>`
-    : '';
+  const simulated = (role: string) => d.llm.models === undefined || (d.llm.models[role]?.endsWith('(simulator)') ?? true);
+  const banner = !d.simulator
+    ? ''
+    : simulated('actor') || simulated('reflection')
+      ? `<div class="banner">The knowledge in this run was produced by the offline <b>LLM simulator</b> (catalog + prompt only), not by a language model. Use it to check the pipeline, not to judge the method.</div>`
+      : `<div class="banner">The teacher (construct's training data) was the offline <b>LLM simulator</b>; refine's knowledge was written by the models listed under Models.</div>`;
   const importedSkip = new Set(d.imported ? ['construct', 'finetune', 'refine'] : []);
   const why = (s: ReportData['stages'][number]) => (!s.skipped ? '' : importedSkip.has(s.stage) ? ' (knowledge imported)' : ' (output existed)');
   const stageRows = d.stages.map((s) => `<tr><td>${esc(s.stage)}</td><td>${esc(s.status)}${why(s)}</td><td>${s.seconds.toFixed(1)} s</td></tr>`).join('');
@@ -96,6 +99,8 @@ export function renderHtml(d: ReportData): string {
     .join('');
   const latency = d.llm.latency.map((l) => `<tr><td>${esc(l.stage)}</td><td>${int(l.entities)}</td><td>${l.p50.toFixed(0)} ms</td><td>${l.p90.toFixed(0)} ms</td><td>${l.p99.toFixed(0)} ms</td></tr>`).join('');
   const t = d.llm.total;
+  const models = Object.entries(d.llm.models ?? {});
+  const modelRows = models.map(([role, m]) => `<tr><td>${esc(role)}</td><td>${esc(m)}</td></tr>`).join('');
   return `<!doctype html><html lang="en"><head><meta charset="utf-8"><title>r4ec report · ${esc(d.runId)}</title><style>
 body{font:14px/1.45 system-ui,-apple-system,Segoe UI,Roboto,sans-serif;margin:24px auto;max-width:1100px;color:#1a202c;padding:0 16px}
 h1{font-size:22px;margin-bottom:4px}h2{font-size:18px;margin-top:32px;border-bottom:1px solid #e2e8f0;padding-bottom:4px}h3{font-size:15px}
@@ -109,6 +114,7 @@ th{background:#f7fafc}td:first-child,th:first-child{text-align:left}.up{color:#2
 <h2>CTR results (the paper's Table 2 for this run)</h2>${table2(d)}${aucBars(d)}
 <h2>AUC by segment</h2>${buckets('Users by training interactions', d.userBuckets)}${buckets('Items by training interactions', d.itemBuckets)}
 <h2>Knowledge generation</h2>${counts('Construction outcomes (Algorithm 1)', d.outcomes.construct)}${counts('Refinement outcomes', d.outcomes.refine)}
+${models.length ? `<h2>Models</h2><p>Which model answered each role, and the adapter refine asked per fine-tuned job.</p><table><tr><th>role / job</th><th>model</th></tr>${modelRows}</table>` : ''}
 <h2>LLM cost</h2><p>${int(t.calls)} requests sent, ${int(t.cacheHits)} cache hits, ${int(t.promptTokens)} prompt + ${int(t.completionTokens)} completion tokens${money ? `, <b>${esc(formatUsd(money.usd))}</b> spent at the configured prices${money.unpriced.length ? ` (no price for ${esc(money.unpriced.join(', '))}: its tokens are not counted)` : ''}` : ''}.</p>
 ${usage ? `<table><tr><th>stage</th><th>role</th><th>calls</th><th>cache hits</th><th>prompt tokens</th><th>completion tokens</th>${money ? '<th>USD</th>' : ''}</tr>${usage}</table>` : ''}
 ${latency ? `<h3>Per-entity LLM latency</h3><table><tr><th>stage</th><th>entities</th><th>p50</th><th>p90</th><th>p99</th></tr>${latency}</table>` : ''}

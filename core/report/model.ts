@@ -55,7 +55,7 @@ export interface ReportData {
   userBuckets: Array<{ backbone: string; variant: string; results: BucketResult[] }>;
   itemBuckets: Array<{ backbone: string; variant: string; results: BucketResult[] }>;
   outcomes: { construct?: Record<string, Record<string, number>>; refine?: Record<string, Record<string, number>> };
-  llm: { total: LlmUsage; usage: UsageRow[]; latency: LatencyRow[]; money?: { usd: number; unpriced: string[] } };
+  llm: { total: LlmUsage; usage: UsageRow[]; latency: LatencyRow[]; money?: { usd: number; unpriced: string[] }; models?: Record<string, string> };
 }
 
 /** The train stage's summary block as the pipeline reports it (docs/DESIGN.md, "CLI contract"). */

@@ -5,6 +5,7 @@ export * from './ids';
 export * from './jobs';
 export * from './refine';
 export * from './refine-chain';
+export * from './roles';
 export * from './timeouts';
 export * from './stage';
 export * from './usage';

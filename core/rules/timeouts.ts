@@ -2,6 +2,7 @@
 // refine workflows' activity timeouts, and the plan that hands them to entity workflows.
 import { LLM_ROLES, type LlmRole } from '../../config/names';
 import type { R4ecConfig } from '../../config/schema';
+import { roleSource } from './roles';
 
 type LlmConfig = R4ecConfig['llm'];
 
@@ -13,8 +14,10 @@ export function simulatorRequestTimeoutMs(simulator: { latencyMs: number }): num
   return 60_000 + simulator.latencyMs * 2;
 }
 
-/** A role's per-request timeout: its endpoint's, or the simulator's when it has none. */
+/** A role's per-request timeout: its endpoint's, the local model server's, or the simulator's. */
 export function requestTimeoutMs(llm: LlmConfig, role: LlmRole): number {
+  const source = roleSource(llm, role);
+  if (source === 'serve-model') return llm.serveModel.timeoutMs;
   return llm[role]?.timeoutMs ?? simulatorRequestTimeoutMs(llm.simulator);
 }
 
