@@ -25,10 +25,15 @@ const OUT = resolve(__dirname, '..', 'test', 'histories');
 const INDEX_FILE = 'index.json';
 const RUN_ID = 'replay-pipeline';
 
-/** What the pipeline runs on: 20 users × 60 items, pages small enough that the fan-outs continue as new. */
+/**
+ * What the pipeline runs on: 20 users × 60 items, pages small enough that the fan-outs continue as
+ * new; construct with a workflow per inference, refine in batches with a workflow per failed entity
+ * (a quarter of the answers are malformed, so some entities fail; no failure limit).
+ */
 const OVERRIDES: R4ecConfigInput = {
-  construct: { sampleFraction: 0.5, window: 4, batchPerRun: 6 },
-  refine: { window: 4, batchPerRun: 8 },
+  construct: { sampleFraction: 0.5, window: 4, batchPerRun: 6, entityWorkflows: 'all', failureLimit: 1 },
+  refine: { window: 4, batchSize: 3, batchWindow: 2, batchesPerRun: 2, entityWorkflows: 'failed', failureLimit: 1 },
+  llm: { formatRetries: 0, simulator: { malformedRate: 0.25 } },
   finetune: { backend: 'local', cpuThreads: 1, pollIntervalMs: 200, lora: { epochs: 1, batchSize: 4, cutoffLen: 512, checkpointEvery: 50 } },
   train: { backbones: ['deepfm'], variants: ['base', 'r4ec'], epochs: 1, patience: 1, batchSize: 64, embeddingDim: 8, mlp: [16], connector: [16], threads: 1, seeds: [1] },
 };
@@ -87,12 +92,15 @@ async function main(): Promise<void> {
       const id = `${RUN_ID}/${stage}/${domain}`;
       const last = show(t, id);
       const first = show(t, id, last.json.events[0]!.workflowExecutionStartedEventAttributes!.firstExecutionRunId);
-      if (first.json.events.at(-1)?.eventType !== 'EVENT_TYPE_WORKFLOW_EXECUTION_CONTINUED_AS_NEW') throw new Error(`${id} did not continue as new: lower its batchPerRun`);
+      if (first.json.events.at(-1)?.eventType !== 'EVENT_TYPE_WORKFLOW_EXECUTION_CONTINUED_AS_NEW') throw new Error(`${id} did not continue as new: lower its batchPerRun / batchesPerRun`);
       const type = first.json.events[0]!.workflowExecutionStartedEventAttributes!.workflowType.name;
-      keep(`${type}.first-run.json`, id, `fan-out, first run: windowed children, then continue-as-new`, first);
+      const how = stage === 'construct' ? 'windowed children' : 'batch activities, a child per failed entity';
+      keep(`${type}.first-run.json`, id, `fan-out, first run: ${how}, then continue-as-new`, first);
       keep(`${type}.last-run.json`, id, `fan-out, last run: carried offset and outcomes, assembly`, last);
-      // One entity workflow of the stage: the first child the fan-out started.
-      const child = first.json.events.find((e) => e.startChildWorkflowExecutionInitiatedEventAttributes)!.startChildWorkflowExecutionInitiatedEventAttributes!.workflowId;
+      // One entity workflow of the stage: the first child the fan-out started (in either run).
+      const initiated = [...first.json.events, ...last.json.events].find((e) => e.startChildWorkflowExecutionInitiatedEventAttributes);
+      if (!initiated) throw new Error(`${id} started no entity workflow: raise llm.simulator.malformedRate here`);
+      const child = initiated.startChildWorkflowExecutionInitiatedEventAttributes!.workflowId;
       const entity = show(t, child);
       keep(`${entity.json.events[0]!.workflowExecutionStartedEventAttributes!.workflowType.name}.json`, child, `entity workflow of ${stage}`, entity);
     }
