@@ -97,6 +97,9 @@ export class Cluster {
     const p = this.server?.process;
     this.server = undefined;
     if (!p) return;
+    // startDevServer unrefs the server's process (an r4ec command must not wait for a server it
+    // shares); this test waits for its death, so the handle must keep the event loop alive again.
+    p.ref();
     p.kill('SIGKILL');
     await waitExit(p);
   }
