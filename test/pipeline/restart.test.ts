@@ -7,6 +7,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { after, test } from 'node:test';
 import { smallPipelineConfig } from '../helpers/pipeline';
+import { pidAlive } from '../../runtime/state-lock';
 import { freePort } from '../helpers/processes';
 
 const root = resolve(__dirname, '..', '..');
@@ -53,6 +54,12 @@ test('dev server and all workers killed mid-run: the rerun re-attaches and compl
   process.kill(-first.pid!, 'SIGKILL');
   process.kill(-server.pid, 'SIGKILL');
   await first.done;
+  // SIGKILL is delivered, not awaited: a rerun that found the old server still dying would see this
+  // state dir's server alive with its port closed, and refuse to start a second one on its database.
+  for (let i = 0; pidAlive(server.pid); i++) {
+    assert.ok(i < 300, `the dev server (pid ${server.pid}) outlived SIGKILL by 30 s`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
   const okAtKill = okCalls();
 
   const second = run(cfg);
