@@ -97,6 +97,9 @@ export class Cluster {
     const p = this.server?.process;
     this.server = undefined;
     if (!p) return;
+    // startDevServer unrefs the server's process (an r4ec command must not wait for a server it
+    // shares); this test waits for its death, so the handle must keep the event loop alive again.
+    p.ref();
     p.kill('SIGKILL');
     await waitExit(p);
   }
@@ -191,6 +194,8 @@ export function repeatedCompletedRequests(stateDir: string): { completed: number
 /** An activity that was running (or waiting for a worker) when something was killed. */
 export interface PendingActivity {
   workflowId: string;
+  /** The execution it was pending in (a workflow may continue as new before the probe looks again). */
+  runId: string;
   activityId: string;
   type: string;
   attempt: number;
@@ -207,7 +212,7 @@ export async function pendingActivities(client: Client, runId: string): Promise<
       .describe()
       .catch(() => undefined);
     if (!d || d.status.name !== 'RUNNING') continue;
-    for (const a of d.raw.pendingActivities ?? []) out.push({ workflowId: id, activityId: a.activityId ?? '', type: a.activityType?.name ?? '?', attempt: a.attempt ?? 1 });
+    for (const a of d.raw.pendingActivities ?? []) out.push({ workflowId: id, runId: d.runId, activityId: a.activityId ?? '', type: a.activityType?.name ?? '?', attempt: a.attempt ?? 1 });
   }
   return out;
 }
@@ -257,7 +262,12 @@ export async function awaitRecovery(client: Client, pending: readonly PendingAct
       const d = byWorkflow.get(p.workflowId);
       const now = d && d.status.name === 'RUNNING' ? (d.raw.pendingActivities ?? []).find((a) => a.activityId === p.activityId) : undefined;
       if (!now) {
-        r.finished++;
+        // Gone from the pending list: a retry may have started and finished between two looks (an
+        // idempotent finishing step that finds its output committed takes milliseconds). The history
+        // tells: the started event of the attempt that closed it.
+        const retried = await closingAttempt(client, p);
+        if (retried && retried.attempt > p.attempt && retried.startedMs > kill.at) r.restarted.push({ type: p.type, afterS: (retried.startedMs - kill.at) / 1000 });
+        else r.finished++;
         continue;
       }
       // lastStartedTime is the start of the newest attempt that started (kept while a later one waits).
@@ -273,6 +283,22 @@ export async function awaitRecovery(client: Client, pending: readonly PendingAct
   }
   r.stuck = left.map((p) => `${p.type} (${p.workflowId})`);
   return r;
+}
+
+/** The attempt that closed a finished activity and when it started, from its execution's history. */
+async function closingAttempt(client: Client, p: PendingActivity): Promise<{ attempt: number; startedMs: number } | undefined> {
+  try {
+    const events = (await client.workflow.getHandle(p.workflowId, p.runId).fetchHistory()).events ?? [];
+    const scheduled = events.filter((e) => e.activityTaskScheduledEventAttributes?.activityId === p.activityId).map((e) => Number(e.eventId));
+    const sched = scheduled.at(-1);
+    if (sched === undefined) return undefined;
+    const started = events.find((e) => Number(e.activityTaskStartedEventAttributes?.scheduledEventId ?? -1) === sched);
+    if (!started?.eventTime) return undefined;
+    const t = started.eventTime;
+    return { attempt: started.activityTaskStartedEventAttributes?.attempt ?? 1, startedMs: Number(t.seconds ?? 0) * 1000 + Math.floor((t.nanos ?? 0) / 1e6) };
+  } catch {
+    return undefined;
+  }
 }
 
 export function formatRecovery(r: KillRecovery, t0: number): string {
