@@ -306,7 +306,17 @@ export async function startDevServer(opts: DevServerOptions): Promise<DevServer>
           await ensureSearchAttributes(address, opts.namespace);
           return { address, uiUrl, process: undefined, attached: true, pid: rec?.pid, stop: leave };
         }
-        if (rec && recAlive) {
+        if (rec && recAlive && rec.port === opts.port) {
+          // Our own server on our port, which no longer answers: it is going down (a killed server's
+          // process outlives its port for a moment). Wait for it before starting another on its file.
+          for (let i = 0; i < 75 && pidAlive(rec.pid); i++) await new Promise((r) => setTimeout(r, 200));
+          if (pidAlive(rec.pid)) {
+            throw new R4ecError(`the dev server of state dir ${stateDir} (pid ${rec.pid}) does not answer on port ${opts.port} and has not exited in 15 s`, 'temporal_server_hung', {
+              suggestion: `stop it (kill ${rec.pid}) and run again; two servers on one SQLite file would corrupt it`,
+            });
+          }
+          rmSync(join(ctl, 'server.json'), { force: true });
+        } else if (rec && recAlive) {
           throw new R4ecError(`the dev server of state dir ${stateDir} already runs on port ${rec.port} (pid ${rec.pid}), not on the configured port ${opts.port}`, 'temporal_server_elsewhere', {
             suggestion: `use port ${rec.port} (R4EC__TEMPORAL__DEV_SERVER__PORT=${rec.port}), or stop the r4ec processes using it first; two servers on one SQLite file would corrupt it`,
           });
