@@ -43,6 +43,7 @@ const PlanInput = z.object({
   refine: Artifact,
   ingest: Artifact,
   lookupOnly: z.boolean().default(false),
+  knowledgeCutoff: z.number().gt(0).lt(1).optional(),
 });
 export type PlanEncodingInput = z.input<typeof PlanInput>;
 export type { EncodePlan, EncodeWork };
@@ -70,6 +71,7 @@ const AssembleInput = z.object({
   ingestKey: z.string().min(1),
   modelDir: z.string().min(1),
   encode: EncodeSlice,
+  knowledgeCutoff: z.number().gt(0).lt(1).optional(),
 });
 export type AssembleVectorsInput = z.input<typeof AssembleInput>;
 export interface AssembleVectorsOutput {
@@ -194,6 +196,7 @@ export function createEncodeActivities(deps: ActivityDeps) {
           shardSize: input.encode.shardSize,
           dim: encoder.dim,
           model: encoder.config.name ?? input.modelDir,
+          knowledgeCutoff: input.knowledgeCutoff,
         });
         await removeWork(deps.store, input.key, input.encode.shardSize);
         return { key: input.key, contentHash, summary };

@@ -3,12 +3,17 @@
 // position, float rounding included.
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { existsSync } from 'node:fs';
-import path from 'node:path';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path, { join } from 'node:path';
 import { test } from 'node:test';
 import { R4ecConfigSchema } from '../../config/schema';
 import { knowledgeCutoffPositions, knowledgePrefix, latestTrainingInteractions, type Sequences } from '../../core/data';
+import { loadEncodeDataset } from '../../core/encode/dataset';
+import { encodeStageKey } from '../../core/encode/stage';
 import { refineConfigSlice } from '../../core/refine/plan';
+import { LocalStore } from '../../core/store';
+import { ingestSynthetic } from '../helpers/dataset';
 
 // Hand-made: short, empty and long training parts, and products that land just off an integer in
 // float64 (0.3 · 10 = 3.0000000000000004, 0.7 · 10 = 7.000000000000001, 0.35 · 20 = 7).
@@ -56,4 +61,24 @@ test('refine key: the cutoff is in it only when on', () => {
   assert.ok(!('knowledgeCutoff' in slice(0)));
   assert.equal(slice(0.5).knowledgeCutoff, 0.5);
   assert.notDeepEqual(slice(0.5), slice(0.25));
+});
+
+test('encode: approximated users average only their prefix items under a cutoff; the key names the cutoff only when on', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'r4ec-cutoff-encode-'));
+  try {
+    const store = new LocalStore(join(dir, 'store'));
+    const { ingest, view } = await ingestSynthetic(store, { users: 12, items: 60, seed: 3 });
+    const seq = await view.sequences();
+    const full = await loadEncodeDataset(store, ingest.key, { sequences: true });
+    const cut = await loadEncodeDataset(store, ingest.key, { sequences: true, knowledgeCutoff: 0.5 });
+    for (let u = 0; u < view.meta.users.length; u++) {
+      const c = Math.floor(seq.trainEnd[u]! * 0.5);
+      assert.deepEqual([...cut.trainingItems(u)], [...full.trainingItems(u)].slice(0, c), `user ${u}`);
+    }
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+  const key = (knowledgeCutoff?: number) => encodeStageKey({ sets: ['kar'], encoder: { model: 'm' }, refineHash: 'r', ingestHash: 'i', knowledgeCutoff });
+  assert.equal(key(0), key(undefined));
+  assert.notEqual(key(0.5), key(undefined));
 });
