@@ -43,6 +43,7 @@ const PlanInput = z
     ingest: Artifact,
     lookupOnly: z.boolean().default(false),
     queues: QueuesSchema.optional(),
+    knowledgeCutoff: z.number().gt(0).lt(1).optional(),
   })
   .strict();
 

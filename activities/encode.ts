@@ -42,6 +42,7 @@ const PlanInput = z.object({
   refine: Artifact,
   ingest: Artifact,
   lookupOnly: z.boolean().default(false),
+  knowledgeCutoff: z.number().gt(0).lt(1).optional(),
 });
 export type PlanEncodingInput = z.input<typeof PlanInput>;
 export type { EncodePlan, EncodeWork };
@@ -62,7 +63,7 @@ export interface EncodeShardsOutput {
   reused: number;
 }
 
-const AssembleInput = ShardsInput.omit({ set: true, domain: true }).extend({ sets: z.array(SetName) });
+const AssembleInput = ShardsInput.omit({ set: true, domain: true }).extend({ sets: z.array(SetName), knowledgeCutoff: z.number().gt(0).lt(1).optional() });
 export type AssembleVectorsInput = z.input<typeof AssembleInput>;
 export interface AssembleVectorsOutput {
   key: string;
@@ -186,6 +187,7 @@ export function createEncodeActivities(deps: ActivityDeps) {
           shardSize: input.encode.shardSize,
           dim: encoder.dim,
           model: encoder.config.name ?? input.modelDir,
+          knowledgeCutoff: input.knowledgeCutoff,
         });
         await removeWork(deps.store, input.key, input.encode.shardSize);
         return { key: input.key, contentHash, summary };

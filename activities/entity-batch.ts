@@ -44,7 +44,7 @@ const RefineBatchInput = z
     key: z.string().min(1),
     ingestKey: z.string().min(1),
     domain: z.enum(DOMAINS),
-    entities: z.object({ historyLength: z.number().int().positive(), activeUserMinInteractions: z.number().int().min(0) }).strict(),
+    entities: z.object({ historyLength: z.number().int().positive(), activeUserMinInteractions: z.number().int().min(0), knowledgeCutoff: z.number().gt(0).lt(1).optional() }).strict(),
     cap: z.object({ maxCalls: z.number().int().positive().optional(), maxTokens: z.number().int().positive().optional() }),
     ...Range,
     strategy: z.enum(['iterative', 'filter']),

@@ -16,7 +16,7 @@ export type { PreparedRerun, RefinePlan, RefineSummary, RefineUnit, RefineWork }
 
 const Artifact = z.object({ key: z.string().min(1), contentHash: z.string().min(1) });
 const Cap = z.object({ maxCalls: z.number().int().positive().optional(), maxTokens: z.number().int().positive().optional() });
-const EntityOptions = z.object({ historyLength: z.number().int().positive(), activeUserMinInteractions: z.number().int().min(0) });
+const EntityOptions = z.object({ historyLength: z.number().int().positive(), activeUserMinInteractions: z.number().int().min(0), knowledgeCutoff: z.number().gt(0).lt(1).optional() });
 
 const PlanInput = z.object({
   runId: z.string().min(1),

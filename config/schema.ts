@@ -399,6 +399,28 @@ export const TrainSchema = z
     connector: z.array(positiveInt).nonempty().default([128]),
     /** Torch CPU threads per trainer process; 0 = torch's default. */
     threads: z.number().int().min(0).default(0),
+    /**
+     * How the knowledge tables are normalised before the connectors: `standardize` centres the rows
+     * that carry knowledge and scales them to unit variance per coordinate on average (zero rows stay
+     * zero); `none` feeds the encoder's vectors as they are.
+     */
+    knowledgeNorm: z.enum(['standardize', 'none']).default('standardize'),
+    /** Add F_u(k_u) ⊙ F_i(k_i) as one more field beside F_u(k_u) and F_i(k_i): a user-item match an MLP alone learns slowly. */
+    knowledgeCross: z.boolean().default(true),
+    /**
+     * Knowledge cutoff f (0 = off, at most 0.95): user u's knowledge describes only positions below
+     * floor(f · train_end_u) of their sequence, item knowledge only interactions below each rater's
+     * cutoff, so the knowledge never states the labels the model is trained on after it. Refine and
+     * construct build their prompts from that prefix; the trainer handles samples inside it per
+     * `knowledgeCutoffMode`. Base is never cut.
+     */
+    knowledgeCutoff: z.number().min(0).max(0.95).default(0),
+    /** Knowledge variants' training samples inside the cutoff prefix: `mask` trains them with the zero knowledge row, `drop` leaves them out. */
+    knowledgeCutoffMode: z.enum(['mask', 'drop']).default('mask'),
+    /** Standard deviation of the Gaussian noise added to the normalised knowledge vectors while training (0 = none): it keeps per-entity vectors from being memorised. */
+    knowledgeNoise: z.number().min(0).max(10).default(1),
+    /** Validation metric for early stopping and the best epoch: LogLoss sees the overconfidence AUC ignores. */
+    monitor: z.enum(['logloss', 'auc']).default('logloss'),
     /** Heartbeat timeout of a training activity (it heartbeats on a timer while its trainer runs): a worker silent this long is presumed dead and the job retried (the trainer resumes from its checkpoint). */
     heartbeatTimeoutSeconds: positiveInt.default(30),
   })

@@ -43,7 +43,7 @@ export async function constructDatasetWorkflow(input: ConstructStageInput): Prom
 
   let plan = input.resume?.plan ?? input.teacherBatch?.plan;
   if (!plan) {
-    const planned = await planOrMissing(acts.planConstruction({ runId, domain, construct: config.construct, llm: config.llm, ingest, lookupOnly: input.lookupOnly ?? false, queues: config.queues }));
+    const planned = await planOrMissing(acts.planConstruction({ runId, domain, construct: config.construct, llm: config.llm, ingest, lookupOnly: input.lookupOnly ?? false, queues: config.queues, ...(config.train.knowledgeCutoff > 0 ? { knowledgeCutoff: config.train.knowledgeCutoff } : {}) }));
     if (planned.status === 'done') return { artifact: planned.artifact, skipped: true, summary: planned.summary };
     plan = planned;
     progress.total = plan.work.units;

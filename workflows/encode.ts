@@ -46,12 +46,13 @@ export async function encodeKnowledgeWorkflow(input: StageInput): Promise<StageR
     retry: { initialInterval: '1 second', maximumInterval: '1 minute', maximumAttempts: 10 },
   });
 
-  const plan = await planOrMissing(quick.planEncoding({ runId: input.runId, encode, sets, refine, ingest, lookupOnly: input.lookupOnly ?? false }));
+  const cutoff = config.train.knowledgeCutoff > 0 ? { knowledgeCutoff: config.train.knowledgeCutoff } : {};
+  const plan = await planOrMissing(quick.planEncoding({ runId: input.runId, encode, sets, refine, ingest, lookupOnly: input.lookupOnly ?? false, ...cutoff }));
   if (plan.status === 'done') return { artifact: plan.artifact, skipped: true, summary: plan.summary };
   const common = { key: plan.key, refineKey: refine.key, ingestKey: ingest.key, modelDir: plan.work.modelDir, encode };
   for (const job of plan.work.jobs) {
     if (job.texts > 0) await long.encodeShards({ ...common, set: job.set, domain: job.domain });
   }
-  const done = await quick.assembleVectors({ ...common, sets });
+  const done = await quick.assembleVectors({ ...common, sets, ...cutoff });
   return { artifact: { key: done.key, contentHash: done.contentHash }, skipped: false, summary: done.summary };
 }

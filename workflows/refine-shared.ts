@@ -37,7 +37,8 @@ export async function ensureAdapters(config: R4ecConfig, jobKeys: readonly strin
 }
 
 export function entityOptions(config: R4ecConfig) {
-  return { historyLength: config.refine.historyLength, activeUserMinInteractions: config.refine.activeUserMinInteractions };
+  const f = config.train.knowledgeCutoff;
+  return { historyLength: config.refine.historyLength, activeUserMinInteractions: config.refine.activeUserMinInteractions, ...(f > 0 ? { knowledgeCutoff: f } : {}) };
 }
 
 export interface RefineFanoutArgs {

@@ -24,11 +24,7 @@ export interface StageProgress {
   startedAt?: number;
 }
 
-export interface StageTiming {
-  status: StageStatus;
-  seconds: number;
-  skipped: boolean;
-}
+export type StageTiming = Pick<StageProgress, 'status' | 'seconds' | 'skipped'>;
 
 /** One result per domain (construct, refine). */
 export type PerDomain<R> = Record<Domain, R>;

@@ -17,6 +17,8 @@ export const PlanEntrySchema = z
     /** The target interaction: user index and 0-based position in their sequence. */
     user: z.number().int().nonnegative(),
     pos: z.number().int().nonnegative(),
+    /** The knowledge cutoff f the sample was drawn under: its prompts show only each user's prefix below floor(f · train_end). Absent: no cutoff. */
+    knowledgeCutoff: z.number().gt(0).lt(1).optional(),
   })
   .strict();
 export type PlanEntry = z.infer<typeof PlanEntrySchema>;

@@ -24,6 +24,7 @@ const PointerSchema = z.object({
   construct: ConstructSchema,
   llm: LlmSchema,
   queues: QueuesSchema,
+  knowledgeCutoff: z.number().gt(0).lt(1).optional(),
 });
 export type ConstructPointer = z.infer<typeof PointerSchema>;
 
@@ -88,7 +89,7 @@ export async function prepareConstructRerun(store: ArtifactStore, runId: string,
   const base = { found: true as const, key: p.key, workKey: p.workKey, ingest: p.ingest, construct: p.construct, llm: p.llm, queues: p.queues, artifact, summary, query };
   if (failedLines.length === 0) return { ...base, failed: [] };
 
-  await writePlan(store, p.workKey, { domain, construct: p.construct, ingest: p.ingest });
+  await writePlan(store, p.workKey, { domain, construct: p.construct, ingest: p.ingest, knowledgeCutoff: p.knowledgeCutoff });
   const files = {} as Record<(typeof DATASET_NAMES)[number], SftRecord[]>;
   for (const d of DATASET_NAMES) files[d] = await jsonl(store, out.objectKey(DATASET_FILES[d]), (v) => SftRecordSchema.parse(v));
   for (const [i, m] of manifest.entries()) {

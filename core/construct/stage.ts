@@ -41,6 +41,8 @@ export interface ConstructKeyInput {
   construct: R4ecConfig['construct'];
   llm: R4ecConfig['llm'];
   ingest: { key: string; contentHash: string };
+  /** train.knowledgeCutoff: samples are drawn from, and prompts show, only each user's prefix below it. */
+  knowledgeCutoff?: number | undefined;
 }
 
 /** What the output depends on: the sample, the teacher (or the simulator and its faults), the budgets. */
@@ -53,7 +55,17 @@ export function constructKeys(input: Omit<ConstructKeyInput, 'ingest'> & { inges
   const key = stageKey({
     stage: 'construct',
     codeVersion: CONSTRUCT_CODE_VERSION,
-    config: { domain: input.domain, sampleFraction, inferencesPerSample, seed, teacher, formatRetries: input.llm.formatRetries, transportAttempts: input.llm.transport.maxAttempts },
+    config: {
+      domain: input.domain,
+      sampleFraction,
+      inferencesPerSample,
+      seed,
+      teacher,
+      formatRetries: input.llm.formatRetries,
+      transportAttempts: input.llm.transport.maxAttempts,
+      // Absent when off, so keys without a cutoff stay as they were.
+      ...(input.knowledgeCutoff ? { knowledgeCutoff: input.knowledgeCutoff } : {}),
+    },
     inputs: [input.ingest.contentHash],
   });
   return { key, workKey: `construct-work/${key.split('/')[1]}/${input.domain}` };
@@ -76,7 +88,7 @@ export async function planConstruction(
 ): Promise<ConstructPlan> {
   const { key, workKey } = constructKeys(input);
   if (!input.lookupOnly && input.runId) {
-    await writeConstructPointer(store, { runId: input.runId, domain: input.domain, key, workKey, ingest: input.ingest, construct: input.construct, llm: input.llm, queues: input.queues ?? QueuesSchema.parse({}) });
+    await writeConstructPointer(store, { runId: input.runId, domain: input.domain, key, workKey, ingest: input.ingest, construct: input.construct, llm: input.llm, queues: input.queues ?? QueuesSchema.parse({}), ...(input.knowledgeCutoff ? { knowledgeCutoff: input.knowledgeCutoff } : {}) });
   }
   return planStage({
     store,

@@ -4,7 +4,7 @@
 import { z } from 'zod';
 import type { ConstructOutcome, Domain } from '../../config/names';
 import type { R4ecConfig } from '../../config/schema';
-import { loadDataset, type DatasetMeta, type ItemRaterIndex, type Sequences } from '../data';
+import { buildItemRaterIndex, knowledgePrefix, loadDataset, type DatasetMeta, type ItemRaterIndex, type Sequences } from '../data';
 import { PromptSpecError, type PromptSpec } from '../prompts/builders';
 import { addUsage, isBatchExecution, type LlmUsage } from '../rules';
 import type { ArtifactStore } from '../store';
@@ -34,6 +34,26 @@ export interface LoadedDataset {
 }
 const datasets = new Map<string, Promise<LoadedDataset>>();
 
+const prefixes = new WeakMap<LoadedDataset, Map<number, LoadedDataset>>();
+
+/**
+ * The dataset as construct sees it under knowledge cutoff f: every user's training part ends at
+ * floor(f · train_end), and the rater index covers only those prefixes, so the plan's targets and
+ * every history a prompt shows lie inside them. f = 0: the dataset itself.
+ */
+export function knowledgeDataset(ds: LoadedDataset, fraction: number): LoadedDataset {
+  if (fraction === 0) return ds;
+  let byF = prefixes.get(ds);
+  if (!byF) prefixes.set(ds, (byF = new Map()));
+  let cut = byF.get(fraction);
+  if (!cut) {
+    const seq = knowledgePrefix(ds.seq, fraction);
+    cut = { meta: ds.meta, seq, raters: buildItemRaterIndex(seq, ds.meta.counts.allItems) };
+    byF.set(fraction, cut);
+  }
+  return cut;
+}
+
 /** A dataset with its sequences and item-rater index, loaded once per worker process. */
 export function datasetFor(store: ArtifactStore, key: string): Promise<LoadedDataset> {
   let p = datasets.get(key);
@@ -53,11 +73,13 @@ export function datasetFor(store: ArtifactStore, key: string): Promise<LoadedDat
 export async function writePlan(
   store: ArtifactStore,
   workKey: string,
-  input: { domain: Domain; construct: R4ecConfig['construct']; ingest: { key: string } },
+  input: { domain: Domain; construct: R4ecConfig['construct']; ingest: { key: string }; knowledgeCutoff?: number | undefined },
 ): Promise<PlanInfo> {
   const infoKey = `${workKey}/plan.json`;
   if (await store.exists(infoKey)) return PlanInfoSchema.parse(JSON.parse((await store.get(infoKey)).toString('utf8')));
-  const { meta, seq, raters } = await datasetFor(store, input.ingest.key);
+  const f = input.knowledgeCutoff ?? 0;
+  const { meta, seq, raters } = knowledgeDataset(await datasetFor(store, input.ingest.key), f);
+  const cut = f > 0 ? { knowledgeCutoff: f } : {};
   const { seed, sampleFraction } = input.construct;
   const eligible: PlanEntry[] = [];
   let entities = 0;
@@ -65,14 +87,14 @@ export async function writePlan(
     meta.users.forEach((entityId, user) => {
       entities++;
       const pos = userSamplePos(seq, user, meta.historyLength, seed, entityId);
-      if (pos !== null) eligible.push({ entityId, index: user, user, pos });
+      if (pos !== null) eligible.push({ entityId, index: user, user, pos, ...cut });
     });
   } else {
     meta.items.forEach((it, j) => {
       if (it.trainCount === 0) return;
       entities++;
       const t = itemSampleTarget(seq, raters, j + 1, meta.labelThreshold, meta.historyLength, seed, it.id);
-      if (t) eligible.push({ entityId: it.id, index: j + 1, ...t });
+      if (t) eligible.push({ entityId: it.id, index: j + 1, ...t, ...cut });
     });
   }
   const plan = selectEntities(eligible, sampleFraction, seed, input.domain);
@@ -146,7 +168,8 @@ export async function loadUnits(store: ArtifactStore, workKey: string, offset: n
 
 /** An inference's sample and its first prompt (user: the user; item: the item with its target user). */
 export function sampleOf(ds: LoadedDataset, domain: Domain, entry: PlanEntry): { sample: ConstructSample; reasonSpec: PromptSpec } {
-  const sample = buildSample(ds.meta, ds.seq, domain === 'item' ? ds.raters : undefined, domain, entry);
+  const d = knowledgeDataset(ds, entry.knowledgeCutoff ?? 0);
+  const sample = buildSample(d.meta, d.seq, domain === 'item' ? d.raters : undefined, domain, entry);
   return { sample, reasonSpec: promptSpec(sample, 'reason', 'construct') };
 }
 

@@ -57,7 +57,18 @@ export function jobConfigSlice(job: TrainJob, train: TrainConfig): Record<string
       mlp: train.mlp,
       dropout: train.dropout,
       validationFraction: train.validationFraction,
-      ...(job.variant !== 'base' ? { adaptor: train.adaptor, connector: train.connector } : {}),
+      monitor: train.monitor,
+      ...(job.variant !== 'base'
+        ? {
+            adaptor: train.adaptor,
+            connector: train.connector,
+            knowledgeNorm: train.knowledgeNorm,
+            knowledgeCross: train.knowledgeCross,
+            knowledgeNoise: train.knowledgeNoise,
+            knowledgeCutoff: train.knowledgeCutoff,
+            ...(train.knowledgeCutoff > 0 ? { knowledgeCutoffMode: train.knowledgeCutoffMode } : {}),
+          }
+        : {}),
     },
   };
 }
@@ -108,6 +119,12 @@ export function buildSpec(a: {
       adaptor: train.adaptor,
       dropout: train.dropout,
       validationFraction: train.validationFraction,
+      knowledgeNorm: train.knowledgeNorm,
+      knowledgeCross: train.knowledgeCross,
+      knowledgeCutoff: train.knowledgeCutoff,
+      knowledgeCutoffMode: train.knowledgeCutoffMode,
+      knowledgeNoise: train.knowledgeNoise,
+      monitor: train.monitor,
     },
     progressEverySteps: 50,
     export: true,

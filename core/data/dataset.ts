@@ -3,7 +3,7 @@ import { StageOutput, type ArtifactStore } from '../store';
 import type { BuiltDataset } from './split';
 import { decodeNpy, encodeNpy, type DecodedNpy } from './npy';
 import { DatasetMetaSchema, type DatasetMeta } from './meta';
-import { buildItemRaterIndex, type ItemRaterIndex, type Sequences } from './history';
+import { buildItemRaterIndex, knowledgePrefix, type ItemRaterIndex, type Sequences } from './history';
 
 export const META_FILE = 'meta.json';
 
@@ -44,6 +44,7 @@ export class DatasetView {
   private readonly cache = new Map<string, Promise<DecodedNpy>>();
   private seqPromise?: Promise<Sequences & { ts: BigInt64Array }>;
   private raters?: Promise<ItemRaterIndex>;
+  private readonly prefixRaters = new Map<number, Promise<ItemRaterIndex>>();
 
   constructor(
     readonly store: ArtifactStore,
@@ -99,6 +100,22 @@ export class DatasetView {
   itemRaters(): Promise<ItemRaterIndex> {
     this.raters ??= this.sequences().then((s) => buildItemRaterIndex(s, this.meta.counts.allItems));
     return this.raters;
+  }
+
+  /** The sequences the knowledge stages read under knowledge cutoff `fraction` (0: the whole training part). */
+  async knowledgeSequences(fraction: number): Promise<Sequences> {
+    return knowledgePrefix(await this.sequences(), fraction);
+  }
+
+  /** The item-rater index over the knowledge cutoff's prefix (0: `itemRaters()`). */
+  knowledgeRaters(fraction: number): Promise<ItemRaterIndex> {
+    if (fraction === 0) return this.itemRaters();
+    let p = this.prefixRaters.get(fraction);
+    if (!p) {
+      p = this.knowledgeSequences(fraction).then((s) => buildItemRaterIndex(s, this.meta.counts.allItems));
+      this.prefixRaters.set(fraction, p);
+    }
+    return p;
   }
 
   /** Item ids (1..I) of the item entity set: items with a training-part interaction. */

@@ -47,6 +47,27 @@ export function trainingInteractions(seq: Sequences, user: number): Interaction[
   return latestTrainingInteractions(seq, user, Number.MAX_SAFE_INTEGER);
 }
 
+/**
+ * The knowledge cutoff: per user, the first position their knowledge may not describe,
+ * c_u = floor(fraction · train_end_u). The trainer applies the same rule to decide which training
+ * samples the knowledge could have described (trainer/ctr/data.py `cutoff_positions`); both compute
+ * it in float64, so they agree position for position.
+ */
+export function knowledgeCutoffPositions(trainEnd: Int32Array, fraction: number): Int32Array {
+  if (!(fraction >= 0 && fraction < 1)) throw new RangeError(`knowledge cutoff ${fraction} is outside [0, 1)`);
+  return trainEnd.map((end) => Math.floor(end * fraction));
+}
+
+/**
+ * The sequences as the knowledge stages see them under a cutoff: each user's training part ends at
+ * c_u, so every helper here (latest interactions, raters, the liking/disliking users, sample
+ * positions) reads only the prefix. fraction 0 = no cutoff: the sequences themselves.
+ */
+export function knowledgePrefix<S extends Sequences>(seq: S, fraction: number): S {
+  if (fraction === 0) return seq;
+  return { ...seq, trainEnd: knowledgeCutoffPositions(seq.trainEnd, fraction) };
+}
+
 /** For each item, the users who rated it in their training part with their latest such rating. */
 export interface ItemRaterIndex {
   /** CSR offsets [I+1] over item ids 0..I (row 0 = padding, empty). */

@@ -2,6 +2,7 @@
 // through core/data's loader: raw ids per row (to align and check rows), the entity sets (for the
 // "without knowledge" count) and each user's training-part items (for approximated users).
 import { loadDataset } from '../data/dataset';
+import { knowledgePrefix } from '../data/history';
 import type { ArtifactStore } from '../store';
 
 export interface EncodeDataset {
@@ -16,7 +17,11 @@ export interface EncodeDataset {
   trainingItems(u: number): Int32Array;
 }
 
-export async function loadEncodeDataset(store: ArtifactStore, ingestKey: string, opts: { sequences: boolean }): Promise<EncodeDataset> {
+/**
+ * `knowledgeCutoff` f > 0: `trainingItems` is each user's prefix below floor(f · train_end), the part
+ * the knowledge may describe (an approximated user is the mean of those items' vectors).
+ */
+export async function loadEncodeDataset(store: ArtifactStore, ingestKey: string, opts: { sequences: boolean; knowledgeCutoff?: number | undefined }): Promise<EncodeDataset> {
   const view = await loadDataset(store, ingestKey);
   const { users, items } = view.meta;
   const itemEntities = new Uint8Array(items.length + 1);
@@ -35,7 +40,7 @@ export async function loadEncodeDataset(store: ArtifactStore, ingestKey: string,
       },
     };
   }
-  const seq = await view.sequences();
+  const seq = knowledgePrefix(await view.sequences(), opts.knowledgeCutoff ?? 0);
   return {
     ...base,
     trainingItems(u: number): Int32Array {

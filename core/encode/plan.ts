@@ -23,7 +23,7 @@ export type EncodePlan = StagePlan<EncodeWork, EncodeSummary>;
  */
 export async function planEncodeStage(
   store: ArtifactStore,
-  a: { modelDir: string; sets: readonly KnowledgeSet[]; refine: { key: string; contentHash: string }; ingest: { key: string; contentHash: string }; shardSize: number; lookupOnly: boolean },
+  a: { modelDir: string; sets: readonly KnowledgeSet[]; refine: { key: string; contentHash: string }; ingest: { key: string; contentHash: string }; shardSize: number; lookupOnly: boolean; knowledgeCutoff?: number | undefined },
   hashes?: Map<string, string>,
 ): Promise<EncodePlan> {
   const identity = await encoderIdentity(a.modelDir, hashes).catch((err: unknown) => {
@@ -35,7 +35,7 @@ export async function planEncodeStage(
   });
   return planStage({
     store,
-    key: encodeStageKey({ sets: a.sets, encoder: identity, refineHash: a.refine.contentHash, ingestHash: a.ingest.contentHash }),
+    key: encodeStageKey({ sets: a.sets, encoder: identity, refineHash: a.refine.contentHash, ingestHash: a.ingest.contentHash, knowledgeCutoff: a.knowledgeCutoff }),
     stage: 'encode',
     lookupOnly: a.lookupOnly,
     summaryOf: encodeSummaryOf,

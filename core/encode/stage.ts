@@ -31,8 +31,10 @@ export function workPrefix(key: string, shardSize: number, set?: KnowledgeSet, d
   return set && domain ? `${base}/${set}/${domain}` : base;
 }
 
-export function encodeStageKey(a: { sets: readonly KnowledgeSet[]; encoder: unknown; refineHash: string; ingestHash: string }): string {
-  return stageKey({ stage: 'encode', codeVersion: ENCODE_CODE_VERSION, config: { sets: [...a.sets].sort(), encoder: a.encoder }, inputs: [a.refineHash, a.ingestHash] });
+export function encodeStageKey(a: { sets: readonly KnowledgeSet[]; encoder: unknown; refineHash: string; ingestHash: string; knowledgeCutoff?: number | undefined }): string {
+  // The cutoff decides approximated users' vectors; absent when off, so keys without it stay as they were.
+  const cutoff = a.knowledgeCutoff ? { knowledgeCutoff: a.knowledgeCutoff } : {};
+  return stageKey({ stage: 'encode', codeVersion: ENCODE_CODE_VERSION, config: { sets: [...a.sets].sort(), encoder: a.encoder, ...cutoff }, inputs: [a.refineHash, a.ingestHash] });
 }
 
 export async function loadPlan(store: ArtifactStore, refineKey: string, set: KnowledgeSet, domain: Domain, dataset: EncodeDataset): Promise<EncodingPlan> {
@@ -108,12 +110,13 @@ export async function assembleAndCommit(a: {
   shardSize: number;
   dim: number;
   model: string;
+  knowledgeCutoff?: number | undefined;
 }): Promise<{ contentHash: string; summary: EncodeSummary }> {
   const base = await loadEncodeDataset(a.store, a.ingestKey, { sequences: false });
   const plans = new Map<string, EncodingPlan>();
   for (const set of a.sets) for (const d of DOMAINS) plans.set(`${set}/${d}`, await loadPlan(a.store, a.refineKey, set, d, base));
   const anyApproximated = [...plans.values()].some((p) => p.entities.some((e) => e.approximated));
-  const dataset = anyApproximated ? await loadEncodeDataset(a.store, a.ingestKey, { sequences: true }) : base;
+  const dataset = anyApproximated ? await loadEncodeDataset(a.store, a.ingestKey, { sequences: true, knowledgeCutoff: a.knowledgeCutoff }) : base;
 
   const out = new StageOutput(a.store, a.key);
   const summary: EncodeSummary = { model: a.model, dim: a.dim, sets: {} };

@@ -2,7 +2,9 @@
 // prompt renders only that user's latest K training-part interactions; an item's prompt its title
 // and the latest K training-part interactions (other than this item) of the item's liking and
 // disliking users, who are themselves chosen from training-part ratings only. Everything here reads
-// the dataset through core/data's training-part helpers, never the test arrays.
+// the dataset through core/data's training-part helpers, never the test arrays. With a knowledge
+// cutoff the "training part" is each user's prefix below the cutoff (knowledgePrefix), so the
+// knowledge never describes the labels the CTR model trains on after it.
 import type { Domain } from '../../config/names';
 import type { DatasetView } from '../data/dataset';
 import { itemSampleUsers, latestTrainingInteractions, trainingInteractionCount, type Interaction, type ItemRaterIndex, type Sequences } from '../data/history';
@@ -31,6 +33,8 @@ export interface EntityListOptions {
   historyLength: number;
   /** Users with fewer training interactions are approximated (0 = everyone is active). */
   activeUserMinInteractions: number;
+  /** Knowledge cutoff f: samples show only positions below floor(f · train_end) of each user's sequence (0 or absent: the whole training part). */
+  knowledgeCutoff?: number | undefined;
 }
 
 /** One domain's entity set in a fixed order, with the sample each prompt is built from. */
@@ -45,9 +49,10 @@ export class RefineEntities {
   ) {}
 
   static async open(view: DatasetView, domain: Domain, opts: EntityListOptions): Promise<RefineEntities> {
-    const seq = await view.sequences();
+    const f = opts.knowledgeCutoff ?? 0;
+    const seq = await view.knowledgeSequences(f);
     if (domain === 'user') return new RefineEntities(view, domain, opts, seq, undefined, undefined);
-    return new RefineEntities(view, domain, opts, seq, await view.itemRaters(), view.entityItems());
+    return new RefineEntities(view, domain, opts, seq, await view.knowledgeRaters(f), view.entityItems());
   }
 
   get medium(): Medium {

@@ -44,6 +44,8 @@ export function refineConfigSlice(config: R4ecConfig, domain: Domain): Record<st
     historyLength: r.historyLength,
     ...(domain === 'user' ? { activeUserMinInteractions: r.activeUserMinInteractions } : {}),
     models: Object.fromEntries(LLM_ROLES.map((role) => [role, roleIdentity(config, role)])),
+    // The prompts show only the cutoff's prefix; absent when off, so keys without a cutoff stay as they were.
+    ...(config.train.knowledgeCutoff > 0 ? { knowledgeCutoff: config.train.knowledgeCutoff } : {}),
   };
 }
 

@@ -105,7 +105,7 @@ export class RefineStage {
 
   async work(config: R4ecConfig, domain: Domain, ingest: Artifact, finetune: Artifact | undefined): Promise<RefineWork> {
     const { models, adapterJobKeys } = await resolveRoleModels(this.store, config, domain, finetune);
-    const entities = await this.entities(ingest.key, domain, config.refine);
+    const entities = await this.entities(ingest.key, domain, { ...config.refine, knowledgeCutoff: config.train.knowledgeCutoff });
     const capped = config.llm.cap.maxCalls !== undefined || config.llm.cap.maxTokens !== undefined;
     return {
       total: entities.total,

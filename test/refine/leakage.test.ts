@@ -10,7 +10,8 @@ import { LlmRegistry } from '../../core/llm/registry';
 import type { ChatMessage } from '../../core/llm/types';
 import { readHistory, type HistoryEntry } from '../../core/prompts/history';
 import type { LlmRole } from '../../config/names';
-import { ENTITY_WORKFLOWS } from '../../config/schema';
+import { ENTITY_WORKFLOWS, type R4ecConfig } from '../../config/schema';
+import { knowledgePrefix } from '../../core/data/history';
 import { startTestTemporal, withWorkers, type TestTemporal } from '../helpers/temporal';
 import { ingestSynthetic, type Artifact } from '../helpers/dataset';
 import { simulatorFor } from '../helpers/simulator';
@@ -102,27 +103,31 @@ after(async () => {
   await t?.close();
 });
 
+/** Runs refine (item, then user) with a capturing registry and returns every prompt it sent. */
+async function capturedRun(config: R4ecConfig, runId: string): Promise<Captured[]> {
+  const s = await simulatorFor(t.store, data.ingest.key, config, t.stateDir);
+  const registry = new CapturingRegistry({ llm: config.llm, stateDir: t.stateDir, env: {}, simulatorUrl: s.sim.url });
+  try {
+    await withWorkers(t, { config, queues: ['cpu', 'llm'], deps: { llm: registry } as object }, async ({ config: c }) => {
+      for (const domain of ['item', 'user'] as const) {
+        await t.client.workflow.execute('refineKnowledgeWorkflow', {
+          taskQueue: c.queues.cpu.name,
+          workflowId: `${runId}/refine/${domain}`,
+          args: [{ runId, config: c, artifacts: { ingest: data.ingest }, domain }],
+        });
+      }
+    });
+  } finally {
+    await s.close();
+  }
+  return registry.captured;
+}
+
 for (const mode of ENTITY_WORKFLOWS) {
   test(`refine [entityWorkflows: ${mode}]: no prompt of a refine run (both domains, every step) shows a test-split interaction`, async () => {
     const config = refineConfig({ refine: { maxIterations: 2, entityWorkflows: mode }, llm: { simulator: { model: `sim-leak-${mode}` } } });
-    const s = await simulatorFor(t.store, data.ingest.key, config, t.stateDir);
-    const registry = new CapturingRegistry({ llm: config.llm, stateDir: t.stateDir, env: {}, simulatorUrl: s.sim.url });
-    const runId = `leak-${mode}-${Date.now()}`;
-    try {
-      await withWorkers(t, { config, queues: ['cpu', 'llm'], deps: { llm: registry } as object }, async ({ config: c }) => {
-        for (const domain of ['item', 'user'] as const) {
-          await t.client.workflow.execute('refineKnowledgeWorkflow', {
-            taskQueue: c.queues.cpu.name,
-            workflowId: `${runId}/refine/${domain}`,
-            args: [{ runId, config: c, artifacts: { ingest: data.ingest }, domain }],
-          });
-        }
-      });
-    } finally {
-      await s.close();
-    }
+    const prompts = await capturedRun(config, `leak-${mode}-${Date.now()}`);
     const seq = await data.view.sequences();
-    const prompts = registry.captured;
     const steps = new Set(prompts.map((p) => `${p.domain}/${p.role}`));
     assert.ok(steps.has('user/actor') && steps.has('user/reflection') && steps.has('item/actor') && steps.has('item/reflection'), [...steps].join(','));
     assert.ok(prompts.filter((p) => p.domain === 'user').length >= data.view.meta.users.length * 2);
@@ -140,3 +145,27 @@ for (const mode of ENTITY_WORKFLOWS) {
     assert.equal(found.length, 1, found.join('\n'));
   });
 }
+
+test('refine with train.knowledgeCutoff 0.5: no prompt shows a position at or after a user\'s cutoff floor(0.5 · train_end)', async () => {
+  const config = refineConfig({ refine: { maxIterations: 2 }, train: { knowledgeCutoff: 0.5 }, llm: { simulator: { model: 'sim-leak-cutoff' } } });
+  const prompts = await capturedRun(config, `leak-cutoff-${Date.now()}`);
+  const seq = await data.view.sequences();
+  const prefix = knowledgePrefix(seq, 0.5);
+  assert.ok(prompts.filter((p) => p.domain === 'user').length >= data.view.meta.users.length * 2);
+  assert.ok(prompts.some((p) => p.domain === 'item'), 'item prompts were sent');
+  // Every history shown lies in the prefix: user prompts in the user's own, item prompts in a rater's
+  // (who rated the item on that side inside their prefix).
+  assert.deepEqual(leaks(data.view, prefix, prompts), []);
+  // The prompts still show something: the cutoff shortens histories, it does not empty them.
+  assert.ok(prompts.some((p) => p.domain === 'user' && (readHistory(section(p.messages.map((m) => m.content).join('\n'), 'User History') ?? '') ?? []).length > 0));
+
+  // The check catches a training interaction past the cutoff: append user u's position c_u.
+  const u = data.view.meta.users.findIndex((_, i) => prefix.trainEnd[i]! < seq.trainEnd[i]! && prefix.trainEnd[i]! > 0);
+  assert.ok(u >= 0, 'some user has training interactions past the cutoff');
+  const p = seq.offsets[u]! + prefix.trainEnd[u]!;
+  const title = data.view.meta.items[seq.item[p]! - 1]!.title;
+  const victim = prompts.find((x) => x.domain === 'user' && x.entityId === data.view.meta.users[u])!;
+  const planted = { ...victim, messages: victim.messages.map((m) => ({ ...m, content: m.content.replace('</User History>', `, ${JSON.stringify([title, seq.rating[p]])}</User History>`) })) };
+  const found = leaks(data.view, prefix, [planted]);
+  assert.equal(found.length, 1, found.join('\n'));
+});
