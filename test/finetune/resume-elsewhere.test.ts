@@ -58,7 +58,10 @@ test('a LoRA job crashed on machine A resumes on machine B from the checkpoint A
   );
   assert.ok(crashed instanceof ApplicationFailure && !crashed.nonRetryable, String(crashed));
   const stored = (await a.store.list(`checkpoints/lora/${job.jobKey}/index/`)).map((k) => /step-(\d+)/.exec(k)?.[1]);
-  assert.deepEqual(stored, ['00000002', '00000003'], 'the newest two checkpoints are in the store');
+  // The uploader keeps the newest two; one the trainer replaced while the previous upload ran may be
+  // skipped (the newest is what a resume needs).
+  assert.equal(stored.at(-1), '00000003', `the newest checkpoint is in the store (${stored.join(', ')})`);
+  assert.ok(stored.length <= 2, `at most the newest two are kept (${stored.join(', ')})`);
 
   // Machine A is gone with its disk; machine B has never seen this job.
   rmSync(a.stateDir, { recursive: true, force: true });

@@ -73,6 +73,17 @@ export function childPids(pid: number): number[] {
   }
 }
 
+/** The model engine processes among `pid`'s children (its watchdog is a child too: only the python engine counts). */
+export function enginePids(pid: number): number[] {
+  return childPids(pid).filter((c) => {
+    try {
+      return readFileSync(`/proc/${c}/cmdline`, 'utf8').includes('trainer.serve');
+    } catch {
+      return false;
+    }
+  });
+}
+
 export async function waitFor(cond: () => boolean, ms: number): Promise<boolean> {
   const until = Date.now() + ms;
   while (Date.now() < until) {

@@ -4,7 +4,7 @@
 // errors, and SIGTERM / SIGKILL leaving no engine behind.
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
-import { BASE_NAME, chat, childPids, countTokens, pidAlive, post, renderChatML, serveModel, skipWithoutModel, waitFor, type ServeProcess } from './helpers';
+import { BASE_NAME, chat, enginePids, countTokens, pidAlive, post, renderChatML, serveModel, skipWithoutModel, waitFor, type ServeProcess } from './helpers';
 
 const skip = skipWithoutModel();
 let server: ServeProcess;
@@ -13,7 +13,7 @@ let enginePid: number;
 before(async () => {
   if (skip) return;
   server = await serveModel(['--max-batch', '16']);
-  const kids = childPids(server.child.pid!);
+  const kids = enginePids(server.child.pid!);
   assert.equal(kids.length, 1, `one engine process under the CLI, found ${kids.join(',')}`);
   enginePid = kids[0]!;
 });
@@ -136,8 +136,8 @@ test('a SIGKILLed serve-model takes its engine with it, even while the model loa
   const { join } = await import('node:path');
   const { REPO } = await import('./helpers');
   const child = spawn(process.execPath, [join(REPO, 'bin', 'r4ec.js'), 'serve-model', '--port', '0'], { cwd: REPO, stdio: 'ignore' });
-  assert.ok(await waitFor(() => childPids(child.pid!).length === 1, 20_000), 'the engine started');
-  const engine = childPids(child.pid!)[0]!;
+  assert.ok(await waitFor(() => enginePids(child.pid!).length === 1, 20_000), 'the engine started');
+  const engine = enginePids(child.pid!)[0]!;
   await new Promise((r) => setTimeout(r, 500)); // inside python, past its parent-death setup
   child.kill('SIGKILL');
   assert.ok(await waitFor(() => !pidAlive(engine), 5000), `engine ${engine} survived its parent`);
