@@ -181,16 +181,16 @@ test('budget: charges of several processes add up; the cap stops bookings; a cha
   await a.charge('run/1', { calls: 4, tokens: 100 }, 3, 'exec-1');
   await a.charge('run/1', { calls: 4, tokens: 100 }, 3, 'exec-1');
   // The same entity execution's charge retried by another process (its worker died after writing).
-  assert.deepEqual(await b.charge('run/1', { calls: 4, tokens: 100 }, 0, 'exec-1'), { calls: 4, tokens: 100 });
+  assert.deepEqual(await b.charge('run/1', { calls: 4, tokens: 100 }, 0, 'exec-1'), { calls: 4, tokens: 100, usd: 0 });
   await b.charge('run/1', { calls: 5, tokens: 50 }, 0);
-  assert.deepEqual(await a.total('run/1'), { calls: 9, tokens: 150 });
-  assert.deepEqual(await b.total('run/1'), { calls: 9, tokens: 150 });
+  assert.deepEqual(await a.total('run/1'), { calls: 9, tokens: 150, usd: 0 });
+  assert.deepEqual(await b.total('run/1'), { calls: 9, tokens: 150, usd: 0 });
   assert.equal((await a.reserve('run/1', cap, 1)).granted, true);
   assert.equal((await a.reserve('run/1', cap, 1)).granted, false, 'the booking of the first counts too');
   assert.equal((await b.reserve('run/1', { maxTokens: 150 }, 1)).granted, false);
   assert.equal((await b.reserve('run/1', {}, 1)).granted, true, 'no cap: always');
   // A new process (restart, another machine) continues from the store.
-  assert.deepEqual(await new LlmBudget(store, 0).total('run/1'), { calls: 9, tokens: 150 });
+  assert.deepEqual(await new LlmBudget(store, 0).total('run/1'), { calls: 9, tokens: 150, usd: 0 });
   // One record per charge, never a shared object rewritten.
   assert.equal((await store.list(budgetPrefix('run/1'))).length, 2);
 });
@@ -200,7 +200,7 @@ test('budget: 40 concurrent charges from 4 processes, half of them retries of ea
   await Promise.all(
     Array.from({ length: 40 }, (_, i) => procs[(i + Math.floor(i / 20)) % 4]!.charge('run/conc', { calls: 1, tokens: 10 }, 0, `exec-${i % 20}`)),
   );
-  for (const p of procs) assert.deepEqual(await p.total('run/conc'), { calls: 20, tokens: 200 });
+  for (const p of procs) assert.deepEqual(await p.total('run/conc'), { calls: 20, tokens: 200, usd: 0 });
 });
 
 test('stage key: operational knobs and the cap do not change it; models and strategy do', () => {
