@@ -122,7 +122,7 @@ def test_knowledge_cutoff_trains_only_on_samples_after_each_users_prefix(dirs, d
     # Base has no knowledge to protect: it keeps every training sample, unmasked.
     base, _ = train(data, ds, tmp_path / "base", train={"epochs": 1, "knowledgeCutoff": 0.5, "knowledgeCutoffMode": "drop"})
     assert len(base.fit_y) + len(base.val_y) == len(ds.train) and KNOWLEDGE_MASK not in base.fit_x
-    with pytest.raises(SpecError, match=r"train\.knowledgeCutoff: expected a number in \[0\.0, 0\.95\]"):
+    with pytest.raises(SpecError, match=r"train\.knowledgeCutoff: expected a number >= 0\.0 and <= 0\.95"):
         parse_job(small_spec(data, tmp_path, train={"knowledgeCutoff": 1.0}))
 
 
