@@ -93,7 +93,11 @@ describe('trainBackbone activity', { skip: skipWithoutTrainer() }, () => {
     assert.ok(resume && resume.epoch! >= 1, JSON.stringify(second.slice(0, 5)));
     const trained = second.filter((b) => b.event === 'epoch').map((b) => b.epoch);
     assert.ok(!trained.includes(1), `epoch 1 trained again: ${trained.join(',')}`);
-    assert.ok(trained.includes(3) && r.metrics.auc > 0.5);
+    // On a loaded machine the cancel can land an epoch late: then the resume starts later, but no
+    // epoch up to its checkpoint is trained again and the job still ends with epoch 3.
+    assert.ok(trained.every((e) => e! > resume.epoch!), `an epoch up to the checkpoint (${resume.epoch}) trained again: ${trained.join(',')}`);
+    assert.ok(trained.includes(3) || resume.epoch! >= 3, `the resumed attempt ends with epoch 3: resumed at ${resume.epoch}, trained ${trained.join(',')}`);
+    assert.ok(r.metrics.auc > 0.5, `auc ${r.metrics.auc}`);
   });
 
   test('NaN in a vector file: non-retryable DataError naming the file, nothing committed', async () => {
