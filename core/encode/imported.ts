@@ -6,7 +6,7 @@
 // does not match the id, each names the file, line and field.
 import { z } from 'zod';
 import { DataError } from '../data/errors';
-import { isUsableText, type EntityIndex, type KnowledgeRecord } from './knowledge';
+import { checkKnowledgeFields, checkOnce, knowledgeLines, type EntityIndex, type KnowledgeRecord } from './knowledge';
 
 const ImportedRecordSchema = z
   .object({
@@ -27,23 +27,7 @@ export function parseImportedKnowledge(text: string, file: string, index: Entity
   });
   const out: KnowledgeRecord[] = [];
   const seen = new Map<number, number>();
-  const lines = text.split('\n');
-  for (let i = 0; i < lines.length; i++) {
-    const line = lines[i]!.trim();
-    if (line === '') continue;
-    const n = i + 1;
-    let raw: unknown;
-    try {
-      raw = JSON.parse(line);
-    } catch {
-      throw new DataError(file, n, '(line)', 'one JSON object per line', line);
-    }
-    const r = ImportedRecordSchema.safeParse(raw);
-    if (!r.success) {
-      const issue = r.error.issues[0]!;
-      throw new DataError(file, n, issue.path.join('.') || '(record)', issue.message, line);
-    }
-    const rec = r.data;
+  for (const { rec, n } of knowledgeLines(text, file, ImportedRecordSchema)) {
     const row = rowOf.get(rec.entityId);
     if (row === undefined) {
       throw new DataError(file, n, 'entityId', `the raw id of a ${index.domain} in the ingested dataset`, rec.entityId);
@@ -51,18 +35,8 @@ export function parseImportedKnowledge(text: string, file: string, index: Entity
     if (rec.index !== undefined && rec.index !== row) {
       throw new DataError(file, n, 'index', `${row} (the dataset's row of ${index.domain} "${rec.entityId}") or no index`, String(rec.index));
     }
-    const dup = seen.get(row);
-    if (dup !== undefined) throw new DataError(file, n, 'entityId', `each ${index.domain} once (also on line ${dup})`, rec.entityId);
-    seen.set(row, n);
-    if (rec.kept && rec.kept.length !== rec.texts.length) {
-      throw new DataError(file, n, 'kept', `one flag per text (${rec.texts.length})`, `${rec.kept.length} flags`);
-    }
-    if (rec.approximated) {
-      if (index.domain !== 'user') throw new DataError(file, n, 'approximated', 'only on user records (approximated users)', 'true');
-      if (rec.texts.some(isUsableText)) {
-        throw new DataError(file, n, 'texts', 'no texts on an approximated user (its vector comes from its training items)', JSON.stringify(rec.texts));
-      }
-    }
+    checkOnce(seen, row, index.domain, file, n, 'entityId', rec.entityId);
+    checkKnowledgeFields(rec, index.domain, file, n);
     out.push({
       entityId: rec.entityId,
       index: row,

@@ -59,12 +59,11 @@ export function isUsableText(t: string | null): t is string {
 }
 
 /**
- * Parses and checks a knowledge JSONL file: every line a record, indices in range and unique, ids
- * matching the dataset at that index. Errors name the file, line and field.
+ * The non-blank lines of a knowledge JSONL file, each parsed with `schema`, with its 1-based line
+ * number. Errors name the file, line and field. Shared by refine's own files and imported ones so
+ * both report a bad line the same way.
  */
-export function parseKnowledgeFile(text: string, file: string, index: EntityIndex): KnowledgeRecord[] {
-  const out: KnowledgeRecord[] = [];
-  const seen = new Map<number, number>();
+export function* knowledgeLines<S extends z.ZodTypeAny>(text: string, file: string, schema: S): Generator<{ rec: z.output<S>; n: number }> {
   const lines = text.split('\n');
   for (let i = 0; i < lines.length; i++) {
     const line = lines[i]!.trim();
@@ -76,12 +75,43 @@ export function parseKnowledgeFile(text: string, file: string, index: EntityInde
     } catch {
       throw new DataError(file, n, '(line)', 'one JSON object per line', line);
     }
-    const r = KnowledgeRecordSchema.safeParse(raw);
+    const r = schema.safeParse(raw);
     if (!r.success) {
       const issue = r.error.issues[0]!;
       throw new DataError(file, n, issue.path.join('.') || '(record)', issue.message, line);
     }
-    const rec = r.data;
+    yield { rec: r.data as z.output<S>, n };
+  }
+}
+
+/** Throws when `row` was already seen in the file; else records it at line `n`. */
+export function checkOnce(seen: Map<number, number>, row: number, domain: Domain, file: string, n: number, field: string, found: string): void {
+  const dup = seen.get(row);
+  if (dup !== undefined) throw new DataError(file, n, field, `each ${domain} once (also on line ${dup})`, found);
+  seen.set(row, n);
+}
+
+/** The checks of a record that do not depend on how its row was found: `kept` and `approximated`. */
+export function checkKnowledgeFields(rec: Pick<KnowledgeRecord, 'texts' | 'kept' | 'approximated'>, domain: Domain, file: string, n: number): void {
+  if (rec.kept && rec.kept.length !== rec.texts.length) {
+    throw new DataError(file, n, 'kept', `one flag per text (${rec.texts.length})`, `${rec.kept.length} flags`);
+  }
+  if (rec.approximated) {
+    if (domain !== 'user') throw new DataError(file, n, 'approximated', 'only on user records (approximated users)', 'true');
+    if (rec.texts.some(isUsableText)) {
+      throw new DataError(file, n, 'texts', 'no texts on an approximated user (its vector comes from its training items)', JSON.stringify(rec.texts));
+    }
+  }
+}
+
+/**
+ * Parses and checks a knowledge JSONL file: every line a record, indices in range and unique, ids
+ * matching the dataset at that index. Errors name the file, line and field.
+ */
+export function parseKnowledgeFile(text: string, file: string, index: EntityIndex): KnowledgeRecord[] {
+  const out: KnowledgeRecord[] = [];
+  const seen = new Map<number, number>();
+  for (const { rec, n } of knowledgeLines(text, file, KnowledgeRecordSchema)) {
     const first = index.domain === 'item' ? 1 : 0;
     if (rec.index < first || rec.index >= index.ids.length) {
       throw new DataError(file, n, 'index', `a ${index.domain} row in ${first}..${index.ids.length - 1}`, String(rec.index));
@@ -89,18 +119,8 @@ export function parseKnowledgeFile(text: string, file: string, index: EntityInde
     if (index.ids[rec.index] !== rec.entityId) {
       throw new DataError(file, n, 'entityId', `"${String(index.ids[rec.index])}" (the dataset's ${index.domain} at index ${rec.index})`, rec.entityId);
     }
-    const dup = seen.get(rec.index);
-    if (dup !== undefined) throw new DataError(file, n, 'index', `each ${index.domain} once (also on line ${dup})`, String(rec.index));
-    seen.set(rec.index, n);
-    if (rec.kept && rec.kept.length !== rec.texts.length) {
-      throw new DataError(file, n, 'kept', `one flag per text (${rec.texts.length})`, `${rec.kept.length} flags`);
-    }
-    if (rec.approximated) {
-      if (index.domain !== 'user') throw new DataError(file, n, 'approximated', 'only on user records (approximated users)', 'true');
-      if (rec.texts.some(isUsableText)) {
-        throw new DataError(file, n, 'texts', 'no texts on an approximated user (its vector comes from its training items)', JSON.stringify(rec.texts));
-      }
-    }
+    checkOnce(seen, rec.index, index.domain, file, n, 'index', String(rec.index));
+    checkKnowledgeFields(rec, index.domain, file, n);
     out.push(rec);
   }
   return out;
