@@ -59,3 +59,11 @@ export function helpText(cmd: Command): string {
 }
 
 export const str = (v: ParsedArgs['values'][string]): string | undefined => (typeof v === 'string' ? v : undefined);
+
+/** A `--name N` option that must be a whole number from 1 on; `fallback` when it is not given. */
+export function positiveInt(v: string | undefined, name: string, fallback: number): number {
+  if (v === undefined) return fallback;
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < 1) throw new R4ecError(`--${name}: expected a positive integer, got "${v}"`, 'bad_arguments', { exitCode: 2 });
+  return n;
+}

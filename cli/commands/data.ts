@@ -6,14 +6,7 @@ import { pipeline } from 'node:stream/promises';
 import { SYNTH_DEFAULTS, synthesizeDataset } from '../../core/data/synth';
 import { R4ecError } from '../../core/errors';
 import { stateDirFrom } from '../../runtime/paths';
-import { str, type Command } from '../args';
-
-const int = (v: string | undefined, d: number, name: string): number => {
-  if (v === undefined) return d;
-  const n = Number(v);
-  if (!Number.isInteger(n) || n <= 0) throw new R4ecError(`--${name}: expected a positive integer, got "${v}"`, 'bad_arguments', { exitCode: 2 });
-  return n;
-};
+import { positiveInt, str, type Command } from '../args';
 
 export const dataSynthCommand: Command = {
   name: 'data synth',
@@ -29,9 +22,9 @@ export const dataSynthCommand: Command = {
     const outDir = resolve(str(values.out) ?? join(stateDirFrom(process.env), 'data', 'synthetic'));
     const r = await synthesizeDataset({
       outDir,
-      seed: int(str(values.seed), SYNTH_DEFAULTS.seed, 'seed'),
-      users: int(str(values.users), SYNTH_DEFAULTS.users, 'users'),
-      items: int(str(values.items), SYNTH_DEFAULTS.items, 'items'),
+      seed: positiveInt(str(values.seed), 'seed', SYNTH_DEFAULTS.seed),
+      users: positiveInt(str(values.users), 'users', SYNTH_DEFAULTS.users),
+      items: positiveInt(str(values.items), 'items', SYNTH_DEFAULTS.items),
     });
     process.stdout.write(`${JSON.stringify(r)}\n`);
     return 0;
@@ -73,7 +66,7 @@ export const dataFetchCommand: Command = {
     }
     mkdirSync(dir, { recursive: true });
     const tmp = `${final}.partial-${process.pid}`;
-    const timeoutS = int(str(values['timeout-s']), 30, 'timeout-s');
+    const timeoutS = positiveInt(str(values['timeout-s']), 'timeout-s', 30);
     // An idle timeout, not a deadline: a slow but steady download finishes; a silent server does not hold us.
     const ctrl = new AbortController();
     let timer: NodeJS.Timeout | undefined;

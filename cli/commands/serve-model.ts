@@ -3,15 +3,7 @@ import { join, resolve } from 'node:path';
 import { R4ecError } from '../../core/errors';
 import { baseModelName, DEFAULT_BASE, ModelEngine, startModelServer } from '../../core/model-server';
 import { pythonBinary, REPO_ROOT } from '../../runtime/paths';
-import { str, type Command } from '../args';
-
-const positiveInt = (v: string | undefined, name: string, fallback: number): number => {
-  if (v === undefined) return fallback;
-  const n = Number(v);
-  if (!Number.isInteger(n) || n < 1) throw new R4ecError(`--${name}: expected a positive integer, got "${v}"`, 'bad_arguments', { exitCode: 2 });
-  return n;
-};
-
+import { positiveInt, str, type Command } from '../args';
 
 export const serveModelCommand: Command = {
   name: 'serve-model',
