@@ -5,7 +5,6 @@
 // Temporal Cloud actions per entity (histories, plus heartbeats and queries from the server's
 // metrics: the dev server is started with `--metrics-port`).
 import { mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
@@ -15,6 +14,7 @@ import type { LlmUsage } from '../core/rules';
 import { startTestTemporal, withWorkers, type TestTemporal } from '../test/helpers/temporal';
 import { spawnSimulator } from '../test/helpers/simulator';
 import { countRunActions, serverRequestCounts, totalOf } from './actions';
+import { freePort } from './pipeline-run';
 import { childrenCpuSeconds } from './proc';
 
 export interface BenchFaults {
@@ -37,17 +37,6 @@ export interface ModeBench {
   faults: BenchFaults;
   configFor(mode: EntityWorkflows, simulatorModel: string): R4ecConfig;
   run(t: TestTemporal, config: R4ecConfig, runId: string): Promise<ModeRunResult>;
-}
-
-async function freePort(): Promise<number> {
-  return new Promise((res, rej) => {
-    const s = createServer();
-    s.once('error', rej);
-    s.listen(0, '127.0.0.1', () => {
-      const port = (s.address() as { port: number }).port;
-      s.close(() => res(port));
-    });
-  });
 }
 
 /** A dev server with its Prometheus endpoint (heartbeats and queries are counted there). */

@@ -14,9 +14,7 @@
 //   of activity intervals from ActivityTaskStarted to its close event);
 // - CPU seconds by process of the run's tree (sampled from /proc every second): the r4ec process
 //   (workers, workflows, the simulator), the Temporal dev server, the Python trainers.
-import { spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { performance } from 'node:perf_hooks';
@@ -24,6 +22,7 @@ import { parseArgs } from 'node:util';
 import { Client, Connection } from '@temporalio/client';
 import type { temporal } from '@temporalio/proto';
 import { startDevServer } from '../runtime/dev-server';
+import { freePort, runEnv, runPipeline, stageSeconds } from './pipeline-run';
 import { processTable } from './proc';
 
 type Category = 'training' | 'encoding' | 'llm' | 'other activities';
@@ -36,17 +35,6 @@ function category(activityType: string, taskQueue: string): Category {
   if (ENCODING.has(activityType)) return 'encoding';
   if (taskQueue.includes('llm')) return 'llm';
   return 'other activities';
-}
-
-function freePort(): Promise<number> {
-  return new Promise((res, rej) => {
-    const s = createServer();
-    s.once('error', rej);
-    s.listen(0, '127.0.0.1', () => {
-      const port = (s.address() as { port: number }).port;
-      s.close(() => res(port));
-    });
-  });
 }
 
 /** Cumulative CPU seconds of every process in the tree under `root`, by pid (with a label). */
@@ -115,33 +103,27 @@ async function main(): Promise<void> {
   });
   const root = resolve(__dirname, '..');
   const stateDir = resolve(a['state-dir'] ?? mkdtempSync(join(tmpdir(), 'r4ec-quickstart-')));
-  const [port, uiPort] = [await freePort(), await freePort()];
-  const env = { ...process.env, R4EC_STATE_DIR: stateDir, R4EC__TEMPORAL__DEV_SERVER__PORT: String(port), R4EC__TEMPORAL__DEV_SERVER__UI_PORT: String(uiPort) };
+  const env = await runEnv(stateDir);
 
   // 1. The run, as one whole process.
-  const t0 = performance.now();
   let uiAt: number | undefined;
-  let stdout = '';
-  let stderrTail = '';
   const procs = new Map<number, { label: string; cpu: number }>();
-  const code = await new Promise<number | null>((res) => {
-    const child = spawn(process.execPath, [join(root, 'bin/r4ec.js'), 'run', '--config', resolve(a.config!), '--json'], { cwd: root, env, stdio: ['ignore', 'pipe', 'pipe'] });
-    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-    child.stderr.on('data', (d: Buffer) => {
-      const s = d.toString();
+  const run = await runPipeline({
+    cli: join(root, 'bin/r4ec.js'),
+    config: resolve(a.config!),
+    cwd: root,
+    env,
+    onStderr: (s) => {
       if (uiAt === undefined && s.includes('Temporal Web UI:')) uiAt = performance.now();
-      stderrTail = (stderrTail + s).slice(-4000);
       process.stderr.write(s);
-    });
-    const timer = setInterval(() => sampleTree(child.pid!, procs), 1000);
-    child.once('exit', (c) => {
-      clearInterval(timer);
-      res(c);
-    });
+    },
+    onSpawn: (child) => {
+      const timer = setInterval(() => sampleTree(child.pid!, procs), 1000);
+      return () => clearInterval(timer);
+    },
   });
-  const wallS = (performance.now() - t0) / 1000;
-  if (code !== 0) throw new Error(`r4ec run exited ${code}:\n${stderrTail}`);
-  const summary = JSON.parse(stdout.trim().split('\n').pop()!) as { runId: string; stages: Record<string, { status: string; seconds: number }>; llm: { calls: number } };
+  const { summary, startedAt: t0 } = run;
+  const wallS = run.wallSeconds;
 
   // 2. The histories, from the run's own SQLite file.
   const server = await startDevServer({ stateDir, port: await freePort(), uiPort: await freePort(), namespace: 'default' });
@@ -204,7 +186,7 @@ async function main(): Promise<void> {
     wallSeconds: +wallS.toFixed(1),
     secondsToWebUiLink: uiAt === undefined ? null : +((uiAt - t0) / 1000).toFixed(1),
     pipelineSeconds: +(pipelineMs / 1000).toFixed(1),
-    stages: Object.fromEntries(Object.entries(summary.stages).map(([k, v]) => [k, +v.seconds.toFixed(1)])),
+    stages: stageSeconds(summary),
     shareOfPipeline: Object.fromEntries(Object.entries(share).map(([k, v]) => [k, { seconds: +v.toFixed(1), percent: +((100 * v * 1000) / pipelineMs).toFixed(1) }])),
     cpuSeconds: [...procs.values()].reduce<Record<string, number>>((acc, p) => ({ ...acc, [p.label]: +((acc[p.label] ?? 0) + p.cpu).toFixed(1) }), {}),
     workflows,

@@ -7,25 +7,12 @@
 // `--baseline-cli` adds a run of another checkout's CLI with the local store (e.g. the commit before a
 // change), so "does the quick start slow down" is answered in the same run. Runs alternate per round
 // (baseline, local, s3) so a change of machine load hits them alike; the load is printed with each.
-import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { loadavg, tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
-import { performance } from 'node:perf_hooks';
 import { parseArgs } from 'node:util';
 import { startTestS3 } from '../test/helpers/s3';
-
-function freePort(): Promise<number> {
-  return new Promise((res, rej) => {
-    const s = createServer();
-    s.once('error', rej);
-    s.listen(0, '127.0.0.1', () => {
-      const port = (s.address() as { port: number }).port;
-      s.close(() => res(port));
-    });
-  });
-}
+import { runEnv, runPipeline, stageSeconds, type PipelineRun } from './pipeline-run';
 
 interface RunResult {
   name: string;
@@ -38,28 +25,15 @@ interface RunResult {
 
 async function runOnce(name: string, round: number, cli: string, config: string, extraEnv: Record<string, string>): Promise<RunResult> {
   const stateDir = mkdtempSync(join(tmpdir(), `r4ec-bench-pipeline-${name}-`));
-  const env = {
-    ...process.env,
-    ...extraEnv,
-    R4EC_STATE_DIR: stateDir,
-    R4EC__TEMPORAL__DEV_SERVER__PORT: String(await freePort()),
-    R4EC__TEMPORAL__DEV_SERVER__UI_PORT: String(await freePort()),
-  };
+  const env = await runEnv(stateDir, extraEnv);
   const load = loadavg().map((l) => +l.toFixed(2));
-  const t0 = performance.now();
-  let stdout = '';
-  let tail = '';
-  const code = await new Promise<number | null>((res) => {
-    const child = spawn(process.execPath, [cli, 'run', '--config', config, '--json'], { cwd: resolve(dirname(cli), '..'), env, stdio: ['ignore', 'pipe', 'pipe'] });
-    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (tail = (tail + d.toString()).slice(-4000)));
-    child.once('exit', res);
-  });
-  const wallSeconds = (performance.now() - t0) / 1000;
-  rmSync(stateDir, { recursive: true, force: true });
-  if (code !== 0) throw new Error(`${name}: r4ec run exited ${code}:\n${tail}`);
-  const summary = JSON.parse(stdout.trim().split('\n').pop()!) as { stages: Record<string, { seconds: number }>; llm: { calls: number } };
-  const r = { name, round, wallSeconds: +wallSeconds.toFixed(1), stages: Object.fromEntries(Object.entries(summary.stages).map(([k, v]) => [k, +v.seconds.toFixed(1)])), llmCalls: summary.llm.calls, load };
+  let run: PipelineRun;
+  try {
+    run = await runPipeline({ cli, config, cwd: resolve(dirname(cli), '..'), env, label: name });
+  } finally {
+    rmSync(stateDir, { recursive: true, force: true });
+  }
+  const r = { name, round, wallSeconds: +run.wallSeconds.toFixed(1), stages: stageSeconds(run.summary), llmCalls: run.summary.llm.calls, load };
   console.error(`[bench] ${JSON.stringify(r)}`);
   return r;
 }
