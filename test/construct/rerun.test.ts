@@ -12,6 +12,7 @@ import { failedEntitiesQuery } from '../../core/rules';
 import type { ConstructSummary } from '../../workflows/construct';
 import type { RerunConstructDomainResult, RerunFailedConstructOutput } from '../../workflows/construct-rerun';
 import type { StageResult } from '../../workflows/stage-types';
+import { listFailed } from '../helpers/failed';
 import { startTestTemporal, withWorkers, type TestTemporal } from '../helpers/temporal';
 import { ingestSynthetic } from '../helpers/dataset';
 import { simulatorFor } from '../helpers/simulator';
@@ -25,23 +26,6 @@ before(async () => {
 after(async () => {
   await t?.close();
 });
-
-/** Inference workflows whose newest execution failed (visibility keeps every execution of an id). */
-async function listFailed(runId: string, expected: number): Promise<string[]> {
-  let ids: string[] = [];
-  for (let i = 0; i < 50; i++) {
-    const hits = new Set<string>();
-    for await (const wf of t.client.workflow.list({ query: failedEntitiesQuery(runId, 'user', 'construct') })) hits.add(wf.workflowId);
-    ids = [];
-    for (const id of hits) {
-      const latest = await t.client.workflow.getHandle(id).describe();
-      if (String(latest.searchAttributes.R4ecOutcome?.[0]).startsWith('failed_')) ids.push(id);
-    }
-    if (ids.length === expected) break;
-    await new Promise((r) => setTimeout(r, 200));
-  }
-  return ids.sort();
-}
 
 // In batch mode a failed inference runs again as its own workflow, which sends its failed call once
 // more: with one attempt per call there, about as many inferences stay failed as with two in `all`.
@@ -70,7 +54,7 @@ for (const mode of ENTITY_WORKFLOWS) {
         assert.ok(o.failed_format > 0 && o.failed_transport > 0, `expected both kinds of failures: ${JSON.stringify(o)}`);
         const before = (await readOutput(t.store, stage.artifact.key)).manifest;
         const failedIds = before.filter((m) => m.outcome.startsWith('failed_')).map((m) => m.workflowId).sort();
-        assert.deepEqual(await listFailed(runId, failedIds.length), failedIds, 'the visibility query lists exactly the failed inferences');
+        assert.deepEqual(await listFailed(t.client, failedEntitiesQuery(runId, 'user', 'construct'), failedIds.length), failedIds, 'the visibility query lists exactly the failed inferences');
 
         let result: RerunConstructDomainResult | undefined;
         let rounds = 0;
@@ -97,7 +81,7 @@ for (const mode of ENTITY_WORKFLOWS) {
             assert.ok(now.usage.calls + now.usage.cacheHits > m.usage.calls + m.usage.cacheHits, 'usage of every attempt is kept');
           } else assert.deepEqual(key(now), key(m), `${m.workflowId} was not redone`);
         }
-        assert.deepEqual(await listFailed(runId, 0), [], 'no failed inference is left in visibility');
+        assert.deepEqual(await listFailed(t.client, failedEntitiesQuery(runId, 'user', 'construct'), 0), [], 'no failed inference is left in visibility');
 
         const ok = new Map<string, number>();
         for (const e of s.sim.requestLog) if (e.outcome === 'ok') ok.set(e.hash, (ok.get(e.hash) ?? 0) + 1);

@@ -11,6 +11,7 @@ import { failedEntitiesQuery } from '../../core/rules';
 import type { RefineStageSummary } from '../../workflows/refine';
 import type { RerunFailedRefineOutput, RerunDomainResult } from '../../workflows/refine-rerun';
 import type { StageResult } from '../../workflows/stage-types';
+import { listFailed } from '../helpers/failed';
 import { startTestTemporal, withWorkers, type TestTemporal } from '../helpers/temporal';
 import { ingestSynthetic, type Artifact } from '../helpers/dataset';
 import { simulatorFor } from '../helpers/simulator';
@@ -29,27 +30,6 @@ after(async () => {
 async function records(key: string): Promise<Map<number, EntityRecord>> {
   const text = (await t.store.get(`${key}/${ENTITIES_FILE}`)).toString();
   return new Map(text.split('\n').filter(Boolean).map((l) => EntityRecordSchema.parse(JSON.parse(l))).map((r) => [r.index, r]));
-}
-
-/**
- * Entities whose latest entity workflow failed. Visibility keeps every execution: a repaired
- * entity's earlier, failed execution still matches the query, so each hit is checked against the
- * newest execution of its workflow id (what `describe` returns).
- */
-async function listFailed(runId: string, expected: number): Promise<string[]> {
-  let ids: string[] = [];
-  for (let i = 0; i < 50; i++) {
-    const hits = new Map<string, string>();
-    for await (const wf of t.client.workflow.list({ query: failedEntitiesQuery(runId, 'item') })) hits.set(wf.workflowId, String(wf.searchAttributes.R4ecEntityId?.[0]));
-    ids = [];
-    for (const [workflowId, entityId] of hits) {
-      const latest = await t.client.workflow.getHandle(workflowId).describe();
-      if (String(latest.searchAttributes.R4ecOutcome?.[0]).startsWith('failed_')) ids.push(entityId);
-    }
-    if (ids.length === expected) break;
-    await new Promise((r) => setTimeout(r, 200));
-  }
-  return ids.sort();
 }
 
 // In batch mode an entity that fails runs again as its own workflow, which sends the failed call once
@@ -84,7 +64,7 @@ for (const mode of ENTITY_WORKFLOWS) {
 
         const before = await records(stage.artifact.key);
         const failedIds = [...before.values()].filter((r) => r.outcome.startsWith('failed_')).map((r) => r.entityId).sort();
-        assert.deepEqual(await listFailed(runId, failedIds.length), failedIds, 'the visibility query lists exactly the failed entities');
+        assert.deepEqual(await listFailed(t.client, failedEntitiesQuery(runId, 'item'), failedIds.length, 'entityId'), failedIds, 'the visibility query lists exactly the failed entities');
 
         // Rerun until nothing is failed (the simulator's faults are per occurrence, so retries succeed).
         let result: RerunDomainResult | undefined;
@@ -113,7 +93,7 @@ for (const mode of ENTITY_WORKFLOWS) {
             assert.equal(now.workflowRunId, rec.workflowRunId, `entity ${rec.entityId} was not started again`);
           }
         }
-        assert.deepEqual(await listFailed(runId, 0), [], 'no failed entity is left in visibility');
+        assert.deepEqual(await listFailed(t.client, failedEntitiesQuery(runId, 'item'), 0, 'entityId'), [], 'no failed entity is left in visibility');
 
         // No completed call was ever sent twice: the reruns' finished calls were cache hits.
         const ok = new Map<string, number>();
