@@ -1,19 +1,11 @@
 // What the pipeline benches share: `r4ec run --config X --json` as one whole process in a state dir
 // and on ports of its own, timed, and its run summary split by stage.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { createServer } from 'node:net';
 import { performance } from 'node:perf_hooks';
+import { freePort } from '../test/helpers/processes';
 
-export function freePort(): Promise<number> {
-  return new Promise((res, rej) => {
-    const s = createServer();
-    s.once('error', rej);
-    s.listen(0, '127.0.0.1', () => {
-      const port = (s.address() as { port: number }).port;
-      s.close(() => res(port));
-    });
-  });
-}
+export { freePort };
+
 
 /** The environment of a run in `stateDir` with a dev server on free ports (never the default 7233/8233). */
 export async function runEnv(stateDir: string, extra: Record<string, string> = {}): Promise<NodeJS.ProcessEnv> {

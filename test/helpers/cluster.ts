@@ -6,24 +6,16 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { readFileSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { join, resolve } from 'node:path';
 import { Connection, Client } from '@temporalio/client';
 import { startDevServer, type DevServer } from '../../runtime/dev-server';
 import { StageOutput, type ArtifactStore } from '../../core/store';
 import type { RunSummary } from '../../workflows/run-summary';
+import { freePort } from './processes';
+
+export { freePort };
 
 const root = resolve(__dirname, '..', '..');
-
-export function freePort(): Promise<number> {
-  return new Promise((r) => {
-    const s = createServer();
-    s.listen(0, '127.0.0.1', () => {
-      const p = (s.address() as { port: number }).port;
-      s.close(() => r(p));
-    });
-  });
-}
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 

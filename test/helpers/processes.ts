@@ -39,11 +39,12 @@ export function waitExit(child: ChildProcess): Promise<number | null> {
 
 /** A TCP port free right now on 127.0.0.1 (for servers whose port must be known before they start). */
 export function freePort(): Promise<number> {
-  return new Promise((r) => {
+  return new Promise((res, rej) => {
     const s = createServer();
+    s.once('error', rej);
     s.listen(0, '127.0.0.1', () => {
       const port = (s.address() as { port: number }).port;
-      s.close(() => r(port));
+      s.close(() => res(port));
     });
   });
 }

@@ -4,11 +4,12 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
-import { connect, createServer } from 'node:net';
+import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { CreateBucketCommand, S3Client } from '@aws-sdk/client-s3';
 import { S3Store, type S3StoreOptions } from '../../core/store/s3';
+import { freePort } from './processes';
 
 const root = resolve(__dirname, '..', '..');
 // The pinned SDK warns once per process that its releases after January 2027 need Node 22.
@@ -45,16 +46,6 @@ function portOpen(port: number): Promise<boolean> {
   });
 }
 
-async function freePort(): Promise<number> {
-  return new Promise((res, rej) => {
-    const srv = createServer();
-    srv.once('error', rej);
-    srv.listen(0, '127.0.0.1', () => {
-      const addr = srv.address();
-      srv.close(() => (typeof addr === 'object' && addr ? res(addr.port) : rej(new Error('no port'))));
-    });
-  });
-}
 
 export async function startTestS3(opts: { dir?: string } = {}): Promise<TestS3> {
   const dataDir = opts.dir ?? mkdtempSync(join(tmpdir(), 'r4ec-s3-'));
