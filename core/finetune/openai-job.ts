@@ -9,6 +9,7 @@ import OpenAI, { toFile } from 'openai';
 import type { FineTuningJob, FineTuningJobEvent } from 'openai/resources/fine-tuning/jobs/jobs';
 import { FinetuneError } from './errors';
 import { R4ecError } from '../errors';
+import { sleep } from '../python-job/sleep';
 
 export const JOB_KEY_METADATA = 'r4ec_job_key';
 const NOTE = 'openai-job.json';
@@ -50,17 +51,6 @@ export class OpenAiJobCancelled extends R4ecError {
 export function jobSuffix(jobKey: string): string {
   return `r4ec-${jobKey.slice(0, 16)}`;
 }
-
-const sleep = (ms: number, signal?: AbortSignal) =>
-  new Promise<void>((resolve) => {
-    const t = setTimeout(done, ms);
-    function done() {
-      clearTimeout(t);
-      signal?.removeEventListener('abort', done);
-      resolve();
-    }
-    signal?.addEventListener('abort', done, { once: true });
-  });
 
 function providerError(what: string, err: unknown): FinetuneError {
   if (err instanceof FinetuneError) return err;

@@ -22,6 +22,7 @@ import { TERMINAL_EVENTS, applyEvent, type JobEvent, type JobState } from './eve
 import { ProgressReader, jobFiles, readPidFile, tailLines, writeAtomic } from './files';
 import { isAlive, isJobProcess, killGroup, startJob } from './process';
 import { TRAINER_ROOT, trainerPython } from './python';
+import { sleep } from './sleep';
 
 export interface PythonJobOptions {
   /** The module under trainer/: `lora.train` runs `python -m trainer.lora.train`. */
@@ -92,17 +93,6 @@ export class PythonJobCancelled extends R4ecError {
     this.name = 'PythonJobCancelled';
   }
 }
-
-const sleep = (ms: number, signal?: AbortSignal) =>
-  new Promise<void>((resolve) => {
-    const t = setTimeout(done, ms);
-    function done() {
-      clearTimeout(t);
-      signal?.removeEventListener('abort', done);
-      resolve();
-    }
-    signal?.addEventListener('abort', done, { once: true });
-  });
 
 type Exit = { code: number | null; signal: string | null };
 
