@@ -57,13 +57,7 @@ export class LocalStore implements ArtifactStore {
     const final = this.path(key);
     const tmp = await this.tempPath();
     try {
-      const fh = await open(tmp, 'w');
-      try {
-        await fh.writeFile(data);
-        await fh.sync();
-      } finally {
-        await fh.close();
-      }
+      await writeSynced(tmp, data);
       await mkdir(dirname(final), { recursive: true });
       await rename(tmp, final);
     } catch (err) {
@@ -126,13 +120,7 @@ export class LocalStore implements ArtifactStore {
     const final = this.path(key);
     const tmp = await this.tempPath();
     try {
-      const fh = await open(tmp, 'w');
-      try {
-        await fh.writeFile(data);
-        await fh.sync();
-      } finally {
-        await fh.close();
-      }
+      await writeSynced(tmp, data);
       await mkdir(dirname(final), { recursive: true });
       await link(tmp, final);
       return true;
@@ -187,5 +175,16 @@ export class LocalStore implements ArtifactStore {
     const { keys } = await this.listPage(`${base}/`, { limit: 1 });
     if (keys.length === 0) throw new StoreError(`no artifacts under "${base}/" in ${this.description}`, 'not_found', prefix);
     return this.path(base);
+  }
+}
+
+/** Writes `data` to `path` and fsyncs it, so a rename or link that publishes it never shows a torn file. */
+async function writeSynced(path: string, data: Uint8Array | string): Promise<void> {
+  const fh = await open(path, 'w');
+  try {
+    await fh.writeFile(data);
+    await fh.sync();
+  } finally {
+    await fh.close();
   }
 }
