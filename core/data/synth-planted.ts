@@ -15,7 +15,7 @@ import { randomBytes } from 'node:crypto';
 import { mkdir, rename, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { ML_GENRES } from './movielens';
-import { Rng, SYNTH_MARKER, weightedIndex, WORDS } from './synth';
+import { Rng, SYNTH_MARKER, weightedIndex, WORDS, writeMovieLensFiles } from './synth';
 
 export interface PlantedOptions {
   outDir: string;
@@ -172,10 +172,7 @@ export async function synthesizePlanted(opts: PlantedOptions): Promise<PlantedRe
   const tmp = `${opts.outDir}.tmp-${process.pid}-${randomBytes(4).toString('hex')}`;
   await mkdir(tmp, { recursive: true });
   try {
-    const movies = items.map((it, i) => `${i + 1}::${it.title}::${it.genres.map((g) => genres[g]).join('|')}\n`).join('');
-    await writeFile(join(tmp, 'movies.dat'), Buffer.from(movies, 'latin1'));
-    await writeFile(join(tmp, 'users.dat'), users.map((u) => `${u.line}\n`).join(''));
-    await writeFile(join(tmp, 'ratings.dat'), ratingLines.map((l) => `${l}\n`).join(''));
+    await writeMovieLensFiles(tmp, genres, items, users, ratingLines);
     const sets: Record<PlantedSet, [typeof userRows, typeof itemRows]> = {
       oracle: [userRows, itemRows],
       shuffled: [shuffledOf(userRows), shuffledOf(itemRows)],

@@ -206,10 +206,7 @@ export async function synthesizeDataset(opts: SynthOptions): Promise<SynthResult
   const tmp = `${opts.outDir}.tmp-${process.pid}-${randomBytes(4).toString('hex')}`;
   await mkdir(tmp, { recursive: true });
   try {
-    const movies = items.map((it, i) => `${i + 1}::${it.title}::${it.genres.map((g) => genres[g]).join('|')}\n`).join('');
-    await writeFile(join(tmp, 'movies.dat'), Buffer.from(movies, 'latin1'));
-    await writeFile(join(tmp, 'users.dat'), users.map((u) => `${u.line}\n`).join(''));
-    await writeFile(join(tmp, 'ratings.dat'), ratingLines.map((l) => `${l}\n`).join(''));
+    await writeMovieLensFiles(tmp, genres, items, users, ratingLines);
     const truth = {
       generator: 'r4ec synthesizeDataset',
       seed: opts.seed,
@@ -229,4 +226,18 @@ export async function synthesizeDataset(opts: SynthOptions): Promise<SynthResult
   } finally {
     await rm(tmp, { recursive: true, force: true });
   }
+}
+
+/** The MovieLens-1M files of a synthetic set (`::`-separated; movies.dat in Latin-1, as GroupLens ships it). */
+export async function writeMovieLensFiles(
+  dir: string,
+  genres: readonly string[],
+  items: readonly { title: string; genres: readonly number[] }[],
+  users: readonly { line: string }[],
+  ratingLines: readonly string[],
+): Promise<void> {
+  const movies = items.map((it, i) => `${i + 1}::${it.title}::${it.genres.map((g) => genres[g]).join('|')}\n`).join('');
+  await writeFile(join(dir, 'movies.dat'), Buffer.from(movies, 'latin1'));
+  await writeFile(join(dir, 'users.dat'), users.map((u) => `${u.line}\n`).join(''));
+  await writeFile(join(dir, 'ratings.dat'), ratingLines.map((l) => `${l}\n`).join(''));
 }
