@@ -166,9 +166,13 @@ export class RefineStage {
 
   /** Writes an entity's record and replaces its booking with what it used. */
   async saveEntity(key: string, record: EntityResult, charge: { runId: string; releaseCalls: number }): Promise<{ outcome: RefineOutcome; attempts: number }> {
-    const rec = await writeRecord(this.store, key, record);
     const u = record.usage;
-    await this.budget.charge(charge.runId, { calls: u.calls, tokens: u.promptTokens + u.completionTokens }, charge.releaseCalls, record.workflowRunId);
+    // Both at once: a worker that dies with the charge stored and the record not leaves the entity to
+    // be run again by the same execution, whose charge has the same id and counts once.
+    const [rec] = await Promise.all([
+      writeRecord(this.store, key, record),
+      this.budget.charge(charge.runId, { calls: u.calls, tokens: u.promptTokens + u.completionTokens }, charge.releaseCalls, record.workflowRunId),
+    ]);
     return { outcome: rec.outcome, attempts: rec.attempts };
   }
 
