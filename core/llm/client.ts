@@ -10,6 +10,7 @@ import OpenAI from 'openai';
 import type { EndpointConfig } from '../../config/schema';
 import { requestHash, type LlmCache } from './cache';
 import { classifyError, LlmError } from './errors';
+import { httpFetch } from './http-fetch';
 import { abortableSleep, endpointLimiter, type EndpointLimiter } from './limiter';
 import { FormatError } from './parse';
 import { chatCompletionBody, reaskMessages } from './request';
@@ -120,7 +121,7 @@ export class LlmClient {
       apiKey: this.apiKey ?? NO_KEY,
       timeout: opts.endpoint.timeoutMs,
       maxRetries: 0,
-      ...(opts.fetch ? { fetch: opts.fetch } : {}),
+      fetch: opts.fetch ?? httpFetch,
     });
     this.cache = opts.cache;
     this.ledger = opts.ledger;
