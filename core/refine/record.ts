@@ -88,8 +88,9 @@ export async function readRecord(store: ArtifactStore, outputKey: string, index:
  * Writes the record of one entity workflow run. A rerun's record replaces the earlier one but keeps
  * its usage, so the stage summary counts every call that was ever made for the entity.
  */
-export async function writeRecord(store: ArtifactStore, outputKey: string, result: EntityResult, now: Date = new Date()): Promise<EntityRecord> {
-  const previous = await readRecord(store, outputKey, result.index).catch(() => undefined);
+export async function writeRecord(store: ArtifactStore, outputKey: string, result: EntityResult, now: Date = new Date(), opts: { previous?: null } = {}): Promise<EntityRecord> {
+  // `previous: null`: the caller listed the entity moments ago and it had no record (one GET less).
+  const previous = opts.previous === null ? undefined : await readRecord(store, outputKey, result.index).catch(() => undefined);
   const sameRun = previous?.workflowRunId === result.workflowRunId;
   const record: EntityRecord = {
     v: RECORD_VERSION,
