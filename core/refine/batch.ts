@@ -102,7 +102,9 @@ export async function runRefineBatch(stage: RefineStage, llm: BatchLlm, input: R
   });
   todo.forEach((u, i) => {
     const o = outcomes[i]!;
-    if (isFailed(o)) result.failed.push({ ...u, failedInBatch: o });
+    // `unrecorded` is this batch's own note (it has a record now): not part of what the stage gets back.
+    const { unrecorded: _, ...unit } = u;
+    if (isFailed(o)) result.failed.push({ ...unit, failedInBatch: o });
     else count(o);
   });
   return result;
