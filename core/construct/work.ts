@@ -7,7 +7,7 @@ import type { R4ecConfig } from '../../config/schema';
 import { buildItemRaterIndex, knowledgePrefix, loadDataset, type DatasetMeta, type ItemRaterIndex, type Sequences } from '../data';
 import { PromptSpecError, type PromptSpec } from '../prompts/builders';
 import { addUsage, isBatchExecution, type LlmUsage } from '../rules';
-import type { ArtifactStore } from '../store';
+import { StoreError, type ArtifactStore } from '../store';
 import { itemSampleTarget, PlanEntrySchema, selectEntities, userSamplePos, type PlanEntry } from './plan';
 import { ConstructRecordError, InferenceRecordSchema, sftRecordsFor, type InferenceRecord, type InferenceSteps } from './records';
 import { buildSample, promptSpec, type ConstructSample } from './sample';
@@ -189,9 +189,16 @@ export interface RecordInferenceInput {
 }
 
 async function readInferenceRecord(store: ArtifactStore, key: string): Promise<InferenceRecord | undefined> {
-  if (!(await store.exists(key))) return undefined;
+  // One GET, no HEAD first: while a stage runs the record is usually not there yet.
+  let bytes: Buffer;
   try {
-    const r = InferenceRecordSchema.safeParse(JSON.parse((await store.get(key)).toString('utf8')));
+    bytes = await store.get(key);
+  } catch (e) {
+    if (e instanceof StoreError && e.code === 'not_found') return undefined;
+    throw e;
+  }
+  try {
+    const r = InferenceRecordSchema.safeParse(JSON.parse(bytes.toString('utf8')));
     return r.success ? r.data : undefined;
   } catch {
     return undefined;

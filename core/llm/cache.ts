@@ -4,7 +4,8 @@
 // behind a new port (the simulator) still hits. One object per answer, created with `putIfAbsent`:
 // of two workers that complete the same call, the first entry stands and nothing is half-written.
 import { z } from 'zod';
-import { LocalStore, StoreError, type ArtifactStore } from '../store';
+import { StoreError, type ArtifactStore } from '../store';
+import { storeTarget } from '../store/record-log';
 import { hashJson } from '../util/hash';
 import type { ChatMessage, SamplingParams, TokenUsage } from './types';
 
@@ -46,13 +47,7 @@ export class LlmCache {
    * directory of its own (tests, tools).
    */
   constructor(target: ArtifactStore | string, prefix?: string) {
-    if (typeof target === 'string') {
-      this.store = new LocalStore(target);
-      this.prefix = prefix ?? '';
-    } else {
-      this.store = target;
-      this.prefix = prefix ?? LLM_CACHE_PREFIX;
-    }
+    ({ store: this.store, prefix: this.prefix } = storeTarget(target, prefix, LLM_CACHE_PREFIX));
   }
 
   private objectKey(key: string): string {

@@ -10,6 +10,7 @@ import OpenAI from 'openai';
 import type { EndpointConfig } from '../../config/schema';
 import { requestHash, type LlmCache } from './cache';
 import { classifyError, LlmError } from './errors';
+import { httpFetch } from './http-fetch';
 import { abortableSleep, endpointLimiter, type EndpointLimiter } from './limiter';
 import { FormatError } from './parse';
 import { chatCompletionBody, reaskMessages } from './request';
@@ -120,7 +121,7 @@ export class LlmClient {
       apiKey: this.apiKey ?? NO_KEY,
       timeout: opts.endpoint.timeoutMs,
       maxRetries: 0,
-      ...(opts.fetch ? { fetch: opts.fetch } : {}),
+      fetch: opts.fetch ?? httpFetch,
     });
     this.cache = opts.cache;
     this.ledger = opts.ledger;
@@ -157,20 +158,28 @@ export class LlmClient {
   }
 
   /** One request, no cache. Throws LlmError. */
-  async chat(req: ChatRequest): Promise<ChatResponse> {
+  chat(req: ChatRequest): Promise<ChatResponse> {
+    return this.send(req, this.hashOf(req));
+  }
+
+  /**
+   * One request in an endpoint slot. `settle` runs in the same slot once the answer is in, so what it
+   * stores (the answer cache) is stored before the slot counts as free: a worker killed at any moment
+   * has at most `concurrency` answered requests whose answers are not in the cache.
+   */
+  private send(req: ChatRequest, hash: string, settle?: (res: ChatResponse) => Promise<void>): Promise<ChatResponse> {
     const model = this.modelFor(req);
     const params = this.params(req);
-    const hash = requestHash(model, req.messages, params);
     return this.limiter.run(async () => {
       // A caller that gave up while waiting for a slot sends nothing.
       if (req.signal?.aborted) throw new LlmError({ kind: 'cancelled', message: `LLM request to ${this.endpoint.baseUrl} (model ${model}) was cancelled`, endpoint: this.endpoint.baseUrl, model });
       const started = Date.now();
+      let res: ChatResponse;
       try {
-        const res = await this.openai.chat.completions.create(chatCompletionBody(model, req.messages, params), req.signal ? { signal: req.signal } : undefined);
-        const text = res.choices[0]?.message?.content ?? '';
-        return {
-          text,
-          usage: { promptTokens: res.usage?.prompt_tokens ?? 0, completionTokens: res.usage?.completion_tokens ?? 0 },
+        const r = await this.openai.chat.completions.create(chatCompletionBody(model, req.messages, params), req.signal ? { signal: req.signal } : undefined);
+        res = {
+          text: r.choices[0]?.message?.content ?? '',
+          usage: { promptTokens: r.usage?.prompt_tokens ?? 0, completionTokens: r.usage?.completion_tokens ?? 0 },
           requestHash: hash,
           model,
           latencyMs: Date.now() - started,
@@ -181,13 +190,15 @@ export class LlmClient {
         if (!err.retryable && err.kind !== 'cancelled') req.onRejected?.(err);
         throw err;
       }
+      if (settle) await settle(res);
+      return res;
     }, req.signal);
   }
 
-  private async chatWithRetries(req: ChatRequest, retries: number): Promise<ChatResponse> {
+  private async chatWithRetries(req: ChatRequest, hash: string, retries: number, settle?: (res: ChatResponse) => Promise<void>): Promise<ChatResponse> {
     for (let attempt = 0; ; attempt++) {
       try {
-        return await this.chat(req);
+        return await this.send(req, hash, settle);
       } catch (e) {
         const err = e as LlmError;
         if (!(err instanceof LlmError) || !err.retryable || attempt >= retries) throw err;
@@ -235,35 +246,46 @@ export class LlmClient {
         }
       }
       if (this.cache) this.cache.misses++;
+      // Parsed, and a parsed answer cached, inside the request's endpoint slot (see `send`); its usage
+      // record is written meanwhile and awaited after the slot is free.
+      let parsed: { ok: true; value: T } | { ok: false; error: FormatError } | undefined;
+      let recorded: Promise<void> | undefined;
+      const settle = async (r: ChatResponse): Promise<void> => {
+        try {
+          parsed = { ok: true, value: req.parse(r.text) };
+        } catch (e) {
+          if (!(e instanceof FormatError)) throw e;
+          parsed = { ok: false, error: e };
+          return;
+        }
+        recorded = this.record(req.meta, { model, requestHash: hash, cacheHit: false, outcome: 'ok', ...r.usage, latencyMs: r.latencyMs });
+        // Awaited below; until then a failure must not surface as an unhandled rejection.
+        recorded.catch(() => undefined);
+        // The parsed answer is the answer to the original prompt too: a rerun finds it at once
+        // instead of re-sending requests whose answers could not be used.
+        if (this.cache) await Promise.all([hash, ...chain].map((h) => this.cache!.put(h, model, r.text, r.usage)));
+      };
       let res: ChatResponse;
       try {
-        res = await this.chatWithRetries(conversation, req.transportRetries ?? 0);
+        res = await this.chatWithRetries(conversation, hash, req.transportRetries ?? 0, settle);
       } catch (e) {
+        if (recorded) await recorded.catch(() => undefined);
         if (e instanceof LlmError && e.kind !== 'cancelled') {
           await this.record(req.meta, { model, requestHash: hash, cacheHit: false, outcome: 'transport_error', promptTokens: 0, completionTokens: 0, latencyMs: 0 });
         }
         throw e;
       }
       addRecord(usage, { cacheHit: false, ...res.usage });
-      let value: T;
-      try {
-        value = req.parse(res.text);
-      } catch (e) {
-        if (!(e instanceof FormatError)) throw e;
+      if (!parsed!.ok) {
         await this.record(req.meta, { model, requestHash: hash, cacheHit: false, outcome: 'format_error', ...res.usage, latencyMs: res.latencyMs });
         lastText = res.text;
-        lastError = e;
+        lastError = parsed!.error;
         chain.push(hash);
-        messages = reaskMessages(messages, res.text, req.correction(e));
+        messages = reaskMessages(messages, res.text, req.correction(parsed!.error));
         continue;
       }
-      if (this.cache) {
-        // The parsed answer is the answer to the original prompt too: a rerun finds it at once
-        // instead of re-sending requests whose answers could not be used.
-        for (const h of [hash, ...chain]) await this.cache.put(h, model, res.text, res.usage);
-      }
-      await this.record(req.meta, { model, requestHash: hash, cacheHit: false, outcome: 'ok', ...res.usage, latencyMs: res.latencyMs });
-      return { status: 'ok', value, text: res.text, model, requestHash: hash, cacheHit: false, formatAttempts: attempt, usage };
+      await recorded;
+      return { status: 'ok', value: parsed!.value, text: res.text, model, requestHash: hash, cacheHit: false, formatAttempts: attempt, usage };
     }
     return {
       status: 'failed_format',

@@ -1,9 +1,10 @@
-// Token usage per call, one record per call in the artifact store (`llm-usage/<runId>/`), and summed
-// per stage and role for the run summary and the report. A cache hit is a record with cacheHit: true
-// and no tokens spent; `calls` counts requests actually sent.
-import { randomBytes } from 'node:crypto';
+// Token usage per call: one record per call in the artifact store (`llm-usage/<runId>/`; the records
+// of calls that complete together share one write-once object), summed per stage and role for the run
+// summary and the report. A cache hit is a record with cacheHit: true and no tokens spent; `calls`
+// counts requests actually sent.
 import { z } from 'zod';
-import { LocalStore, type ArtifactStore } from '../store';
+import type { ArtifactStore } from '../store';
+import { GroupCommit, listLogKeys, logGroupBody, logObjectName, readLogObjects, storeTarget } from '../store/record-log';
 import { zeroUsage, type LlmUsage } from '../rules/usage';
 
 export const UsageRecordSchema = z.object({
@@ -61,22 +62,23 @@ export function summarizeUsage(records: Iterable<UsageRecord>): UsageSummary {
   return s;
 }
 
-/** Where usage records live in the shared store: one object per record under `llm-usage/<runId>/`. */
+/** Where usage records live in the shared store: write-once objects under `llm-usage/<runId>/`. */
 export const USAGE_PREFIX = 'llm-usage/';
+
+function parseRecord(value: unknown, where: string): UsageRecord {
+  const r = UsageRecordSchema.safeParse(value);
+  if (!r.success) throw new Error(`${where}: ${r.error.issues.map((x) => `${x.path.join('.')}: ${x.message}`).join('; ')}`);
+  return r.data;
+}
 
 export class UsageLedger {
   readonly store: ArtifactStore;
   private readonly prefix: string;
+  private readonly writers = new Map<string, GroupCommit<UsageRecord>>();
 
   /** `target`: the store every worker shares, or a local directory of its own (tests, tools). */
   constructor(target: ArtifactStore | string, prefix?: string) {
-    if (typeof target === 'string') {
-      this.store = new LocalStore(target);
-      this.prefix = prefix ?? '';
-    } else {
-      this.store = target;
-      this.prefix = prefix ?? USAGE_PREFIX;
-    }
+    ({ store: this.store, prefix: this.prefix } = storeTarget(target, prefix, USAGE_PREFIX));
   }
 
   private runPrefix(runId: string): string {
@@ -84,42 +86,28 @@ export class UsageLedger {
   }
 
   /**
-   * One object of its own per record (a time-ordered, random name), so writers on any number of
-   * machines never touch a shared object and a crash loses at most the record being written.
+   * Resolves once the record is stored. Records appended while an earlier write is in flight are
+   * stored together, in one write-once object with a name of its own (time-ordered, random): writers
+   * on any number of machines never touch a shared object, and a crash loses at most the records
+   * whose `append` has not resolved.
    */
-  async append(record: UsageRecord): Promise<void> {
-    const at = Date.parse(record.at);
-    const name = `${(Number.isFinite(at) ? at : Date.now()).toString(36).padStart(9, '0')}-${randomBytes(6).toString('hex')}.json`;
-    await this.store.put(`${this.runPrefix(record.runId)}${name}`, JSON.stringify(record));
+  append(record: UsageRecord): Promise<void> {
+    const prefix = this.runPrefix(record.runId);
+    let w = this.writers.get(prefix);
+    if (!w) {
+      w = new GroupCommit<UsageRecord>(async (records) => {
+        const at = Date.parse(records[0]!.at);
+        await this.store.put(`${prefix}${logObjectName(Number.isFinite(at) ? at : Date.now())}`, logGroupBody(records));
+      });
+      this.writers.set(prefix, w);
+    }
+    return w.add(record);
   }
 
-  /** All records of a run, oldest first; a record that does not parse names its key. */
+  /** All records of a run, oldest first, from grouped and single-record objects; a bad record names its key. */
   async read(runId: string): Promise<UsageRecord[]> {
-    const keys: string[] = [];
-    let startAfter: string | undefined;
-    do {
-      const page = await this.store.listPage(this.runPrefix(runId), startAfter !== undefined ? { startAfter } : {});
-      keys.push(...page.keys.filter((k) => k.endsWith('.json')));
-      startAfter = page.next;
-    } while (startAfter !== undefined);
-    const out: UsageRecord[] = new Array<UsageRecord>(keys.length);
-    let next = 0;
-    const readOne = async (): Promise<void> => {
-      for (let i = next++; i < keys.length; i = next++) {
-        const key = keys[i]!;
-        let parsed: unknown;
-        try {
-          parsed = JSON.parse((await this.store.get(key)).toString('utf8'));
-        } catch (e) {
-          if (e instanceof SyntaxError) throw new Error(`${this.store.description}/${key}: not JSON`);
-          throw e;
-        }
-        const r = UsageRecordSchema.safeParse(parsed);
-        if (!r.success) throw new Error(`${this.store.description}/${key}: ${r.error.issues.map((x) => `${x.path.join('.')}: ${x.message}`).join('; ')}`);
-        out[i] = r.data;
-      }
-    };
-    await Promise.all(Array.from({ length: Math.min(16, keys.length) }, readOne));
+    const keys = await listLogKeys(this.store, this.runPrefix(runId));
+    const out = (await readLogObjects(this.store, keys, parseRecord)).flat();
     return out.sort((a, b) => (a.at < b.at ? -1 : a.at > b.at ? 1 : 0));
   }
 

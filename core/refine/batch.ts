@@ -73,7 +73,7 @@ export async function runRefineBatch(stage: RefineStage, llm: BatchLlm, input: R
     const workflowRunId = `${hooks.execution}/e${unit.index}`;
     const finish = async (r: Omit<EntityResult, 'domain' | 'entityId' | 'index' | 'strategy' | 'usage' | 'workflowId' | 'workflowRunId'>, release: number) => {
       const record: EntityResult = { ...r, domain: input.domain, entityId: unit.entityId, index: unit.index, strategy: input.strategy, usage, workflowId, workflowRunId };
-      const saved = await stage.saveEntity(input.key, record, { runId: input.runId, releaseCalls: release });
+      const saved = await stage.saveEntity(input.key, record, { runId: input.runId, releaseCalls: release }, { unrecorded: unit.unrecorded === true });
       Object.assign(result.usage, addUsage(result.usage, usage));
       return saved.outcome;
     };
@@ -102,7 +102,9 @@ export async function runRefineBatch(stage: RefineStage, llm: BatchLlm, input: R
   });
   todo.forEach((u, i) => {
     const o = outcomes[i]!;
-    if (isFailed(o)) result.failed.push({ ...u, failedInBatch: o });
+    // `unrecorded` is this batch's own note (it has a record now): not part of what the stage gets back.
+    const { unrecorded: _, ...unit } = u;
+    if (isFailed(o)) result.failed.push({ ...unit, failedInBatch: o });
     else count(o);
   });
   return result;

@@ -2,10 +2,12 @@
 // restarts, a retry on another machine and reruns of the same run id (a rerun with a higher cap
 // continues where the run stopped).
 //
-// Every charge is a write-once record of its own, `llm-budget/<run>/charges/<chargeId>.json`, created
-// with `putIfAbsent`: workers on any number of machines never modify a shared object, and a charge
-// retried anywhere (the same entity execution's id) counts once. The total is the sum of the records;
-// a record never changes, so each process reads each one once. Before an entity starts, `reserve`
+// Every charge is a record with the id of the execution it charges, stored in write-once objects under
+// `llm-budget/<run>/charges/` (the charges a process makes while its previous write is in flight share
+// one object): workers on any number of machines never modify a shared object, and a charge retried
+// anywhere (the same execution's id) counts once, at the larger of its records. The total is the sum
+// over charge ids; an object never changes, so each process reads each one once. (Charges written
+// before grouping are one object each, `<chargeId>.json`, and read the same way.) Before an entity starts, `reserve`
 // books the algorithm's minimum number of calls for it (in this process), so a window of entities
 // starting together cannot all pass the check at once; `charge` replaces the booking with what the
 // entity really used. The cap can still be overshot by what entities already running (on any worker)
@@ -13,6 +15,7 @@
 import { randomBytes } from 'node:crypto';
 import { z } from 'zod';
 import type { ArtifactStore } from '../store';
+import { GroupCommit, listLogKeys, logGroupBody, logObjectName, logRecords } from '../store/record-log';
 
 export interface LlmCap {
   maxCalls?: number | undefined;
@@ -51,11 +54,24 @@ export function capReached(cap: LlmCap, used: BudgetTotals, more = 0): boolean {
   return false;
 }
 
+/** One charge as stored in a group object; `id` makes a charge retried anywhere count once. */
+const StoredChargeSchema = ChargeSchema.extend({ id: z.string().min(1) });
+type StoredCharge = z.infer<typeof StoredChargeSchema>;
+
+/** Of two records of the same charge (a retried execution), the larger count stands: the cap never undercounts. */
+function merge(a: BudgetTotals | undefined, b: BudgetTotals): BudgetTotals {
+  if (!a) return b;
+  return { calls: Math.max(a.calls, b.calls), tokens: Math.max(a.tokens, b.tokens), usd: Math.max(a.usd ?? 0, b.usd ?? 0) };
+}
+
 export class LlmBudget {
   private readonly reserved = new Map<string, number>();
-  /** Per run: every charge record seen (read, or written by this process), by key. */
-  private readonly known = new Map<string, Map<string, BudgetTotals>>();
+  /** Per run: every charge seen (read, or written by this process), by charge id. */
+  private readonly charges = new Map<string, Map<string, BudgetTotals>>();
+  /** Per run: the charge objects already read (or written here). */
+  private readonly objects = new Map<string, Set<string>>();
   private readonly listedAt = new Map<string, number>();
+  private readonly writers = new Map<string, GroupCommit<StoredCharge>>();
 
   constructor(
     private readonly store: ArtifactStore,
@@ -63,41 +79,42 @@ export class LlmBudget {
     private readonly othersTtlMs = 250,
   ) {}
 
-  private records(runId: string): Map<string, BudgetTotals> {
-    let m = this.known.get(runId);
-    if (!m) this.known.set(runId, (m = new Map()));
-    return m;
+  private of<V>(m: Map<string, V>, runId: string, make: () => V): V {
+    let v = m.get(runId);
+    if (!v) m.set(runId, (v = make()));
+    return v;
   }
 
-  private async read(key: string): Promise<BudgetTotals> {
-    let raw: unknown;
-    try {
-      raw = JSON.parse((await this.store.get(key)).toString('utf8'));
-    } catch (e) {
-      if (e instanceof SyntaxError) throw new Error(`${this.store.description}/${key}: not JSON (an LLM budget charge is {calls, tokens})`);
-      throw e;
-    }
-    const s = ChargeSchema.safeParse(raw);
-    if (!s.success) throw new Error(`${this.store.description}/${key}: not an LLM budget charge ({calls, tokens})`);
-    return s.data;
+  /** A charge object's charges: a group (`{ records: [{ id, calls, tokens, usd? }] }`), or one charge named by its key. */
+  private parseObject(key: string, raw: Buffer): StoredCharge[] {
+    const single = key.slice(key.lastIndexOf('/') + 1, -'.json'.length);
+    return logRecords(this.store, key, raw, (value, where) => {
+      const grouped = StoredChargeSchema.safeParse(value);
+      if (grouped.success) return grouped.data;
+      const s = ChargeSchema.safeParse(value);
+      if (!s.success) throw new Error(`${where}: not an LLM budget charge ({calls, tokens})`);
+      return { ...s.data, id: single };
+    });
+  }
+
+  private note(runId: string, list: readonly StoredCharge[]): void {
+    const charges = this.of(this.charges, runId, () => new Map<string, BudgetTotals>());
+    for (const c of list) charges.set(c.id, merge(charges.get(c.id), { calls: c.calls, tokens: c.tokens, ...(c.usd !== undefined ? { usd: c.usd } : {}) }));
   }
 
   /** Calls and tokens charged so far for the run, by every process on every machine. */
   async total(runId: string): Promise<BudgetTotals> {
-    const records = this.records(runId);
     if (Date.now() - (this.listedAt.get(runId) ?? -Infinity) > this.othersTtlMs) {
-      const fresh: string[] = [];
-      let startAfter: string | undefined;
-      do {
-        const page = await this.store.listPage(chargesPrefix(runId), startAfter !== undefined ? { startAfter } : {});
-        for (const k of page.keys) if (k.endsWith('.json') && !records.has(k)) fresh.push(k);
-        startAfter = page.next;
-      } while (startAfter !== undefined);
-      for (const k of fresh) records.set(k, await this.read(k));
+      const seen = this.of(this.objects, runId, () => new Set<string>());
+      const fresh = await listLogKeys(this.store, chargesPrefix(runId), (k) => !seen.has(k));
+      for (const k of fresh) {
+        this.note(runId, this.parseObject(k, await this.store.get(k)));
+        seen.add(k);
+      }
       this.listedAt.set(runId, Date.now());
     }
     const sum = { calls: 0, tokens: 0, usd: 0 };
-    for (const r of records.values()) {
+    for (const r of this.charges.get(runId)?.values() ?? []) {
       sum.calls += r.calls;
       sum.tokens += r.tokens;
       sum.usd += r.usd ?? 0;
@@ -118,17 +135,28 @@ export class LlmBudget {
   /**
    * Adds what an entity used and releases its booking. `chargeId` (the entity execution's id) makes
    * the charge count once wherever it is retried; without one, every call is a charge of its own.
+   * Charges made while an earlier write is in flight share one write-once object (group commit);
+   * this resolves once the charge is stored.
    */
   async charge(runId: string, used: BudgetTotals, releaseCalls: number, chargeId?: string): Promise<BudgetTotals> {
     const id = (chargeId ?? `anon-${Date.now().toString(36)}-${randomBytes(6).toString('hex')}`).replace(/[^A-Za-z0-9._-]/g, '_');
-    const key = `${chargesPrefix(runId)}${id}.json`;
-    const records = this.records(runId);
-    if (!records.has(key)) {
-      const value = { calls: used.calls, tokens: used.tokens, ...(used.usd ? { usd: used.usd } : {}) };
-      // Lost the race: the charge was made before (by a retry elsewhere); the record holds its count.
-      records.set(key, (await this.store.putIfAbsent(key, JSON.stringify(value))) ? value : await this.read(key));
+    // A charge already stored (by a retry elsewhere) is not stored again, as far as the (recent)
+    // listing shows; one stored twice in a race still counts once.
+    await this.total(runId);
+    if (!this.charges.get(runId)?.has(id)) {
+      const value: StoredCharge = { id, calls: used.calls, tokens: used.tokens, ...(used.usd ? { usd: used.usd } : {}) };
+      await this.writer(runId).add(value);
       this.reserved.set(runId, Math.max(0, (this.reserved.get(runId) ?? 0) - releaseCalls));
     }
     return this.total(runId);
+  }
+
+  private writer(runId: string): GroupCommit<StoredCharge> {
+    return this.of(this.writers, runId, () => new GroupCommit<StoredCharge>(async (list) => {
+      const key = `${chargesPrefix(runId)}${logObjectName()}`;
+      await this.store.put(key, logGroupBody(list));
+      this.of(this.objects, runId, () => new Set<string>()).add(key);
+      this.note(runId, list);
+    }));
   }
 }

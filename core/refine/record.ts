@@ -4,7 +4,7 @@
 // are what the output's knowledge files are assembled from.
 import { z } from 'zod';
 import { DOMAINS, REFINE_OUTCOMES, type Domain, type KnowledgeSet, type RefineOutcome } from '../../config/names';
-import type { ArtifactStore } from '../store';
+import { StoreError, type ArtifactStore } from '../store';
 import { RefineDataError } from './errors';
 import { LlmUsageSchema } from '../llm/usage';
 import { FAILED_OUTCOMES } from '../rules/refine';
@@ -62,10 +62,17 @@ export function recordKey(outputKey: string, index: number): string {
 
 export async function readRecord(store: ArtifactStore, outputKey: string, index: number): Promise<EntityRecord | undefined> {
   const key = recordKey(outputKey, index);
-  if (!(await store.exists(key))) return undefined;
+  // One request: a missing record is the common case while a stage runs (no HEAD before the GET).
+  let bytes: Buffer;
+  try {
+    bytes = await store.get(key);
+  } catch (e) {
+    if (e instanceof StoreError && e.code === 'not_found') return undefined;
+    throw e;
+  }
   let raw: unknown;
   try {
-    raw = JSON.parse((await store.get(key)).toString('utf8'));
+    raw = JSON.parse(bytes.toString('utf8'));
   } catch (e) {
     throw new RefineDataError(`${store.description}/${key}: not JSON (${(e as Error).message})`);
   }
@@ -81,8 +88,9 @@ export async function readRecord(store: ArtifactStore, outputKey: string, index:
  * Writes the record of one entity workflow run. A rerun's record replaces the earlier one but keeps
  * its usage, so the stage summary counts every call that was ever made for the entity.
  */
-export async function writeRecord(store: ArtifactStore, outputKey: string, result: EntityResult, now: Date = new Date()): Promise<EntityRecord> {
-  const previous = await readRecord(store, outputKey, result.index).catch(() => undefined);
+export async function writeRecord(store: ArtifactStore, outputKey: string, result: EntityResult, now: Date = new Date(), opts: { previous?: null } = {}): Promise<EntityRecord> {
+  // `previous: null`: the caller listed the entity moments ago and it had no record (one GET less).
+  const previous = opts.previous === null ? undefined : await readRecord(store, outputKey, result.index).catch(() => undefined);
   const sameRun = previous?.workflowRunId === result.workflowRunId;
   const record: EntityRecord = {
     v: RECORD_VERSION,

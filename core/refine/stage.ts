@@ -44,6 +44,8 @@ export interface RefineUnit {
   sample?: EntitySample;
   /** A batch recorded it as failed: it still needs its own entity workflow (not redone in a batch). */
   failedInBatch?: RefineOutcome;
+  /** Listed with no record in the store (its record is written without reading an earlier one). */
+  unrecorded?: boolean;
 }
 
 export interface ListUnitsInput {
@@ -156,8 +158,10 @@ export class RefineStage {
           const rec = await readRecord(this.store, input.key, ref.index);
           if (rec && isFailed(rec.outcome) && isBatchExecution(rec.workflowRunId)) return { ...ref, sample: entities.sample(ref.index), failedInBatch: rec.outcome };
           if (rec && isSettled(rec.outcome)) return { ...ref, doneOutcome: rec.outcome };
+          // Never started: the entity stays without a record and counts as skipped_call_cap.
+          if (capped) return { ...ref, doneOutcome: 'skipped_call_cap' };
+          return { ...ref, sample: entities.sample(ref.index), ...(rec ? {} : { unrecorded: true }) };
         }
-        // Never started: the entity stays without a record and counts as skipped_call_cap.
         if (capped) return { ...ref, doneOutcome: 'skipped_call_cap' };
         return { ...ref, sample: entities.sample(ref.index) };
       }),
@@ -165,10 +169,14 @@ export class RefineStage {
   }
 
   /** Writes an entity's record and replaces its booking with what it used. */
-  async saveEntity(key: string, record: EntityResult, charge: { runId: string; releaseCalls: number }): Promise<{ outcome: RefineOutcome; attempts: number }> {
-    const rec = await writeRecord(this.store, key, record);
+  async saveEntity(key: string, record: EntityResult, charge: { runId: string; releaseCalls: number }, opts: { unrecorded?: boolean } = {}): Promise<{ outcome: RefineOutcome; attempts: number }> {
     const u = record.usage;
-    await this.budget.charge(charge.runId, { calls: u.calls, tokens: u.promptTokens + u.completionTokens }, charge.releaseCalls, record.workflowRunId);
+    // Both at once: a worker that dies with the charge stored and the record not leaves the entity to
+    // be run again by the same execution, whose charge has the same id and counts once.
+    const [rec] = await Promise.all([
+      writeRecord(this.store, key, record, new Date(), opts.unrecorded ? { previous: null } : {}),
+      this.budget.charge(charge.runId, { calls: u.calls, tokens: u.promptTokens + u.completionTokens }, charge.releaseCalls, record.workflowRunId),
+    ]);
     return { outcome: rec.outcome, attempts: rec.attempts };
   }
 

@@ -1,6 +1,6 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { createReadStream, createWriteStream } from 'node:fs';
-import { link, mkdir, open, readFile, readdir, rename, rm, stat } from 'node:fs/promises';
+import { link, mkdir, open, readFile, readdir, rename, rm, stat, unlink } from 'node:fs/promises';
 import { dirname, join, relative, sep } from 'node:path';
 import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
@@ -27,11 +27,51 @@ export class LocalStore implements ArtifactStore {
     return join(this.root, ...checkKey(key).split('/'));
   }
 
-  /** Temp files live inside the store root so rename() never crosses a filesystem. */
+  private tmpReady: Promise<unknown> | undefined;
+
+  /**
+   * Temp files live inside the store root so rename() never crosses a filesystem. The directory is
+   * made once per process (a store written thousands of times a second pays no mkdir per write);
+   * `writeTemp` makes it again if someone deleted it meanwhile.
+   */
   private async tempPath(): Promise<string> {
     const dir = join(this.root, TMP_DIR);
-    await mkdir(dir, { recursive: true });
+    this.tmpReady ??= mkdir(dir, { recursive: true }).catch((e: unknown) => {
+      this.tmpReady = undefined;
+      throw e;
+    });
+    await this.tmpReady;
     return join(dir, `${process.pid}-${randomBytes(8).toString('hex')}`);
+  }
+
+  /** A complete, synced temp file holding `data`. */
+  private async writeTemp(data: Uint8Array | string): Promise<string> {
+    for (let attempt = 0; ; attempt++) {
+      const tmp = await this.tempPath();
+      try {
+        await writeSynced(tmp, data);
+        return tmp;
+      } catch (err) {
+        await rm(tmp, { force: true });
+        // The temp directory was deleted since it was made: make it again, once.
+        if ((err as NodeJS.ErrnoException).code !== 'ENOENT' || attempt > 0) throw err;
+        this.tmpReady = undefined;
+      }
+    }
+  }
+
+  /**
+   * `place(final)` (rename or link into place), making the parent directory only when it is
+   * missing: most keys go to directories that exist, so the common write makes no mkdir call.
+   */
+  private async intoPlace(final: string, place: (final: string) => Promise<void>): Promise<void> {
+    try {
+      await place(final);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+      await mkdir(dirname(final), { recursive: true });
+      await place(final);
+    }
   }
 
   async exists(key: string): Promise<boolean> {
@@ -55,11 +95,9 @@ export class LocalStore implements ArtifactStore {
 
   async put(key: string, data: Uint8Array | string): Promise<void> {
     const final = this.path(key);
-    const tmp = await this.tempPath();
+    const tmp = await this.writeTemp(data);
     try {
-      await writeSynced(tmp, data);
-      await mkdir(dirname(final), { recursive: true });
-      await rename(tmp, final);
+      await this.intoPlace(final, (f) => rename(tmp, f));
     } catch (err) {
       await rm(tmp, { force: true });
       throw err;
@@ -118,17 +156,15 @@ export class LocalStore implements ArtifactStore {
   /** link(2) fails with EEXIST when the name exists, so the complete temp file appears whole or not at all. */
   async putIfAbsent(key: string, data: Uint8Array | string): Promise<boolean> {
     const final = this.path(key);
-    const tmp = await this.tempPath();
+    const tmp = await this.writeTemp(data);
     try {
-      await writeSynced(tmp, data);
-      await mkdir(dirname(final), { recursive: true });
-      await link(tmp, final);
+      await this.intoPlace(final, (f) => link(tmp, f));
       return true;
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code === 'EEXIST') return false;
       throw err;
     } finally {
-      await rm(tmp, { force: true });
+      await unlink(tmp).catch(() => undefined);
     }
   }
 

@@ -59,7 +59,9 @@ export async function startTestS3(opts: { dir?: string } = {}): Promise<TestS3> 
     const port = await freePort();
     let log = '';
     // Metadata (xattrs) stays on: it holds ETags and content hashes, and conditional writes need it.
-    const child = spawn(versitygwBinary(), ['--port', `127.0.0.1:${port}`, '--quiet', 'posix', dataDir], {
+    // Keep-alive on, as on AWS S3 and every production server: versitygw closes each connection after
+    // one request by default, which would cost every store call a new TCP connection.
+    const child = spawn(versitygwBinary(), ['--port', `127.0.0.1:${port}`, '--keep-alive', '--quiet', 'posix', dataDir], {
       env: { ...process.env, ROOT_ACCESS_KEY: accessKeyId, ROOT_SECRET_KEY: secretAccessKey },
       stdio: ['ignore', 'pipe', 'pipe'],
     });

@@ -11,6 +11,7 @@ import { LlmError, parseRetryAfter } from '../../core/llm/errors';
 import { EndpointLimiter } from '../../core/llm/limiter';
 import { correctionTurn, parseAnswer, type ParsedAnswer } from '../../core/llm/parse';
 import { UsageLedger } from '../../core/llm/usage';
+import { LocalStore } from '../../core/store';
 import { buildPrompt } from '../../core/prompts/builders';
 import { kindLabel, type PromptKind } from '../../core/prompts/tags';
 import type { RunningSimulator } from '../../core/sim/server';
@@ -231,6 +232,54 @@ test('per-endpoint limits: concurrency bound, requests-per-window bound, pause a
   const t1 = Date.now();
   await paused.run(async () => {});
   assert.ok(Date.now() - t1 >= 190);
+});
+
+test('an answer is in the cache before its endpoint slot is free; usage records of concurrent calls share objects and all count', async () => {
+  const s = await sim();
+  const dir = tmp();
+  const store = new LocalStore(join(dir, 'store'));
+  // A slow store: every cache entry takes 80 ms to write.
+  const slow = Object.create(store) as LocalStore;
+  slow.putIfAbsent = async (key, data) => {
+    await new Promise((r) => setTimeout(r, 80));
+    return store.putIfAbsent(key, data);
+  };
+  const cache = new LlmCache(slow);
+  const ledger = new UsageLedger(store);
+  const limiter = new EndpointLimiter({ concurrency: 1 });
+  const client = new LlmClient({ endpoint: endpoint(s), cache, ledger, limiter });
+  const meta = { runId: 'grouped', stage: 'refine', role: 'actor' };
+  // With one slot, a request may start only once the previous answer is stored in the cache.
+  const cachedAtSend: number[] = [];
+  const entries = async () => (await store.list('llm-cache/')).length;
+  const results = await Promise.all(
+    Array.from({ length: 4 }, async (_, i) => {
+      const r = await ask(client, KIND, 100 + i, { meta });
+      return r;
+    }),
+  );
+  for (const r of results) assert.ok(r.status === 'ok' && !r.cacheHit);
+  const requests = s.requestLog.slice(-4);
+  assert.equal(requests.length, 4);
+  assert.equal(await entries(), 4);
+  // Each request after the first was sent after the earlier ones' answers were cached: the slot
+  // was held through the 80 ms write, so consecutive sends are at least that far apart.
+  const sends = requests.map((e) => Date.parse(e.at)).sort((a, b) => a - b);
+  for (let i = 1; i < sends.length; i++) cachedAtSend.push(sends[i]! - sends[i - 1]!);
+  assert.ok(cachedAtSend.every((d) => d >= 75), `gaps between sends ${cachedAtSend.join(',')} ms`);
+
+  // Sixteen concurrent asks: every usage record stored, in fewer objects than records.
+  await Promise.all(Array.from({ length: 16 }, (_, i) => ask(new LlmClient({ endpoint: endpoint(s), cache: new LlmCache(store), ledger }), KIND, 200 + i, { meta })));
+  const sum = await ledger.summarize('grouped');
+  assert.equal(sum.total.calls, 20);
+  const objects = await store.list('llm-usage/grouped/');
+  assert.ok(objects.length < 20, `${objects.length} usage objects for 20 records`);
+  // Records written one object per record (before grouping) are read alongside the grouped ones.
+  const old = { at: new Date().toISOString(), runId: 'grouped', stage: 'refine', role: 'actor', model: 'sim-base', requestHash: 'h', cacheHit: true, outcome: 'ok', promptTokens: 0, completionTokens: 0, latencyMs: 0 };
+  await store.put('llm-usage/grouped/000000000-aaaaaaaaaaaa.json', JSON.stringify(old));
+  const again = await ledger.summarize('grouped');
+  assert.equal(again.total.calls, 20);
+  assert.equal(again.total.cacheHits, 1);
 });
 
 test('Retry-After: seconds, HTTP date, and retry-after-ms', () => {

@@ -88,7 +88,8 @@ for (const backend of backends) {
       const summary = await new UsageLedger(sa).summarize('run-x');
       assert.deepEqual([summary.total.calls, summary.total.cacheHits], [2, 1]);
       assert.ok(summary.total.promptTokens > 0);
-      // One object per record under the run's own prefix, nothing under the state dir.
+      // Calls one after another: one object each (nothing waited to be grouped), under the run's own
+      // prefix, nothing under the state dir.
       assert.equal((await sa.list('llm-usage/run-x/')).length, 3);
       assert.equal((await sa.list('llm-cache/')).length, 2);
     });

@@ -203,6 +203,24 @@ test('budget: 40 concurrent charges from 4 processes, half of them retries of ea
   for (const p of procs) assert.deepEqual(await p.total('run/conc'), { calls: 20, tokens: 200, usd: 0 });
 });
 
+test('budget: charges written one object each (before grouping) and grouped charges add up; a charge in both counts once, at its larger count', async () => {
+  const prefix = `${budgetPrefix('run/old')}charges/`;
+  // A process that listed the charges before the others were written, and trusts its listing for a minute.
+  const b = new LlmBudget(store, 60_000);
+  assert.deepEqual(await b.total('run/old'), { calls: 0, tokens: 0, usd: 0 });
+  await store.put(`${prefix}exec-a.json`, JSON.stringify({ calls: 3, tokens: 30 }));
+  await store.put(`${prefix}exec-b.json`, JSON.stringify({ calls: 1, tokens: 10, usd: 0.5 }));
+  const a = new LlmBudget(store, 0);
+  assert.deepEqual(await a.total('run/old'), { calls: 4, tokens: 40, usd: 0.5 });
+  // exec-b again from that process (a race): stored twice, counted once.
+  await Promise.all([b.charge('run/old', { calls: 2, tokens: 20 }, 0, 'exec-b'), b.charge('run/old', { calls: 5, tokens: 50 }, 0, 'exec-c')]);
+  assert.deepEqual(await new LlmBudget(store, 0).total('run/old'), { calls: 3 + 2 + 5, tokens: 30 + 20 + 50, usd: 0.5 });
+  await assert.rejects(
+    store.put(`${prefix}zz-bad.json`, JSON.stringify({ v: 2, records: [{ id: 'x', calls: -1, tokens: 0 }] })).then(() => new LlmBudget(store, 0).total('run/old')),
+    /zz-bad\.json: records\[0\]: not an LLM budget charge/,
+  );
+});
+
 test('stage key: operational knobs and the cap do not change it; models and strategy do', () => {
   const cfg = (o: object) => R4ecConfigSchema.parse(o);
   const k = (o: object) => refineStageKey(cfg(o), 'user', data.ingest, undefined);
