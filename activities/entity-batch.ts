@@ -55,6 +55,7 @@ const RefineBatchInput = z
     transport: Transport,
     reserveCalls: z.number().int().min(0),
     karFromActor: z.boolean(),
+    karBatch: z.object({ session: z.string().min(1) }).strict().optional(),
   })
   .strict();
 export type RunRefineBatchInput = z.input<typeof RefineBatchInput>;

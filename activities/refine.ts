@@ -2,6 +2,7 @@
 // prompt samples, the run-level call budget, entity records, assembly, the rerun of failed entities
 // and the merge of both domains' outputs. The logic is core/refine (RefineStage); the LLM steps
 // themselves are `callLlm` on the llm queue (activities/llm.ts).
+import type { StepFailure } from '../core/rules';
 import { z } from 'zod';
 import { DOMAINS, type RefineOutcome } from '../config/names';
 import { R4ecConfigSchema } from '../config/schema';
@@ -45,6 +46,9 @@ export type ListRefineEntitiesInput = z.input<typeof ListInput>;
 
 const ReserveInput = z.object({ runId: z.string().min(1), cap: Cap, calls: z.number().int().min(0) });
 export type ReserveLlmBudgetInput = z.input<typeof ReserveInput>;
+
+const KarFailureInput = z.object({ key: z.string().min(1), session: z.string().min(1), index: z.number().int().min(0) }).strict();
+export type KarBatchFailureInput = z.input<typeof KarFailureInput>;
 
 const SaveInput = z.object({
   key: z.string().min(1),
@@ -102,6 +106,12 @@ export function createRefineActivities(deps: ActivityDeps) {
       const input = parseInput(ReserveInput, raw, 'reserveLlmBudget');
       const r = await stage.budget.reserve(input.runId, input.cap, input.calls);
       return { granted: r.granted, ...r.used };
+    },
+
+    /** Why the teacher's batches left an entity's kar without an answer (null: answered, in the cache). */
+    async readKarBatchFailure(raw: KarBatchFailureInput): Promise<StepFailure | null> {
+      const input = parseInput(KarFailureInput, raw, 'readKarBatchFailure');
+      return (await stage.karBatchFailure(input, input.index)) ?? null;
     },
 
     async saveRefineEntity(raw: SaveRefineEntityInput): Promise<{ outcome: RefineOutcome; attempts: number }> {

@@ -44,6 +44,8 @@ export interface RefineEntityInput {
   reserveCalls: number;
   /** kar's request equals the actor's first one (no adapter, same endpoint): take that answer. */
   karFromActor: boolean;
+  /** kar went through the teacher's batches of this session: its answer is in the cache, or its failure in the store. */
+  karBatch?: { session: string } | undefined;
   /** A call whose llm worker is silent this long is retried elsewhere (absent: the default). */
   heartbeatTimeoutSeconds?: number;
 }
@@ -82,6 +84,11 @@ export async function refineEntityWorkflow(input: RefineEntityInput): Promise<Re
   }
 
   async function ask(role: LlmRole, prompt: CallLlmInput['prompt'], seed: number, call: string): Promise<RefineAnswer> {
+    if (role === 'teacher' && input.karBatch) {
+      // Never a synchronous teacher request: the batches failed it, or callLlm finds it in the cache.
+      const failure = await local.readKarBatchFailure({ key: input.key, session: input.karBatch.session, index: input.index });
+      if (failure) return { ok: false, failure };
+    }
     const model = input.models[role];
     let out: CallLlmOutput;
     try {

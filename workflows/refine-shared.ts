@@ -52,6 +52,8 @@ export interface RefineFanoutArgs {
   usage: LlmUsage;
   /** A rerun: exactly these dataset indices, redone whatever their record says. */
   indices?: readonly number[];
+  /** kar went through the teacher's batches of this session: entities never ask it synchronously. */
+  karBatch?: { session: string } | undefined;
 }
 
 /** One workflow run's share of the fan-out (the caller continues-as-new when `finished` is false). */
@@ -77,6 +79,7 @@ export async function runRefineFanout(a: RefineFanoutArgs): Promise<FanoutRunRes
     reserveCalls: work.reserveCalls,
     karFromActor: work.karFromActor,
     heartbeatTimeoutSeconds: r.heartbeatTimeoutSeconds,
+    ...(a.karBatch ? { karBatch: a.karBatch } : {}),
   };
   const list = { runId, key, ingestKey: a.ingestKey, domain, entities: entityOptions(config), cap: config.llm.cap };
   const runChild = async (u: RefineUnit) => {
@@ -115,6 +118,7 @@ export async function runRefineFanout(a: RefineFanoutArgs): Promise<FanoutRunRes
           transport: config.llm.transport,
           reserveCalls: work.reserveCalls,
           karFromActor: work.karFromActor,
+          ...(a.karBatch ? { karBatch: a.karBatch } : {}),
         });
         Object.assign(a.usage, addUsage(a.usage, out.usage));
         return out;
