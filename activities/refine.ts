@@ -5,7 +5,7 @@
 import type { StepFailure } from '../core/rules';
 import { z } from 'zod';
 import { DOMAINS, type RefineOutcome } from '../config/names';
-import { R4ecConfigSchema } from '../config/schema';
+import { LlmSchema, R4ecConfigSchema } from '../config/schema';
 import { R4ecError } from '../core/errors';
 import { EntityRecordSchema, RefineDataError, RefineStage, type PreparedRerun, type RefinePlan, type RefineSummary, type RefineUnit, type RefineWork } from '../core/refine';
 import type { ActivityDeps } from './deps';
@@ -16,7 +16,8 @@ import { parseInput } from './validate';
 export type { PreparedRerun, RefinePlan, RefineSummary, RefineUnit, RefineWork };
 
 const Artifact = z.object({ key: z.string().min(1), contentHash: z.string().min(1) });
-const Cap = z.object({ maxCalls: z.number().int().positive().optional(), maxTokens: z.number().int().positive().optional() });
+// The whole cap, money included (a narrower schema would drop maxUsd on the way in).
+const Cap = LlmSchema.shape.cap;
 const EntityOptions = z.object({ historyLength: z.number().int().positive(), activeUserMinInteractions: z.number().int().min(0), knowledgeCutoff: z.number().gt(0).lt(1).optional() });
 
 const PlanInput = z.object({

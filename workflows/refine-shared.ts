@@ -86,9 +86,9 @@ export async function runRefineFanout(a: RefineFanoutArgs): Promise<FanoutRunRes
     const out = await executeChild(refineEntityWorkflow, {
       workflowId: workflowIds.refineEntity(runId, domain, u.entityId),
       taskQueue: config.queues.cpu.name,
-      // An entity that failed in its batch was booked and charged there: its workflow, which repeats
-      // only the failed call, books nothing more (the cap stops new work, not a failure's second try).
-      args: [{ ...base, entityId: u.entityId, index: u.index, sample: u.sample!, ...(u.failedInBatch ? { reserveCalls: 0 } : {}) }],
+      // An entity that failed in its batch books again for its workflow (which repeats only the
+      // failed call, the rest being cache hits): the cap holds for every call, a second try included.
+      args: [{ ...base, entityId: u.entityId, index: u.index, sample: u.sample! }],
       typedSearchAttributes: r4ecAttributes({ runId, stage: 'refine', domain, entityId: u.entityId }),
     });
     Object.assign(a.usage, addUsage(a.usage, out.usage));
