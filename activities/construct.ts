@@ -71,7 +71,7 @@ const RecordInput = z
 
 const RerunInput = z.object({ runId: z.string().min(1), domain: z.enum(DOMAINS) }).strict();
 
-const ReserveInput = z.object({ runId: z.string().min(1), cap: LlmSchema.shape.cap, calls: z.number().int().min(0) }).strict();
+const ReserveInput = z.object({ runId: z.string().min(1), cap: LlmSchema.shape.cap, calls: z.number().int().min(0), bookingId: z.string().min(1) }).strict();
 const ChargeInput = z
   .object({
     runId: z.string().min(1),
@@ -133,7 +133,7 @@ export function createConstructActivities(deps: ActivityDeps) {
     /** Books Algorithm 1's fewest calls for one inference workflow unless the run-level cap (`llm.cap`) is reached. */
     async reserveConstructCalls(raw: z.input<typeof ReserveInput>): Promise<{ granted: boolean }> {
       const input = parseInput(ReserveInput, raw, 'reserveConstructCalls');
-      return { granted: (await budget.reserve(input.runId, input.cap, input.calls)).granted };
+      return { granted: (await budget.reserve(input.runId, input.cap, input.calls, input.bookingId)).granted };
     },
 
     /** What an inference workflow used replaces its booking (at the synchronous price). */

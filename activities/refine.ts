@@ -45,7 +45,8 @@ const ListInput = z.object({
 });
 export type ListRefineEntitiesInput = z.input<typeof ListInput>;
 
-const ReserveInput = z.object({ runId: z.string().min(1), cap: Cap, calls: z.number().int().min(0) });
+// bookingId: the id the entity's charge will carry (its workflow run id); absent: booked in this process only.
+const ReserveInput = z.object({ runId: z.string().min(1), cap: Cap, calls: z.number().int().min(0), bookingId: z.string().min(1).optional() });
 export type ReserveLlmBudgetInput = z.input<typeof ReserveInput>;
 
 const KarFailureInput = z.object({ key: z.string().min(1), session: z.string().min(1), index: z.number().int().min(0) }).strict();
@@ -105,7 +106,7 @@ export function createRefineActivities(deps: ActivityDeps) {
 
     async reserveLlmBudget(raw: ReserveLlmBudgetInput): Promise<{ granted: boolean; calls: number; tokens: number }> {
       const input = parseInput(ReserveInput, raw, 'reserveLlmBudget');
-      const r = await stage.budget.reserve(input.runId, input.cap, input.calls);
+      const r = await stage.budget.reserve(input.runId, input.cap, input.calls, input.bookingId);
       return { granted: r.granted, ...r.used };
     },
 

@@ -81,7 +81,8 @@ export async function constructInferenceWorkflow(input: ConstructInferenceInput)
   // The run-level cap, as in a batch: reached, the inference is recorded skipped_call_cap unasked.
   const cap = llm.cap;
   const capped = (cap.maxCalls !== undefined || cap.maxTokens !== undefined || cap.maxUsd !== undefined) && patched(CAPPED_INFERENCE);
-  if (capped && !(await local.reserveConstructCalls({ runId: input.runId, cap, calls: MIN_CALLS })).granted) {
+  const chargeId = `construct-inference-${workflowInfo().runId}`;
+  if (capped && !(await local.reserveConstructCalls({ runId: input.runId, cap, calls: MIN_CALLS, bookingId: chargeId })).granted) {
     return record('skipped_call_cap', 'the run-level LLM cap (llm.cap) is reached: not asked');
   }
 
@@ -119,7 +120,7 @@ export async function constructInferenceWorkflow(input: ConstructInferenceInput)
     // What the inference used replaces its booking, once per execution.
     await local.chargeConstructCalls({
       runId: input.runId,
-      chargeId: `construct-inference-${workflowInfo().runId}`,
+      chargeId,
       usage,
       releaseCalls: MIN_CALLS,
       ...(llm.teacher ? { teacherModel: llm.teacher.model } : {}),

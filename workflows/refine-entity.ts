@@ -68,7 +68,7 @@ export async function refineEntityWorkflow(input: RefineEntityInput): Promise<Re
     return { outcome: r.outcome, usage };
   };
 
-  const booking = input.reserveCalls > 0 ? await local.reserveLlmBudget({ runId: input.runId, cap: input.cap, calls: input.reserveCalls }) : { granted: true };
+  const booking = input.reserveCalls > 0 ? await local.reserveLlmBudget({ runId: input.runId, cap: input.cap, calls: input.reserveCalls, bookingId: info.runId }) : { granted: true };
   if (!booking.granted) return finish({ outcome: 'skipped_call_cap', steps: [], kar: null, r2ec: null, r4ec: null, error: null }, 0);
 
   const t = input.transport;

@@ -79,7 +79,7 @@ export async function runRefineBatch(stage: RefineStage, llm: BatchLlm, input: R
       Object.assign(result.usage, addUsage(result.usage, usage));
       return saved.outcome;
     };
-    const booking = input.reserveCalls > 0 ? await stage.budget.reserve(input.runId, input.cap, input.reserveCalls) : { granted: true };
+    const booking = input.reserveCalls > 0 ? await stage.budget.reserve(input.runId, input.cap, input.reserveCalls, workflowRunId) : { granted: true };
     if (!booking.granted) return finish({ outcome: 'skipped_call_cap', steps: [], kar: null, r2ec: null, r4ec: null, error: null }, 0);
 
     const ask: RefineAsk = async (role, prompt, seed, call): Promise<RefineAnswer> => {

@@ -5,11 +5,22 @@
 // Every charge is a write-once record of its own, `llm-budget/<run>/charges/<chargeId>.json`, created
 // with `putIfAbsent`: workers on any number of machines never modify a shared object, and a charge
 // retried anywhere (the same entity execution's id) counts once. The total is the sum of the records;
-// a record never changes, so each process reads each one once. Before an entity starts, `reserve`
-// books the algorithm's minimum number of calls for it (in this process), so a window of entities
-// starting together cannot all pass the check at once; `charge` replaces the booking with what the
-// entity really used. The cap can still be overshot by what entities already running (on any worker)
-// use beyond what the store shows: it stops *new* work cleanly, never a half-done entity.
+// a record never changes, so each process reads each one once.
+//
+// Before a unit starts, `reserve` books the algorithm's minimum number of calls for it. With a
+// booking id (the id its charge will carry) the booking is a write-once record every worker sees,
+// `llm-budget/<run>/bookings/<ticket>.json` ({id, calls}): the ticket is the lowest number not
+// taken, claimed with `putIfAbsent`, so a ticket exists only once every lower one does. A booking
+// counts until the charge with its id exists (the charge replaces it). A reserve claims its ticket,
+// lists again (which shows every lower ticket) and keeps the booking only if the charges and the
+// bookings before it leave room; otherwise a refusal charge closes it. Of concurrent reservers on
+// any number of workers the lower tickets win: the bookings never add up past the cap. What a unit
+// uses beyond its booking (a refine call, re-asks) is charged when it finishes, so the calls can
+// pass the cap by that much for the units in flight: the cap stops *new* work cleanly, never a
+// half-done unit. A booking of a worker killed for good before its unit's charge stays counted (on
+// the safe side) until the unit's retry (the same execution id) charges it. Without a booking id
+// the booking is kept in this process only (older callers).
+
 import { randomBytes } from 'node:crypto';
 import { z } from 'zod';
 import type { ArtifactStore } from '../store';
@@ -28,7 +39,9 @@ export interface BudgetTotals {
   usd?: number;
 }
 
-const ChargeSchema = z.object({ calls: z.number().int().nonnegative(), tokens: z.number().nonnegative(), usd: z.number().nonnegative().optional() });
+// `refused`: the zero charge that closed a booking the cap had no room for.
+const ChargeSchema = z.object({ calls: z.number().int().nonnegative(), tokens: z.number().nonnegative(), usd: z.number().nonnegative().optional(), refused: z.literal(true).optional() });
+type ChargeRecord = BudgetTotals & { refused?: true };
 
 /** Whether any limit of the cap is set. */
 export function hasCap(cap: LlmCap): boolean {
@@ -43,6 +56,15 @@ function chargesPrefix(runId: string): string {
   return `${budgetPrefix(runId)}charges/`;
 }
 
+function bookingsPrefix(runId: string): string {
+  return `${budgetPrefix(runId)}bookings/`;
+}
+
+const safeId = (id: string) => id.replace(/[^A-Za-z0-9._-]/g, '_');
+const ticketKey = (runId: string, n: number) => `${bookingsPrefix(runId)}${String(n).padStart(12, '0')}.json`;
+const ticketOf = (key: string) => Number(key.slice(key.lastIndexOf('/') + 1, -'.json'.length));
+const BookingSchema = z.object({ id: z.string(), calls: z.number().int().nonnegative() });
+
 /** True when the cap leaves no room for `more` calls on top of `used`. */
 export function capReached(cap: LlmCap, used: BudgetTotals, more = 0): boolean {
   if (cap.maxCalls !== undefined && used.calls + more > cap.maxCalls) return true;
@@ -54,8 +76,12 @@ export function capReached(cap: LlmCap, used: BudgetTotals, more = 0): boolean {
 export class LlmBudget {
   private readonly reserved = new Map<string, number>();
   /** Per run: every charge record seen (read, or written by this process), by key. */
-  private readonly known = new Map<string, Map<string, BudgetTotals>>();
+  private readonly known = new Map<string, Map<string, ChargeRecord>>();
+  /** `${runId}/${id}` of the bookings this process wrote to the store (their charge releases nothing in `reserved`). */
+  private readonly storeBooked = new Set<string>();
   private readonly listedAt = new Map<string, number>();
+  /** Per run: every booking record seen, by key (ordered by key: time, then a per-process sequence). */
+  private readonly bookings = new Map<string, Map<string, { id: string; calls: number }>>();
 
   constructor(
     private readonly store: ArtifactStore,
@@ -63,13 +89,13 @@ export class LlmBudget {
     private readonly othersTtlMs = 250,
   ) {}
 
-  private records(runId: string): Map<string, BudgetTotals> {
+  private records(runId: string): Map<string, ChargeRecord> {
     let m = this.known.get(runId);
     if (!m) this.known.set(runId, (m = new Map()));
     return m;
   }
 
-  private async read(key: string): Promise<BudgetTotals> {
+  private async read(key: string): Promise<ChargeRecord> {
     let raw: unknown;
     try {
       raw = JSON.parse((await this.store.get(key)).toString('utf8'));
@@ -82,37 +108,114 @@ export class LlmBudget {
     return s.data;
   }
 
-  /** Calls and tokens charged so far for the run, by every process on every machine. */
-  async total(runId: string): Promise<BudgetTotals> {
-    const records = this.records(runId);
-    if (Date.now() - (this.listedAt.get(runId) ?? -Infinity) > this.othersTtlMs) {
-      const fresh: string[] = [];
-      let startAfter: string | undefined;
-      do {
-        const page = await this.store.listPage(chargesPrefix(runId), startAfter !== undefined ? { startAfter } : {});
-        for (const k of page.keys) if (k.endsWith('.json') && !records.has(k)) fresh.push(k);
-        startAfter = page.next;
-      } while (startAfter !== undefined);
-      for (const k of fresh) records.set(k, await this.read(k));
-      this.listedAt.set(runId, Date.now());
+  private async listNew<T>(prefix: string, seen: Map<string, T>, read: (key: string) => Promise<T>): Promise<void> {
+    const fresh: string[] = [];
+    let startAfter: string | undefined;
+    do {
+      const page = await this.store.listPage(prefix, startAfter !== undefined ? { startAfter } : {});
+      for (const k of page.keys) if (k.endsWith('.json') && !seen.has(k)) fresh.push(k);
+      startAfter = page.next;
+    } while (startAfter !== undefined);
+    for (const k of fresh) seen.set(k, await read(k));
+  }
+
+  private bookingsOf(runId: string): Map<string, { id: string; calls: number }> {
+    let m = this.bookings.get(runId);
+    if (!m) this.bookings.set(runId, (m = new Map()));
+    return m;
+  }
+
+  private async readBooking(key: string): Promise<{ id: string; calls: number }> {
+    let raw: unknown;
+    try {
+      raw = JSON.parse((await this.store.get(key)).toString('utf8'));
+    } catch (e) {
+      if (e instanceof SyntaxError) throw new Error(`${this.store.description}/${key}: not JSON (an LLM budget booking is {id, calls})`);
+      throw e;
     }
+    const s = BookingSchema.safeParse(raw);
+    if (!s.success) throw new Error(`${this.store.description}/${key}: not an LLM budget booking ({id, calls})`);
+    return s.data;
+  }
+
+  /** Reads what other processes wrote since the last listing (at most every `othersTtlMs`, or now when `fresh`). */
+  private async refresh(runId: string, fresh = false): Promise<void> {
+    if (!fresh && Date.now() - (this.listedAt.get(runId) ?? -Infinity) <= this.othersTtlMs) return;
+    await this.listNew(chargesPrefix(runId), this.records(runId), (k) => this.read(k));
+    await this.listNew(bookingsPrefix(runId), this.bookingsOf(runId), (k) => this.readBooking(k));
+    this.listedAt.set(runId, Date.now());
+  }
+
+  /** Charges, plus the bookings without a charge yet (those ordered before `before` only, when given). */
+  private sum(runId: string, before?: string): BudgetTotals & { usd: number } {
+    const records = this.records(runId);
     const sum = { calls: 0, tokens: 0, usd: 0 };
     for (const r of records.values()) {
       sum.calls += r.calls;
       sum.tokens += r.tokens;
       sum.usd += r.usd ?? 0;
     }
+    const prefix = chargesPrefix(runId);
+    for (const [key, b] of this.bookingsOf(runId)) {
+      if (before !== undefined && key >= before) continue;
+      if (!records.has(`${prefix}${b.id}.json`)) sum.calls += b.calls;
+    }
     return sum;
   }
 
-  /** Books `calls` for one entity unless the cap is reached; returns whether it may start. */
-  async reserve(runId: string, cap: LlmCap, calls: number): Promise<{ granted: boolean; used: BudgetTotals }> {
-    const used = await this.total(runId);
-    if (!hasCap(cap)) return { granted: true, used };
-    const booked = this.reserved.get(runId) ?? 0;
-    if (capReached(cap, used, booked + calls)) return { granted: false, used };
-    this.reserved.set(runId, booked + calls);
-    return { granted: true, used };
+  /** Calls (charged, and booked by units still running) and tokens so far for the run, by every process on every machine. */
+  async total(runId: string): Promise<BudgetTotals> {
+    await this.refresh(runId);
+    return this.sum(runId);
+  }
+
+  /**
+   * Books `calls` for one unit unless the cap is reached; returns whether it may start. With a
+   * `bookingId` (the id of the unit's charge to come) the booking is a record every worker sees;
+   * without one, it is kept in this process only.
+   */
+  async reserve(runId: string, cap: LlmCap, calls: number, bookingId?: string): Promise<{ granted: boolean; used: BudgetTotals }> {
+    if (!hasCap(cap)) return { granted: true, used: await this.total(runId) };
+    if (bookingId === undefined) {
+      const used = await this.total(runId);
+      const booked = this.reserved.get(runId) ?? 0;
+      if (capReached(cap, used, booked + calls)) return { granted: false, used };
+      this.reserved.set(runId, booked + calls);
+      return { granted: true, used };
+    }
+    const id = safeId(bookingId);
+    const chargeKey = `${chargesPrefix(runId)}${id}.json`;
+    await this.refresh(runId, true);
+    // A retried reserve: its booking stands (or its charge closed it).
+    const mine = [...this.bookingsOf(runId)].find(([, b]) => b.id === id)?.[0];
+    // Charged already: a unit retried after it ran (its calls were counted; a retry repeats none
+    // that completed), unless the charge is the refusal of an earlier attempt.
+    const charged = this.records(runId).get(chargeKey);
+    if (charged) return { granted: !charged.refused, used: this.sum(runId) };
+    this.storeBooked.add(`${runId}/${id}`);
+    if (mine === undefined) {
+      const used = this.sum(runId);
+      if (capReached(cap, used, calls)) return { granted: false, used };
+      // A ticket: the lowest number not taken, claimed with putIfAbsent. A ticket is written only
+      // once every lower one exists, so the listing below sees every booking ordered before it.
+      const bookings = this.bookingsOf(runId);
+      let n = 1;
+      for (const k of bookings.keys()) n = Math.max(n, ticketOf(k) + 1);
+      let key = ticketKey(runId, n);
+      while (!(await this.store.putIfAbsent(key, JSON.stringify({ id, calls })))) key = ticketKey(runId, ++n);
+      this.bookingsOf(runId).set(key, { id, calls });
+      await this.refresh(runId, true);
+      // Room for this booking behind the charges and the bookings ordered before it?
+      const ahead = this.sum(runId, key);
+      if (capReached(cap, ahead, calls)) {
+        // Refused: a zero charge closes the booking for good (a retry finds it and stays refused).
+        const refusal: ChargeRecord = { calls: 0, tokens: 0, refused: true };
+        this.records(runId).set(chargeKey, (await this.store.putIfAbsent(chargeKey, JSON.stringify(refusal))) ? refusal : await this.read(chargeKey));
+        return { granted: false, used: this.sum(runId) };
+      }
+      return { granted: true, used: ahead };
+    }
+    return { granted: true, used: this.sum(runId, mine) };
   }
 
   /**
@@ -127,7 +230,7 @@ export class LlmBudget {
       const value = { calls: used.calls, tokens: used.tokens, ...(used.usd ? { usd: used.usd } : {}) };
       // Lost the race: the charge was made before (by a retry elsewhere); the record holds its count.
       records.set(key, (await this.store.putIfAbsent(key, JSON.stringify(value))) ? value : await this.read(key));
-      this.reserved.set(runId, Math.max(0, (this.reserved.get(runId) ?? 0) - releaseCalls));
+      if (!this.storeBooked.delete(`${runId}/${id}`)) this.reserved.set(runId, Math.max(0, (this.reserved.get(runId) ?? 0) - releaseCalls));
     }
     return this.total(runId);
   }
