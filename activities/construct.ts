@@ -24,7 +24,9 @@ import {
   type ConstructWork,
   type InferenceRecord,
 } from '../core/construct';
+import { costUsd, priceFor, priceTable } from '../core/llm/prices';
 import type { PromptSpec } from '../core/prompts/builders';
+import { LlmBudget } from '../core/refine/budget';
 import type { ActivityDeps } from './deps';
 import { toFailure } from './failure';
 import { withHeartbeat } from './heartbeat';
@@ -69,6 +71,20 @@ const RecordInput = z
 
 const RerunInput = z.object({ runId: z.string().min(1), domain: z.enum(DOMAINS) }).strict();
 
+const ReserveInput = z.object({ runId: z.string().min(1), cap: LlmSchema.shape.cap, calls: z.number().int().min(0), bookingId: z.string().min(1) }).strict();
+const ChargeInput = z
+  .object({
+    runId: z.string().min(1),
+    /** Once per execution of the inference, wherever it is retried. */
+    chargeId: z.string().min(1),
+    usage: z.object({ calls: z.number().int().min(0), cacheHits: z.number().int().min(0), promptTokens: z.number().min(0), completionTokens: z.number().min(0) }).strict(),
+    releaseCalls: z.number().int().min(0),
+    /** The teacher's model on a priced endpoint; absent: the simulator (free). */
+    teacherModel: z.string().min(1).optional(),
+    prices: LlmSchema.shape.prices,
+  })
+  .strict();
+
 const AssembleInput = z
   .object({
     key: z.string().min(1),
@@ -83,6 +99,8 @@ const AssembleInput = z
 
 export function createConstructActivities(deps: ActivityDeps) {
   const { store } = deps;
+  // This worker's share of the call cap's bookings (the inference workflows' local activities).
+  const budget = new LlmBudget(store);
   return {
     async planConstruction(raw: z.input<typeof PlanInput>): Promise<ConstructPlan> {
       const input = parseInput(PlanInput, raw, 'planConstruction');
@@ -110,6 +128,20 @@ export function createConstructActivities(deps: ActivityDeps) {
 
     async recordInference(raw: z.input<typeof RecordInput>): Promise<{ outcome: InferenceRecord['outcome']; reason: string }> {
       return recordInference(store, parseInput(RecordInput, raw, 'recordInference'));
+    },
+
+    /** Books Algorithm 1's fewest calls for one inference workflow unless the run-level cap (`llm.cap`) is reached. */
+    async reserveConstructCalls(raw: z.input<typeof ReserveInput>): Promise<{ granted: boolean }> {
+      const input = parseInput(ReserveInput, raw, 'reserveConstructCalls');
+      return { granted: (await budget.reserve(input.runId, input.cap, input.calls, input.bookingId)).granted };
+    },
+
+    /** What an inference workflow used replaces its booking (at the synchronous price). */
+    async chargeConstructCalls(raw: z.input<typeof ChargeInput>): Promise<void> {
+      const input = parseInput(ChargeInput, raw, 'chargeConstructCalls');
+      const price = input.teacherModel ? priceFor(input.teacherModel, priceTable(input.prices)) : undefined;
+      const usd = price ? costUsd(input.usage, price, 'sync') : 0;
+      await budget.charge(input.runId, { calls: input.usage.calls, tokens: input.usage.promptTokens + input.usage.completionTokens, usd }, input.releaseCalls, input.chargeId);
     },
 
     /** `rerun --failed`: the run's output of a domain, its failed inferences, and the work area rebuilt from it. */

@@ -45,7 +45,7 @@ const RefineBatchInput = z
     ingestKey: z.string().min(1),
     domain: z.enum(DOMAINS),
     entities: z.object({ historyLength: z.number().int().positive(), activeUserMinInteractions: z.number().int().min(0), knowledgeCutoff: z.number().gt(0).lt(1).optional() }).strict(),
-    cap: z.object({ maxCalls: z.number().int().positive().optional(), maxTokens: z.number().int().positive().optional() }),
+    cap: LlmSchema.shape.cap,
     ...Range,
     strategy: z.enum(['iterative', 'filter']),
     maxIterations: z.number().int().min(0),
@@ -55,6 +55,7 @@ const RefineBatchInput = z
     transport: Transport,
     reserveCalls: z.number().int().min(0),
     karFromActor: z.boolean(),
+    karBatch: z.object({ session: z.string().min(1) }).strict().optional(),
   })
   .strict();
 export type RunRefineBatchInput = z.input<typeof RefineBatchInput>;

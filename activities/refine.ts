@@ -2,9 +2,10 @@
 // prompt samples, the run-level call budget, entity records, assembly, the rerun of failed entities
 // and the merge of both domains' outputs. The logic is core/refine (RefineStage); the LLM steps
 // themselves are `callLlm` on the llm queue (activities/llm.ts).
+import type { StepFailure } from '../core/rules';
 import { z } from 'zod';
 import { DOMAINS, type RefineOutcome } from '../config/names';
-import { R4ecConfigSchema } from '../config/schema';
+import { LlmSchema, R4ecConfigSchema } from '../config/schema';
 import { R4ecError } from '../core/errors';
 import { EntityRecordSchema, RefineDataError, RefineStage, type PreparedRerun, type RefinePlan, type RefineSummary, type RefineUnit, type RefineWork } from '../core/refine';
 import type { ActivityDeps } from './deps';
@@ -15,7 +16,8 @@ import { parseInput } from './validate';
 export type { PreparedRerun, RefinePlan, RefineSummary, RefineUnit, RefineWork };
 
 const Artifact = z.object({ key: z.string().min(1), contentHash: z.string().min(1) });
-const Cap = z.object({ maxCalls: z.number().int().positive().optional(), maxTokens: z.number().int().positive().optional() });
+// The whole cap, money included (a narrower schema would drop maxUsd on the way in).
+const Cap = LlmSchema.shape.cap;
 const EntityOptions = z.object({ historyLength: z.number().int().positive(), activeUserMinInteractions: z.number().int().min(0), knowledgeCutoff: z.number().gt(0).lt(1).optional() });
 
 const PlanInput = z.object({
@@ -43,8 +45,12 @@ const ListInput = z.object({
 });
 export type ListRefineEntitiesInput = z.input<typeof ListInput>;
 
-const ReserveInput = z.object({ runId: z.string().min(1), cap: Cap, calls: z.number().int().min(0) });
+// bookingId: the id the entity's charge will carry (its workflow run id); absent: booked in this process only.
+const ReserveInput = z.object({ runId: z.string().min(1), cap: Cap, calls: z.number().int().min(0), bookingId: z.string().min(1).optional() });
 export type ReserveLlmBudgetInput = z.input<typeof ReserveInput>;
+
+const KarFailureInput = z.object({ key: z.string().min(1), session: z.string().min(1), index: z.number().int().min(0) }).strict();
+export type KarBatchFailureInput = z.input<typeof KarFailureInput>;
 
 const SaveInput = z.object({
   key: z.string().min(1),
@@ -100,8 +106,14 @@ export function createRefineActivities(deps: ActivityDeps) {
 
     async reserveLlmBudget(raw: ReserveLlmBudgetInput): Promise<{ granted: boolean; calls: number; tokens: number }> {
       const input = parseInput(ReserveInput, raw, 'reserveLlmBudget');
-      const r = await stage.budget.reserve(input.runId, input.cap, input.calls);
+      const r = await stage.budget.reserve(input.runId, input.cap, input.calls, input.bookingId);
       return { granted: r.granted, ...r.used };
+    },
+
+    /** Why the teacher's batches left an entity's kar without an answer (null: answered, in the cache). */
+    async readKarBatchFailure(raw: KarBatchFailureInput): Promise<StepFailure | null> {
+      const input = parseInput(KarFailureInput, raw, 'readKarBatchFailure');
+      return (await stage.karBatchFailure(input, input.index)) ?? null;
     },
 
     async saveRefineEntity(raw: SaveRefineEntityInput): Promise<{ outcome: RefineOutcome; attempts: number }> {

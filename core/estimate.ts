@@ -36,10 +36,13 @@ export interface EstimateRow {
 
 type TokenRow = Omit<EstimateRow, 'model' | 'simulator' | 'usdSync' | 'usdBatch'>;
 
-/** Money of each row at its role's model price (the configured `llm.prices` over the built-in list). */
-/** The calls the Batch API path takes: construct's teacher (refine's kar calls stay synchronous, on an entity's critical path). */
-export const batchable = (r: { stage: string; role: string }) => r.stage === 'construct' && r.role === 'teacher';
+/**
+ * The calls the Batch API path takes: every teacher call (construct's, and refine's kar set, which
+ * the stage sends in batches before its fan-out).
+ */
+export const batchable = (r: { stage: string; role: string }) => r.role === 'teacher';
 
+/** Money of each row at its role's model price (the configured `llm.prices` over the built-in list). */
 export function priceRows(config: R4ecConfig, rows: readonly TokenRow[]): EstimateRow[] {
   const table = priceTable(config.llm.prices);
   const models = Object.fromEntries(

@@ -23,7 +23,13 @@ export const FAULT_POINTS = [
   'train.collect.after-commit',
   'report.write.after-commit',
 ] as const;
-export type FaultPoint = (typeof FAULT_POINTS)[number];
+/**
+ * Points in a call to an outside provider, apart from the finishing steps above (a pipeline test
+ * arms all of those at once): `teacher-batch.submit.after-create` kills the worker right after the
+ * Batch API accepted a create, before the caller could record or return the batch.
+ */
+export const PROVIDER_FAULT_POINTS = ['teacher-batch.submit.after-create'] as const;
+export type FaultPoint = (typeof FAULT_POINTS)[number] | (typeof PROVIDER_FAULT_POINTS)[number];
 
 export function armedFaultPoints(env: NodeJS.ProcessEnv = process.env): string[] {
   return (env.R4EC_FAULT_POINTS ?? '')

@@ -14,6 +14,10 @@ import { SA } from './search-attributes';
 
 /** Patch: a non-retryable teacher failure fails the inference (and the stage) instead of recording failed_transport. */
 const REJECTED_STOPS_STAGE = 'construct-rejected-request-stops-stage';
+/** Patch: the run-level call cap (`llm.cap`) books and charges inference workflows too. */
+const CAPPED_INFERENCE = 'construct-inference-call-cap';
+/** Algorithm 1's fewest calls (reason, reflect): what an inference books before it starts. */
+const MIN_CALLS = 2;
 
 export interface ConstructInferenceInput {
   runId: string;
@@ -55,6 +59,32 @@ export async function constructInferenceWorkflow(input: ConstructInferenceInput)
   const { sample, reasonSpec } = await local.loadConstructSample({ datasetKey: input.datasetKey, domain: input.domain, entry: input.entry });
   const usage = zeroUsage();
   const steps: InferenceSteps = {};
+  const record = async (outcome: ConstructOutcome, reason: string) => {
+    // The record may downgrade a kept answer that cannot form a valid fine-tuning record.
+    const recorded = await local.recordInference({
+      workKey: input.workKey,
+      workflowId: workflowInfo().workflowId,
+      planIndex: input.planIndex,
+      k: input.k,
+      seed: input.k,
+      sample,
+      outcome,
+      reason,
+      steps,
+      usage,
+      execution: workflowInfo().runId,
+    });
+    upsertSearchAttributes([{ key: SA.outcome, value: recorded.outcome }]);
+    return recorded;
+  };
+
+  // The run-level cap, as in a batch: reached, the inference is recorded skipped_call_cap unasked.
+  const cap = llm.cap;
+  const capped = (cap.maxCalls !== undefined || cap.maxTokens !== undefined || cap.maxUsd !== undefined) && patched(CAPPED_INFERENCE);
+  const chargeId = `construct-inference-${workflowInfo().runId}`;
+  if (capped && !(await local.reserveConstructCalls({ runId: input.runId, cap, calls: MIN_CALLS, bookingId: chargeId })).granted) {
+    return record('skipped_call_cap', 'the run-level LLM cap (llm.cap) is reached: not asked');
+  }
 
   const ask = async (step: 'reason' | 'reflect' | 'refine', prompt: PromptSpec): Promise<Extract<CallLlmOutput, { status: 'ok' }>['answer'] | ConstructCallFailure> => {
     let r: CallLlmOutput;
@@ -86,21 +116,16 @@ export async function constructInferenceWorkflow(input: ConstructInferenceInput)
   };
 
   const decision = await runConstructChain(sample.label, reasonSpec, ask, steps);
-
-  // The record may downgrade a kept answer that cannot form a valid fine-tuning record.
-  const recorded = await local.recordInference({
-    workKey: input.workKey,
-    workflowId: workflowInfo().workflowId,
-    planIndex: input.planIndex,
-    k: input.k,
-    seed: input.k,
-    sample,
-    outcome: decision.outcome,
-    reason: decision.reason,
-    steps,
-    usage,
-    execution: workflowInfo().runId,
-  });
-  upsertSearchAttributes([{ key: SA.outcome, value: recorded.outcome }]);
-  return recorded;
+  if (capped) {
+    // What the inference used replaces its booking, once per execution.
+    await local.chargeConstructCalls({
+      runId: input.runId,
+      chargeId,
+      usage,
+      releaseCalls: MIN_CALLS,
+      ...(llm.teacher ? { teacherModel: llm.teacher.model } : {}),
+      prices: llm.prices,
+    });
+  }
+  return record(decision.outcome, decision.reason);
 }

@@ -44,6 +44,8 @@ export interface RefineEntityInput {
   reserveCalls: number;
   /** kar's request equals the actor's first one (no adapter, same endpoint): take that answer. */
   karFromActor: boolean;
+  /** kar went through the teacher's batches of this session: its answer is in the cache, or its failure in the store. */
+  karBatch?: { session: string } | undefined;
   /** A call whose llm worker is silent this long is retried elsewhere (absent: the default). */
   heartbeatTimeoutSeconds?: number;
 }
@@ -66,7 +68,7 @@ export async function refineEntityWorkflow(input: RefineEntityInput): Promise<Re
     return { outcome: r.outcome, usage };
   };
 
-  const booking = input.reserveCalls > 0 ? await local.reserveLlmBudget({ runId: input.runId, cap: input.cap, calls: input.reserveCalls }) : { granted: true };
+  const booking = input.reserveCalls > 0 ? await local.reserveLlmBudget({ runId: input.runId, cap: input.cap, calls: input.reserveCalls, bookingId: info.runId }) : { granted: true };
   if (!booking.granted) return finish({ outcome: 'skipped_call_cap', steps: [], kar: null, r2ec: null, r4ec: null, error: null }, 0);
 
   const t = input.transport;
@@ -82,6 +84,11 @@ export async function refineEntityWorkflow(input: RefineEntityInput): Promise<Re
   }
 
   async function ask(role: LlmRole, prompt: CallLlmInput['prompt'], seed: number, call: string): Promise<RefineAnswer> {
+    if (role === 'teacher' && input.karBatch) {
+      // Never a synchronous teacher request: the batches failed it, or callLlm finds it in the cache.
+      const failure = await local.readKarBatchFailure({ key: input.key, session: input.karBatch.session, index: input.index });
+      if (failure) return { ok: false, failure };
+    }
     const model = input.models[role];
     let out: CallLlmOutput;
     try {

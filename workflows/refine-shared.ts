@@ -52,6 +52,8 @@ export interface RefineFanoutArgs {
   usage: LlmUsage;
   /** A rerun: exactly these dataset indices, redone whatever their record says. */
   indices?: readonly number[];
+  /** kar went through the teacher's batches of this session: entities never ask it synchronously. */
+  karBatch?: { session: string } | undefined;
 }
 
 /** One workflow run's share of the fan-out (the caller continues-as-new when `finished` is false). */
@@ -77,15 +79,16 @@ export async function runRefineFanout(a: RefineFanoutArgs): Promise<FanoutRunRes
     reserveCalls: work.reserveCalls,
     karFromActor: work.karFromActor,
     heartbeatTimeoutSeconds: r.heartbeatTimeoutSeconds,
+    ...(a.karBatch ? { karBatch: a.karBatch } : {}),
   };
   const list = { runId, key, ingestKey: a.ingestKey, domain, entities: entityOptions(config), cap: config.llm.cap };
   const runChild = async (u: RefineUnit) => {
     const out = await executeChild(refineEntityWorkflow, {
       workflowId: workflowIds.refineEntity(runId, domain, u.entityId),
       taskQueue: config.queues.cpu.name,
-      // An entity that failed in its batch was booked and charged there: its workflow, which repeats
-      // only the failed call, books nothing more (the cap stops new work, not a failure's second try).
-      args: [{ ...base, entityId: u.entityId, index: u.index, sample: u.sample!, ...(u.failedInBatch ? { reserveCalls: 0 } : {}) }],
+      // An entity that failed in its batch books again for its workflow (which repeats only the
+      // failed call, the rest being cache hits): the cap holds for every call, a second try included.
+      args: [{ ...base, entityId: u.entityId, index: u.index, sample: u.sample! }],
       typedSearchAttributes: r4ecAttributes({ runId, stage: 'refine', domain, entityId: u.entityId }),
     });
     Object.assign(a.usage, addUsage(a.usage, out.usage));
@@ -115,6 +118,7 @@ export async function runRefineFanout(a: RefineFanoutArgs): Promise<FanoutRunRes
           transport: config.llm.transport,
           reserveCalls: work.reserveCalls,
           karFromActor: work.karFromActor,
+          ...(a.karBatch ? { karBatch: a.karBatch } : {}),
         });
         Object.assign(a.usage, addUsage(a.usage, out.usage));
         return out;

@@ -5,13 +5,14 @@
 //   room (same run id, same key): only the entities without a settled record are started.
 // - Inactive users (active-user strategy) are `approximated` without a child.
 // - `progress` query: { done, total, outcomes } from any run of the chain.
-import { ApplicationFailure, continueAsNew, upsertSearchAttributes } from '@temporalio/workflow';
+import { ApplicationFailure, continueAsNew, upsertSearchAttributes, workflowInfo } from '@temporalio/workflow';
 import type { RefineSummary, RefineWork } from '../activities/refine';
 import { zeroUsage, type LlmUsage, type StageTodo } from '../core/rules';
 import { emptyCarry, trackProgress, type FanoutCarry } from './fanout';
 import { preflightLlm } from './llm-preflight';
 import { ensureAdapters, entityOptions, refineActivities, runRefineFanout } from './refine-shared';
 import { r4ecAttributes } from './search-attributes';
+import { runKarBatches } from './teacher-batch';
 import { planOrMissing } from './stage-plan';
 import type { DomainStageInput, StageResult } from './stage-types';
 
@@ -45,10 +46,29 @@ export async function refineKnowledgeWorkflow(input: RefineStageInput): Promise<
     await preflightLlm(config);
     await ensureAdapters(config, plan.work.adapterJobKeys);
   }
+  // kar on the teacher's Batch API: every entity's kar request in batches before the fan-out, whose
+  // entities then find kar's answer in the cache (or its failure in the store), never asking it
+  // synchronously. Not when kar takes the actor's answer (no teacher request at all).
+  const karBatch = config.llm.teacher?.batch?.enabled === true && !plan.work.karFromActor ? { session: workflowInfo().firstExecutionRunId } : undefined;
+  if (karBatch && !input.resume) {
+    await runKarBatches({
+      runId,
+      key: plan.key,
+      ingestKey: ingest.key,
+      domain,
+      entities: entityOptions(config),
+      total: plan.work.total,
+      model: plan.work.models.teacher,
+      llm: config.llm,
+      llmQueue: config.queues.llm.name,
+      heartbeatTimeoutSeconds: config.refine.heartbeatTimeoutSeconds ?? 30,
+      session: karBatch.session,
+    });
+  }
 
   const usage = input.resume?.usage ?? zeroUsage();
   const runs = (input.resume?.runs ?? 0) + 1;
-  const r = await runRefineFanout({ runId, domain, config, plan, ingestKey: ingest.key, carry: state.carry, usage });
+  const r = await runRefineFanout({ runId, domain, config, plan, ingestKey: ingest.key, carry: state.carry, usage, ...(karBatch ? { karBatch } : {}) });
   state.carry = r.carry;
   trackProgress(state);
   if (!r.finished) return continueAsNew<typeof refineKnowledgeWorkflow>({ ...input, resume: { plan, carry: r.carry, usage, runs } });

@@ -80,3 +80,59 @@ export async function runTeacherBatches(input: TeacherBatchInput): Promise<Teach
   }
   return out;
 }
+
+export interface KarBatchInput {
+  runId: string;
+  key: string;
+  ingestKey: string;
+  domain: Domain;
+  entities: { historyLength: number; activeUserMinInteractions: number; knowledgeCutoff?: number };
+  total: number;
+  /** The teacher's model when it is not the endpoint's. */
+  model?: string | undefined;
+  llm: R4ecConfig['llm'];
+  llmQueue: string;
+  heartbeatTimeoutSeconds: number;
+  /** The stage workflow's first run: its rounds, and where the fan-out finds kar's batch failures. */
+  session: string;
+}
+
+/**
+ * refine's kar requests on the Batch API, before the fan-out: the same rounds as construct's, each
+ * round one kar request per entity still waiting (a re-ask or resubmission after the first), until
+ * every entity's kar is answered into the cache or has failed for good. Returns the requests sent.
+ */
+export async function runKarBatches(input: KarBatchInput): Promise<{ rounds: number; requests: number; skipped: number }> {
+  const { llm } = input;
+  const acts = proxyActivities<TeacherBatchActivities>({
+    taskQueue: input.llmQueue,
+    startToCloseTimeout: '30 minutes',
+    heartbeatTimeout: `${input.heartbeatTimeoutSeconds} seconds`,
+    retry: { initialInterval: '1 second', maximumInterval: '1 minute', maximumAttempts: 20, nonRetryableErrorTypes: ['InvalidActivityInput', 'LlmNotConfigured', 'LlmRequestRejected'] },
+  });
+  const pollMs = Math.max(1, Math.round((llm.teacher?.batch?.pollIntervalSeconds ?? 60) * 1000));
+  const scope = { runId: input.runId, key: input.key, ingestKey: input.ingestKey, domain: input.domain, entities: input.entities, total: input.total, session: input.session, ...(input.model ? { model: input.model } : {}) };
+  // One call per entity: each settles within formatRetries + transport attempts + 1 rounds.
+  const most = llm.formatRetries + llm.transport.maxAttempts + 1;
+  const out = { rounds: 0, requests: 0, skipped: 0 };
+  try {
+    for (let round = 1; ; round++) {
+      if (round > most + 1) throw ApplicationFailure.nonRetryable(`refine (${input.domain}): the kar batches did not settle after ${most} rounds`, 'TeacherBatchStuck');
+      const prepared = await acts.prepareKarRound({ ...scope, round, cap: llm.cap });
+      out.skipped += prepared.skipped;
+      if (prepared.requests === 0) break;
+      out.rounds = round;
+      out.requests += prepared.requests;
+      const batchIds = await acts.submitKarRound({ ...scope, round });
+      for (;;) {
+        await sleep(pollMs);
+        if ((await acts.pollTeacherBatches({ batchIds })).finished) break;
+      }
+      await acts.collectKarRound({ ...scope, round, batchIds, formatRetries: llm.formatRetries, transport: llm.transport, prices: llm.prices });
+    }
+  } catch (e) {
+    if (isCancellation(e)) await CancellationScope.nonCancellable(() => acts.cancelTeacherBatches({ runId: input.runId }));
+    throw e;
+  }
+  return out;
+}

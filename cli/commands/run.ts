@@ -262,7 +262,7 @@ async function dryRun(config: R4ecConfig, stateDir: string, runId: string, json:
   }
   const sum = (f: (r: (typeof rows)[number]) => number) => rows.reduce((a, r) => a + f(r), 0);
   out.write(`${'total'.padEnd(37)}${`${sum((r) => r.callsMin)}–${sum((r) => r.callsMax)}`.padStart(20)}${String(sum((r) => r.promptTokens)).padStart(13)}${String(sum((r) => r.completionTokens)).padStart(13)}${usd(money.total.sync).padStart(11)}${usd(money.total.teacherBatch).padStart(11)}\n`);
-  out.write(`\nmoney per stage and role (expected tokens; "batch" = construct's teacher on the Batch API, the rest synchronous):\n`);
+  out.write(`\nmoney per stage and role (expected tokens; "batch" = the teacher (construct and kar) on the Batch API, the rest synchronous):\n`);
   for (const [k, m] of Object.entries(money.byStageRole)) {
     out.write(`  ${k.padEnd(20)}${(m.simulator ? 'simulator' : m.model).padEnd(22)}sync ${usd(m.usdSync).padStart(9)}   batch ${usd(m.usdBatch).padStart(9)}\n`);
   }

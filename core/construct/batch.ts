@@ -71,7 +71,7 @@ export async function runConstructBatch(store: ArtifactStore, llm: BatchLlm, inp
     const usage = zeroUsage();
     const steps: InferenceSteps = {};
     const workflowId = workflowIds.constructInference(input.runId, input.domain, unit.entry.entityId, unit.k);
-    if (budget && cap && !(await budget.reserve(input.runId, cap, MIN_CALLS)).granted) {
+    if (budget && cap && !(await budget.reserve(input.runId, cap, MIN_CALLS, `construct-${hooks.execution}-${unit.planIndex}-${unit.k}`)).granted) {
       const skipped = await recordInference(store, { workKey: input.workKey, workflowId, planIndex: unit.planIndex, k: unit.k, seed: unit.k, sample, outcome: 'skipped_call_cap', reason: 'the run-level LLM cap (llm.cap) is reached: not asked', steps, usage, execution: hooks.execution });
       return skipped.outcome;
     }

@@ -45,7 +45,12 @@ export interface ConstructKeyInput {
   knowledgeCutoff?: number | undefined;
 }
 
-/** What the output depends on: the sample, the teacher (or the simulator and its faults), the budgets. */
+/**
+ * What the output depends on: the sample, the teacher (or the simulator and its faults), the format
+ * budget (it decides what a malformed answer comes to). Operational knobs are left out, the
+ * transport retry budget among them: a rerun with another `llm.transport.maxAttempts` continues the
+ * same output (its recorded inferences stay), as one with another call cap does.
+ */
 export function constructKeys(input: Omit<ConstructKeyInput, 'ingest'> & { ingest: { contentHash: string } }): { key: string; workKey: string } {
   const { sampleFraction, inferencesPerSample, seed } = input.construct;
   const { latencyMs: _l, port: _p, ...simulator } = input.llm.simulator;
@@ -62,7 +67,6 @@ export function constructKeys(input: Omit<ConstructKeyInput, 'ingest'> & { inges
       seed,
       teacher,
       formatRetries: input.llm.formatRetries,
-      transportAttempts: input.llm.transport.maxAttempts,
       // Absent when off, so keys without a cutoff stay as they were.
       ...(input.knowledgeCutoff ? { knowledgeCutoff: input.knowledgeCutoff } : {}),
     },

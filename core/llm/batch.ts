@@ -14,6 +14,7 @@
 // batch wins and the newer one is cancelled.
 import { toFile } from 'openai';
 import type { Batch } from 'openai/resources/batches';
+import { faultPoint } from '../fault';
 import type { LlmCache } from './cache';
 import type { LlmClient } from './client';
 import { classifyError } from './errors';
@@ -213,6 +214,7 @@ export class BatchClient {
     } catch (e) {
       this.fail(e);
     }
+    faultPoint('teacher-batch.submit.after-create');
     // Two callers that both found nothing each created one: the oldest wins, the newer is cancelled.
     const all = await this.findAll(scope, file, opts);
     const winner = all[0];

@@ -36,6 +36,8 @@ export interface RefineBatchInput {
   /** Calls booked against the cap before an entity starts (0 = no cap). */
   reserveCalls: number;
   karFromActor: boolean;
+  /** kar went through the teacher's batches of this session: its answer is in the cache, or its failure in the store. */
+  karBatch?: { session: string } | undefined;
 }
 
 export interface RefineBatchResult {
@@ -77,10 +79,14 @@ export async function runRefineBatch(stage: RefineStage, llm: BatchLlm, input: R
       Object.assign(result.usage, addUsage(result.usage, usage));
       return saved.outcome;
     };
-    const booking = input.reserveCalls > 0 ? await stage.budget.reserve(input.runId, input.cap, input.reserveCalls) : { granted: true };
+    const booking = input.reserveCalls > 0 ? await stage.budget.reserve(input.runId, input.cap, input.reserveCalls, workflowRunId) : { granted: true };
     if (!booking.granted) return finish({ outcome: 'skipped_call_cap', steps: [], kar: null, r2ec: null, r4ec: null, error: null }, 0);
 
     const ask: RefineAsk = async (role, prompt, seed, call): Promise<RefineAnswer> => {
+      if (role === 'teacher' && input.karBatch) {
+        const failure = await stage.karBatchFailure({ key: input.key, session: input.karBatch.session }, unit.index);
+        if (failure) return { ok: false, failure };
+      }
       const model = input.models[role];
       const meta = { runId: input.runId, stage: 'refine', role, domain: input.domain, entityId: unit.entityId };
       let out;

@@ -7,11 +7,22 @@
 // one object): workers on any number of machines never modify a shared object, and a charge retried
 // anywhere (the same execution's id) counts once, at the larger of its records. The total is the sum
 // over charge ids; an object never changes, so each process reads each one once. (Charges written
-// before grouping are one object each, `<chargeId>.json`, and read the same way.) Before an entity starts, `reserve`
-// books the algorithm's minimum number of calls for it (in this process), so a window of entities
-// starting together cannot all pass the check at once; `charge` replaces the booking with what the
-// entity really used. The cap can still be overshot by what entities already running (on any worker)
-// use beyond what the store shows: it stops *new* work cleanly, never a half-done entity.
+// before grouping are one object each, `<chargeId>.json`, and read the same way.)
+//
+// Before a unit starts, `reserve` books the algorithm's minimum number of calls for it. With a
+// booking id (the id its charge will carry) the booking is a write-once record every worker sees,
+// `llm-budget/<run>/bookings/<ticket>.json` ({id, calls}): the ticket is the lowest number not
+// taken, claimed with `putIfAbsent`, so a ticket exists only once every lower one does. A booking
+// counts until a charge with its id is seen (the charge replaces it). A reserve claims its ticket,
+// lists again (which shows every lower ticket) and keeps the booking only if the charges and the
+// bookings before it leave room; otherwise a refusal charge closes it. Of concurrent reservers on
+// any number of workers the lower tickets win: the bookings never add up past the cap. What a unit
+// uses beyond its booking (a refine call, re-asks) is charged when it finishes, so the calls can
+// pass the cap by that much for the units in flight: the cap stops *new* work cleanly, never a
+// half-done unit. A booking of a worker killed for good before its unit's charge stays counted (on
+// the safe side) until the unit's retry (the same execution id) charges it. Without a booking id
+// the booking is kept in this process only (the cheap path when no cap is set).
+
 import { randomBytes } from 'node:crypto';
 import { z } from 'zod';
 import type { ArtifactStore } from '../store';
@@ -31,7 +42,20 @@ export interface BudgetTotals {
   usd?: number;
 }
 
-const ChargeSchema = z.object({ calls: z.number().int().nonnegative(), tokens: z.number().nonnegative(), usd: z.number().nonnegative().optional() });
+// `refused`: the zero charge that closed a booking the cap had no room for.
+const ChargeSchema = z.object({ calls: z.number().int().nonnegative(), tokens: z.number().nonnegative(), usd: z.number().nonnegative().optional(), refused: z.literal(true).optional() });
+type ChargeRecord = BudgetTotals & { refused?: true };
+/** One charge as stored in a group object; `id` makes a charge retried anywhere count once. */
+const StoredChargeSchema = ChargeSchema.extend({ id: z.string().min(1) });
+type StoredCharge = z.infer<typeof StoredChargeSchema>;
+
+/** Of two records of the same charge (a retried execution), the larger count stands: the cap never undercounts. */
+function merge(a: ChargeRecord | undefined, b: ChargeRecord): ChargeRecord {
+  if (!a) return b;
+  const m: ChargeRecord = { calls: Math.max(a.calls, b.calls), tokens: Math.max(a.tokens, b.tokens), usd: Math.max(a.usd ?? 0, b.usd ?? 0) };
+  // A refusal stands only while no record of the unit says it ran.
+  return a.refused && b.refused ? { ...m, refused: true } : m;
+}
 
 /** Whether any limit of the cap is set. */
 export function hasCap(cap: LlmCap): boolean {
@@ -46,6 +70,15 @@ function chargesPrefix(runId: string): string {
   return `${budgetPrefix(runId)}charges/`;
 }
 
+function bookingsPrefix(runId: string): string {
+  return `${budgetPrefix(runId)}bookings/`;
+}
+
+const safeId = (id: string) => id.replace(/[^A-Za-z0-9._-]/g, '_');
+const ticketKey = (runId: string, n: number) => `${bookingsPrefix(runId)}${String(n).padStart(12, '0')}.json`;
+const ticketOf = (key: string) => Number(key.slice(key.lastIndexOf('/') + 1, -'.json'.length));
+const BookingSchema = z.object({ id: z.string(), calls: z.number().int().nonnegative() });
+
 /** True when the cap leaves no room for `more` calls on top of `used`. */
 export function capReached(cap: LlmCap, used: BudgetTotals, more = 0): boolean {
   if (cap.maxCalls !== undefined && used.calls + more > cap.maxCalls) return true;
@@ -54,24 +87,18 @@ export function capReached(cap: LlmCap, used: BudgetTotals, more = 0): boolean {
   return false;
 }
 
-/** One charge as stored in a group object; `id` makes a charge retried anywhere count once. */
-const StoredChargeSchema = ChargeSchema.extend({ id: z.string().min(1) });
-type StoredCharge = z.infer<typeof StoredChargeSchema>;
-
-/** Of two records of the same charge (a retried execution), the larger count stands: the cap never undercounts. */
-function merge(a: BudgetTotals | undefined, b: BudgetTotals): BudgetTotals {
-  if (!a) return b;
-  return { calls: Math.max(a.calls, b.calls), tokens: Math.max(a.tokens, b.tokens), usd: Math.max(a.usd ?? 0, b.usd ?? 0) };
-}
-
 export class LlmBudget {
   private readonly reserved = new Map<string, number>();
   /** Per run: every charge seen (read, or written by this process), by charge id. */
-  private readonly charges = new Map<string, Map<string, BudgetTotals>>();
+  private readonly charges = new Map<string, Map<string, ChargeRecord>>();
   /** Per run: the charge objects already read (or written here). */
   private readonly objects = new Map<string, Set<string>>();
-  private readonly listedAt = new Map<string, number>();
   private readonly writers = new Map<string, GroupCommit<StoredCharge>>();
+  /** `${runId}/${id}` of the bookings this process wrote to the store (their charge releases nothing in `reserved`). */
+  private readonly storeBooked = new Set<string>();
+  private readonly listedAt = new Map<string, number>();
+  /** Per run: every booking record seen, by key (ordered by key: time, then a per-process sequence). */
+  private readonly bookings = new Map<string, Map<string, { id: string; calls: number }>>();
 
   constructor(
     private readonly store: ArtifactStore,
@@ -79,13 +106,13 @@ export class LlmBudget {
     private readonly othersTtlMs = 250,
   ) {}
 
-  private of<V>(m: Map<string, V>, runId: string, make: () => V): V {
-    let v = m.get(runId);
-    if (!v) m.set(runId, (v = make()));
-    return v;
+  private records(runId: string): Map<string, ChargeRecord> {
+    let m = this.charges.get(runId);
+    if (!m) this.charges.set(runId, (m = new Map()));
+    return m;
   }
 
-  /** A charge object's charges: a group (`{ records: [{ id, calls, tokens, usd? }] }`), or one charge named by its key. */
+  /** A charge object's charges: a group (`{ records: [{ id, calls, tokens, usd?, refused? }] }`), or one charge named by its key. */
   private parseObject(key: string, raw: Buffer): StoredCharge[] {
     const single = key.slice(key.lastIndexOf('/') + 1, -'.json'.length);
     return logRecords(this.store, key, raw, (value, where) => {
@@ -98,65 +125,156 @@ export class LlmBudget {
   }
 
   private note(runId: string, list: readonly StoredCharge[]): void {
-    const charges = this.of(this.charges, runId, () => new Map<string, BudgetTotals>());
-    for (const c of list) charges.set(c.id, merge(charges.get(c.id), { calls: c.calls, tokens: c.tokens, ...(c.usd !== undefined ? { usd: c.usd } : {}) }));
+    const charges = this.records(runId);
+    for (const { id, ...c } of list) charges.set(id, merge(charges.get(id), c));
   }
 
-  /** Calls and tokens charged so far for the run, by every process on every machine. */
-  async total(runId: string): Promise<BudgetTotals> {
-    if (Date.now() - (this.listedAt.get(runId) ?? -Infinity) > this.othersTtlMs) {
-      const seen = this.of(this.objects, runId, () => new Set<string>());
-      const fresh = await listLogKeys(this.store, chargesPrefix(runId), (k) => !seen.has(k));
-      for (const k of fresh) {
-        this.note(runId, this.parseObject(k, await this.store.get(k)));
-        seen.add(k);
-      }
-      this.listedAt.set(runId, Date.now());
+  private async readCharges(runId: string): Promise<void> {
+    let seen = this.objects.get(runId);
+    if (!seen) this.objects.set(runId, (seen = new Set()));
+    const known = seen;
+    for (const k of await listLogKeys(this.store, chargesPrefix(runId), (key) => !known.has(key))) {
+      this.note(runId, this.parseObject(k, await this.store.get(k)));
+      known.add(k);
     }
+  }
+
+  private writer(runId: string): GroupCommit<StoredCharge> {
+    let w = this.writers.get(runId);
+    if (!w) {
+      w = new GroupCommit<StoredCharge>(async (list) => {
+        const key = `${chargesPrefix(runId)}${logObjectName()}`;
+        await this.store.put(key, logGroupBody(list));
+        let seen = this.objects.get(runId);
+        if (!seen) this.objects.set(runId, (seen = new Set()));
+        seen.add(key);
+        this.note(runId, list);
+      });
+      this.writers.set(runId, w);
+    }
+    return w;
+  }
+
+  private async listNew<T>(prefix: string, seen: Map<string, T>, read: (key: string) => Promise<T>): Promise<void> {
+    const fresh: string[] = [];
+    let startAfter: string | undefined;
+    do {
+      const page = await this.store.listPage(prefix, startAfter !== undefined ? { startAfter } : {});
+      for (const k of page.keys) if (k.endsWith('.json') && !seen.has(k)) fresh.push(k);
+      startAfter = page.next;
+    } while (startAfter !== undefined);
+    for (const k of fresh) seen.set(k, await read(k));
+  }
+
+  private bookingsOf(runId: string): Map<string, { id: string; calls: number }> {
+    let m = this.bookings.get(runId);
+    if (!m) this.bookings.set(runId, (m = new Map()));
+    return m;
+  }
+
+  private async readBooking(key: string): Promise<{ id: string; calls: number }> {
+    let raw: unknown;
+    try {
+      raw = JSON.parse((await this.store.get(key)).toString('utf8'));
+    } catch (e) {
+      if (e instanceof SyntaxError) throw new Error(`${this.store.description}/${key}: not JSON (an LLM budget booking is {id, calls})`);
+      throw e;
+    }
+    const s = BookingSchema.safeParse(raw);
+    if (!s.success) throw new Error(`${this.store.description}/${key}: not an LLM budget booking ({id, calls})`);
+    return s.data;
+  }
+
+  /** Reads what other processes wrote since the last listing (at most every `othersTtlMs`, or now when `fresh`). */
+  private async refresh(runId: string, fresh = false): Promise<void> {
+    if (!fresh && Date.now() - (this.listedAt.get(runId) ?? -Infinity) <= this.othersTtlMs) return;
+    await this.readCharges(runId);
+    await this.listNew(bookingsPrefix(runId), this.bookingsOf(runId), (k) => this.readBooking(k));
+    this.listedAt.set(runId, Date.now());
+  }
+
+  /** Charges, plus the bookings without a charge yet (those ordered before `before` only, when given). */
+  private sum(runId: string, before?: string): BudgetTotals & { usd: number } {
+    const records = this.records(runId);
     const sum = { calls: 0, tokens: 0, usd: 0 };
-    for (const r of this.charges.get(runId)?.values() ?? []) {
+    for (const r of records.values()) {
       sum.calls += r.calls;
       sum.tokens += r.tokens;
       sum.usd += r.usd ?? 0;
     }
+    for (const [key, b] of this.bookingsOf(runId)) {
+      if (before !== undefined && key >= before) continue;
+      if (!records.has(b.id)) sum.calls += b.calls;
+    }
     return sum;
   }
 
-  /** Books `calls` for one entity unless the cap is reached; returns whether it may start. */
-  async reserve(runId: string, cap: LlmCap, calls: number): Promise<{ granted: boolean; used: BudgetTotals }> {
-    const used = await this.total(runId);
-    if (!hasCap(cap)) return { granted: true, used };
-    const booked = this.reserved.get(runId) ?? 0;
-    if (capReached(cap, used, booked + calls)) return { granted: false, used };
-    this.reserved.set(runId, booked + calls);
-    return { granted: true, used };
+  /** Calls (charged, and booked by units still running) and tokens so far for the run, by every process on every machine. */
+  async total(runId: string): Promise<BudgetTotals> {
+    await this.refresh(runId);
+    return this.sum(runId);
+  }
+
+  /**
+   * Books `calls` for one unit unless the cap is reached; returns whether it may start. With a
+   * `bookingId` (the id of the unit's charge to come) the booking is a record every worker sees;
+   * without one, it is kept in this process only.
+   */
+  async reserve(runId: string, cap: LlmCap, calls: number, bookingId?: string): Promise<{ granted: boolean; used: BudgetTotals }> {
+    if (!hasCap(cap)) return { granted: true, used: await this.total(runId) };
+    if (bookingId === undefined) {
+      const used = await this.total(runId);
+      const booked = this.reserved.get(runId) ?? 0;
+      if (capReached(cap, used, booked + calls)) return { granted: false, used };
+      this.reserved.set(runId, booked + calls);
+      return { granted: true, used };
+    }
+    const id = safeId(bookingId);
+    await this.refresh(runId, true);
+    // A retried reserve: its booking stands (or its charge closed it).
+    const mine = [...this.bookingsOf(runId)].find(([, b]) => b.id === id)?.[0];
+    // Charged already: a unit retried after it ran (its calls were counted; a retry repeats none
+    // that completed), unless the charge is the refusal of an earlier attempt.
+    const charged = this.records(runId).get(id);
+    if (charged) return { granted: !charged.refused, used: this.sum(runId) };
+    this.storeBooked.add(`${runId}/${id}`);
+    if (mine === undefined) {
+      const used = this.sum(runId);
+      if (capReached(cap, used, calls)) return { granted: false, used };
+      // A ticket: the lowest number not taken, claimed with putIfAbsent. A ticket is written only
+      // once every lower one exists, so the listing below sees every booking ordered before it.
+      const bookings = this.bookingsOf(runId);
+      let n = 1;
+      for (const k of bookings.keys()) n = Math.max(n, ticketOf(k) + 1);
+      let key = ticketKey(runId, n);
+      while (!(await this.store.putIfAbsent(key, JSON.stringify({ id, calls })))) key = ticketKey(runId, ++n);
+      this.bookingsOf(runId).set(key, { id, calls });
+      await this.refresh(runId, true);
+      // Room for this booking behind the charges and the bookings ordered before it?
+      const ahead = this.sum(runId, key);
+      if (capReached(cap, ahead, calls)) {
+        // Refused: a zero charge closes the booking for good (a retry finds it and stays refused).
+        await this.writer(runId).add({ id, calls: 0, tokens: 0, refused: true });
+        return { granted: false, used: this.sum(runId) };
+      }
+      return { granted: true, used: ahead };
+    }
+    return { granted: true, used: this.sum(runId, mine) };
   }
 
   /**
    * Adds what an entity used and releases its booking. `chargeId` (the entity execution's id) makes
    * the charge count once wherever it is retried; without one, every call is a charge of its own.
-   * Charges made while an earlier write is in flight share one write-once object (group commit);
-   * this resolves once the charge is stored.
    */
   async charge(runId: string, used: BudgetTotals, releaseCalls: number, chargeId?: string): Promise<BudgetTotals> {
-    const id = (chargeId ?? `anon-${Date.now().toString(36)}-${randomBytes(6).toString('hex')}`).replace(/[^A-Za-z0-9._-]/g, '_');
+    const id = safeId(chargeId ?? `anon-${Date.now().toString(36)}-${randomBytes(6).toString('hex')}`);
     // A charge already stored (by a retry elsewhere) is not stored again, as far as the (recent)
-    // listing shows; one stored twice in a race still counts once.
-    await this.total(runId);
-    if (!this.charges.get(runId)?.has(id)) {
-      const value: StoredCharge = { id, calls: used.calls, tokens: used.tokens, ...(used.usd ? { usd: used.usd } : {}) };
-      await this.writer(runId).add(value);
-      this.reserved.set(runId, Math.max(0, (this.reserved.get(runId) ?? 0) - releaseCalls));
+    // listing shows; one stored twice in a race still counts once, at the larger record.
+    await this.refresh(runId);
+    if (!this.records(runId).has(id)) {
+      await this.writer(runId).add({ id, calls: used.calls, tokens: used.tokens, ...(used.usd ? { usd: used.usd } : {}) });
+      if (!this.storeBooked.delete(`${runId}/${id}`)) this.reserved.set(runId, Math.max(0, (this.reserved.get(runId) ?? 0) - releaseCalls));
     }
     return this.total(runId);
-  }
-
-  private writer(runId: string): GroupCommit<StoredCharge> {
-    return this.of(this.writers, runId, () => new GroupCommit<StoredCharge>(async (list) => {
-      const key = `${chargesPrefix(runId)}${logObjectName()}`;
-      await this.store.put(key, logGroupBody(list));
-      this.of(this.objects, runId, () => new Set<string>()).add(key);
-      this.note(runId, list);
-    }));
   }
 }

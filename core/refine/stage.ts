@@ -5,13 +5,14 @@
 import type { Domain, LlmRole, RefineOutcome } from '../../config/names';
 import type { R4ecConfig } from '../../config/schema';
 import { loadDataset, type DatasetView } from '../data/dataset';
-import { callTimeouts, failedEntitiesQuery, isBatchExecution, minimumCalls, type EntitySample, type StageArtifact, type StagePlan } from '../rules';
+import { callTimeouts, failedEntitiesQuery, isBatchExecution, minimumCalls, type EntitySample, type StageArtifact, type StagePlan, type StepFailure } from '../rules';
 import { planStage } from '../stage/plan';
 import type { ArtifactStore } from '../store';
 import { canonicalJson } from '../util/hash';
 import { redoRefusedUnits } from '../stage/failure-limit';
 import { assembleRefineOutput, combineRefineOutputs, committedSummary, refineSummaryOf, refusalKey, type RefineSummary } from './assemble';
 import { capReached, LlmBudget, type LlmCap } from './budget';
+import { karBatchFailure } from './kar-batch';
 import { RefineEntities, type EntityListOptions } from './entities';
 import { RefineDataError } from './errors';
 import { readStagePointer, refineStageKey, resolveRoleModels, roleIdentity, writeStagePointer, type RoleModels } from './plan';
@@ -166,6 +167,11 @@ export class RefineStage {
         return { ...ref, sample: entities.sample(ref.index) };
       }),
     );
+  }
+
+  /** Why the teacher's kar batches of a session left this entity without an answer, if they did. */
+  karBatchFailure(scope: { key: string; session: string }, index: number): Promise<StepFailure | undefined> {
+    return karBatchFailure(this.store, scope, index);
   }
 
   /** Writes an entity's record and replaces its booking with what it used. */

@@ -129,3 +129,26 @@ test('construct over its failure limit: nothing committed, the distinct messages
   const done = await assembleConstruction(s3, assembleInput(p3, 0.5));
   assert.equal(done.summary.outcomes.failed_transport, failed);
 });
+
+test('a rerun with another transport retry budget continues the same output: the work area\'s records stay, a committed output is found', async () => {
+  const { store, plan, ingest: ing } = await workArea('retry-budget', (i) => i === 0);
+  const withAttempts = (maxAttempts: number) => planConstruction(store, { domain: 'user', construct, llm: LlmSchema.parse({ transport: { maxAttempts } }), ingest: ing, lookupOnly: false });
+  // Before the commit: the same work area, every record kept (nothing asked again).
+  const mid = await withAttempts(llm.transport.maxAttempts + 5);
+  assert.equal(mid.status, 'todo');
+  if (mid.status !== 'todo') throw new Error('unreachable');
+  assert.equal(mid.key, plan.key);
+  assert.equal(mid.work.workKey, plan.work.workKey);
+  const units = await loadUnits(store, plan.work.workKey, 0, plan.work.units, 2);
+  assert.ok(units.every((u) => u.doneOutcome !== undefined), 'every recorded inference stays recorded');
+  // After the commit: the stage is done under either budget.
+  const done = await assembleConstruction(store, assembleInput(plan));
+  for (const maxAttempts of [1, 3, 12]) {
+    const again = await withAttempts(maxAttempts);
+    assert.equal(again.status, 'done', `maxAttempts ${maxAttempts}`);
+    assert.equal(again.status === 'done' ? again.artifact.contentHash : '', done.contentHash);
+  }
+  // What the output depends on still changes the key.
+  const other = await planConstruction(store, { domain: 'user', construct, llm: LlmSchema.parse({ formatRetries: llm.formatRetries + 1 }), ingest: ing, lookupOnly: false });
+  assert.notEqual(other.key, plan.key);
+});

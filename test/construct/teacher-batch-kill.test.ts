@@ -1,9 +1,11 @@
 // The construct stage on the Batch API survives SIGKILL of its worker process and of the dev server
 // while a batch is open: the stage goes on from the server's persisted history, finds its open
 // batch by metadata, and finishes every inference; the simulator (the provider) saw exactly one
-// batch created per round, never a second for the same requests.
+// batch created per round, never a second for the same requests. The first kill lands at the worst
+// moment, right after the provider accepted the create and before the activity could return the
+// batch (a fault point), so only the lookup by metadata stands between the retry and a second batch.
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
@@ -24,6 +26,8 @@ after(async () => {
 });
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+/** Resolves false after `ms` without keeping the process alive. */
+const timeout = (ms: number) => new Promise<false>((r) => setTimeout(() => r(false), ms).unref());
 const SIM = 'sim-tb-kill';
 
 test('SIGKILL of the worker and of the dev server while a batch is open: no second batch for the same requests', async () => {
@@ -36,7 +40,8 @@ test('SIGKILL of the worker and of the dev server while a batch is open: no seco
       construct: { sampleFraction: 0.5, heartbeatTimeoutSeconds: 3 },
       llm: { teacher: { baseUrl: `${sim.url}/v1`, model: SIM, batch: { enabled: true, pollIntervalSeconds: 0.3 } }, simulator: { model: SIM }, transport: { maxAttempts: 3, initialIntervalMs: 100 } },
     };
-    cluster = await Cluster.create(dir, cfg as Record<string, unknown>, { workerGroups: ['cpu,llm'] });
+    const faults = join(dir, 'faults');
+    cluster = await Cluster.create(dir, cfg as Record<string, unknown>, { workerGroups: ['cpu,llm'], workerEnv: { R4EC_FAULT_POINTS: 'teacher-batch.submit.after-create', R4EC_FAULT_DIR: faults } });
     await cluster.startServer();
     await cluster.startWorkers();
     const config = R4ecConfigSchema.parse({ ...cfg, temporal: { address: cluster.address } });
@@ -46,15 +51,25 @@ test('SIGKILL of the worker and of the dev server while a batch is open: no seco
     await (await cluster.client()).workflow.start('constructDatasetWorkflow', { taskQueue: config.queues.cpu.name, workflowId, args: [input] });
 
     const creates = () => sim.requestLog.filter((e) => e.path === '/v1/batches' && e.method === 'POST');
-    for (let i = 0; i < 600 && creates().length === 0; i++) await sleep(50);
-    assert.equal(creates().length, 1, 'the first batch is open');
+    // The worker kills itself right after the first create call returned (the fault fires once).
+    const died = await Promise.race([cluster.nextWorkerExit().then(() => true), timeout(60_000)]);
+    assert.ok(died, `the worker reached the fault point after the first create:\n${cluster.workerLog().slice(-3000)}`);
+    assert.ok(existsSync(join(faults, 'teacher-batch.submit.after-create')));
+    assert.equal(creates().length, 1, 'the first batch was created before the kill');
+    // ... and the dev server with it, while the batch is open.
     await cluster.killWorkers();
     await cluster.killServer();
     await sleep(500);
     await cluster.startServer();
     await cluster.startWorkers();
-    // A second kill of the worker, in a later round's open batch.
-    for (let i = 0; i < 600 && creates().length < 2; i++) await sleep(50);
+    // The provider's view: the run's batches by round (the metadata each batch was created with).
+    const bc = new LlmRegistry({ llm: config.llm, stateDir: join(dir, 'check'), env: {} }).batchClient('teacher');
+    const rounds = async () => (await bc.runBatches(runId)).map((b) => Number(b.metadata.r4ec_round));
+    for (let i = 0; i < 240 && !(await rounds()).some((r) => r >= 2); i++) await sleep(250);
+    const seen = await rounds();
+    assert.ok(seen.some((r) => r >= 2), `the stage went on to round 2 after the kills (rounds: ${seen.join(', ')})`);
+    assert.equal(seen.filter((r) => r === 1).length, 1, `round 1's requests went into one batch, not a second after the kill (rounds: ${seen.join(', ')})`);
+    // A second kill of the worker, in a later round's open batch (the stage is polling it).
     await cluster.killWorkers();
     await cluster.startWorkers();
 
@@ -64,7 +79,6 @@ test('SIGKILL of the worker and of the dev server while a batch is open: no seco
     assert.equal(result.summary.outcomes.skipped_call_cap, 0);
 
     // One batch per round: the metadata of every batch created is distinct (round, part, content).
-    const bc = new LlmRegistry({ llm: config.llm, stateDir: join(dir, 'check'), env: {} }).batchClient('teacher');
     const batches = await bc.runBatches(runId);
     const keys = batches.map((b) => `${b.metadata.r4ec_round}/${b.metadata.r4ec_part}/${b.metadata.r4ec_content}`);
     assert.equal(new Set(keys).size, keys.length, `no round's requests were sent twice: ${keys.join(', ')}`);

@@ -57,7 +57,7 @@ test('config: llm.prices, llm.cap.maxUsd and llm.teacher.batch validate with def
   }
 });
 
-test('dry-run money: each row at its role model price, construct teacher rows on both paths, the simulator free, totals per stage and role', () => {
+test('dry-run money: each row at its role model price, teacher rows (construct and kar) on both paths, the simulator free, totals per stage and role', () => {
   const row = (stage: 'construct' | 'refine', role: 'teacher' | 'actor' | 'reflection'): Omit<EstimateRow, 'model' | 'simulator' | 'usdSync' | 'usdBatch'> => ({
     stage,
     domain: 'user',
@@ -73,11 +73,12 @@ test('dry-run money: each row at its role model price, construct teacher rows on
   assert.deepEqual(rows[0], { ...row('construct', 'teacher'), model: 'gpt-4o', simulator: false, usdSync: 4.5, usdBatch: 2.25 });
   assert.deepEqual([rows[3]!.usdSync, rows[3]!.usdBatch, rows[3]!.simulator], [null, null, false], 'an unpriced model is unknown, not free; actors do not batch');
   assert.deepEqual([rows[4]!.usdSync, rows[4]!.usdBatch, rows[4]!.simulator, rows[4]!.model], [0, null, true, 'r4ec-sim']);
-  assert.deepEqual([rows[2]!.usdSync, rows[2]!.usdBatch], [4.5, null], "refine's teacher (kar) stays synchronous");
+  assert.deepEqual([rows[2]!.usdSync, rows[2]!.usdBatch], [4.5, 2.25], "refine's teacher (kar) at the batch price too");
   const m = estimateMoney(config, rows);
   assert.deepEqual(m.byStageRole['construct/teacher'], { model: 'gpt-4o', simulator: false, usdSync: 9, usdBatch: 4.5 });
+  assert.deepEqual(m.byStageRole['refine/teacher'], { model: 'gpt-4o', simulator: false, usdSync: 4.5, usdBatch: 2.25 });
   assert.equal(m.total.sync, null, 'one unpriced role makes the total unknown');
   const priced = R4ecConfigSchema.parse({ ...config, llm: { ...config.llm, prices: { 'my-lora': { inputPerMTok: 0, outputPerMTok: 0 } } } });
-  const m2 = estimateMoney(priced, priceRows(priced, [row('construct', 'teacher'), row('refine', 'actor')]));
-  assert.deepEqual(m2.total, { sync: 4.5, teacherBatch: 2.25, planned: 2.25 });
+  const m2 = estimateMoney(priced, priceRows(priced, [row('construct', 'teacher'), row('refine', 'teacher'), row('refine', 'actor')]));
+  assert.deepEqual(m2.total, { sync: 9, teacherBatch: 4.5, planned: 4.5 });
 });

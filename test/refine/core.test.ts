@@ -221,6 +221,31 @@ test('budget: charges written one object each (before grouping) and grouped char
   );
 });
 
+test('budget bookings in the store: 60 concurrent reserves from 6 processes never book past the cap; a charge replaces its booking; a retried reserve keeps its answer', async () => {
+  const procs = Array.from({ length: 6 }, () => new LlmBudget(store, 0));
+  const cap = { maxCalls: 21 };
+  await procs[0]!.charge('run/book', { calls: 3, tokens: 30 }, 0, 'earlier');
+  // Room for 18 calls: 9 units of 2, whichever processes ask first.
+  const answers = await Promise.all(Array.from({ length: 60 }, (_, i) => procs[i % 6]!.reserve('run/book', cap, 2, `unit-${i}`)));
+  const granted = answers.map((a, i) => (a.granted ? i : -1)).filter((i) => i >= 0);
+  assert.equal(granted.length, 9, `exactly the room: ${granted.length} units of 2 calls granted`);
+  // Every process sees the bookings of the others: nothing more fits, with or without a booking id.
+  for (const p of procs) {
+    assert.equal((await p.reserve('run/book', cap, 1, 'late')).granted, false);
+    assert.deepEqual(await p.total('run/book'), { calls: 21, tokens: 30, usd: 0 });
+  }
+  // A retried reserve gets its first answer (granted stays granted, refused stays refused).
+  const refused = answers.findIndex((a) => !a.granted);
+  assert.equal((await procs[3]!.reserve('run/book', cap, 2, `unit-${granted[0]}`)).granted, true);
+  assert.equal((await procs[4]!.reserve('run/book', cap, 2, `unit-${refused}`)).granted, false);
+  // A unit that used one call less than it booked frees one; a unit that used one more takes one.
+  await procs[1]!.charge('run/book', { calls: 1, tokens: 10 }, 2, `unit-${granted[0]}`);
+  await procs[2]!.charge('run/book', { calls: 3, tokens: 10 }, 2, `unit-${granted[1]}`);
+  assert.deepEqual(await procs[5]!.total('run/book'), { calls: 21, tokens: 50, usd: 0 });
+  // The refusals are charges of 0 calls: counted nowhere, and a retry of the charge keeps them.
+  assert.deepEqual(await new LlmBudget(store, 0).total('run/book'), { calls: 21, tokens: 50, usd: 0 });
+});
+
 test('stage key: operational knobs and the cap do not change it; models and strategy do', () => {
   const cfg = (o: object) => R4ecConfigSchema.parse(o);
   const k = (o: object) => refineStageKey(cfg(o), 'user', data.ingest, undefined);
