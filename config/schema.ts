@@ -96,6 +96,11 @@ export const DatasetSchema = z
     /** MovieLens: ratings file name inside `path` (plain or .gz); Amazon: the reviews file. */
     ratingsFile: z.string().min(1).optional(),
     historyLength: positiveInt.default(10),
+    /** `synthetic` without a `path`: the size of the generated set (a smaller one keeps a run on a real model short). */
+    synthetic: z
+      .object({ users: positiveInt.default(300), items: z.number().int().min(60).default(400), seed: z.number().int().default(1) })
+      .strict()
+      .prefault({}),
     trainFraction: z.number().gt(0).lt(1).default(0.8),
     /**
      * A line repeating an earlier line's (user, item, timestamp): `error` names both lines;
