@@ -310,7 +310,7 @@ export const FinetuneSchema = z
         batchSize: positiveInt.default(16),
         cutoffLen: positiveInt.default(2048),
         checkpointEvery: positiveInt.default(50),
-        /** Examples per forward pass (gradient accumulation up to batchSize); absent: the whole batch on a GPU, on the CPU as many as fit 2048 padded tokens (activations grow with the tokens of a pass). Not part of the job key. */
+        /** Examples per forward pass (gradient accumulation up to batchSize); absent: the whole batch on a GPU, on the CPU as many as fit 1024 padded tokens (activations grow with the tokens of a pass). Not part of the job key. */
         microBatchSize: positiveInt.optional(),
         gradientCheckpointing: z.boolean().default(false),
         seed: z.number().int().default(0),
