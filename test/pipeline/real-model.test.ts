@@ -35,18 +35,20 @@ test('refine asks the fine-tuned SmolLM2 adapters on the local model server, and
   const raw = await smallPipelineConfig(
     t!.stateDir,
     {
+      dataset: { historyLength: 5 },
       queues: { gpu: { slots: 2 } },
-      llm: { formatRetries: 1, serveModel: { roles: ['actor', 'reflection'], maxTokens: 160, temperature: 0 } },
-      // Every user is a construct sample, so each adapter has records to learn from.
-      construct: { sampleFraction: 1, inferencesPerSample: 1 },
+      llm: { formatRetries: 1, serveModel: { roles: ['actor', 'reflection'], maxTokens: 128, temperature: 0 } },
+      // As the quick start: 5-item histories (prompts of ~300 tokens), a share of the entities
+      // sampled once, so each adapter has a few records to learn from and LoRA takes seconds a step.
+      construct: { sampleFraction: 0.3, inferencesPerSample: 1 },
       finetune: {
         backend: 'local',
         baseModel: SMOLLM2,
         cpuThreads: 1,
-        lora: { epochs: 1, learningRate: 2e-3, batchSize: 4, cutoffLen: 768, warmupRatio: 0, scheduler: 'constant' },
+        lora: { epochs: 1, learningRate: 2e-3, batchSize: 4, cutoffLen: 1024, warmupRatio: 0, scheduler: 'constant' },
       },
-      // A barely tuned 135M model misses the format often: the stage must still commit what it wrote.
-      refine: { maxIterations: 1, failureLimit: 1 },
+      // A barely tuned 135M model misses the format at times: the stage must still commit what it wrote.
+      refine: { maxIterations: 1, failureLimit: 1, historyLength: 5 },
     },
     { users: 12, items: 60 },
   );
