@@ -35,7 +35,6 @@ test('refine asks the fine-tuned SmolLM2 adapters on the local model server, and
   const raw = await smallPipelineConfig(
     t!.stateDir,
     {
-      dataset: { historyLength: 5 },
       queues: { gpu: { slots: 2 } },
       llm: { formatRetries: 1, serveModel: { roles: ['actor', 'reflection'], maxTokens: 128, temperature: 0 } },
       // As the quick start: 5-item histories (prompts of ~300 tokens), a share of the entities
@@ -52,6 +51,7 @@ test('refine asks the fine-tuned SmolLM2 adapters on the local model server, and
     },
     { users: 12, items: 60 },
   );
+  raw.dataset = { ...raw.dataset, historyLength: 5 };
   await withWorkers(t!, { config: testConfig(raw) }, async ({ config }) => {
     const id = `real-model-${Date.now()}`;
     // The pipeline up to finetune (the synthetic generator's 60 items are too many entities for a
