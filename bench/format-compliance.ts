@@ -4,7 +4,7 @@
 // made-up histories (test/helpers/made-up-prompts.ts) that no construct record contains.
 //
 //   npx tsx bench/format-compliance.ts --state-dir DIR [--finetune-key KEY] [--per-role 100] [--max-tokens 256] [--base .tools/smollm2]
-//     [--save-tuned FILE [--save-count 48]]   (the tuned adapters' first answers as a parser fixture, test/llm/model-answers.test.ts)
+//     [--save-tuned FILE [--save-count 48]] [--time-limit SECONDS]   (the tuned adapters' first answers as a parser fixture, test/llm/model-answers.test.ts)
 //
 // DIR is a run's state dir with a local store (R4EC_STATE_DIR of `r4ec run`); its finetune output
 // (the only one, or --finetune-key) names the adapters: `<domain>-actor` answers that domain's
@@ -36,6 +36,8 @@ const { values } = parseArgs({
     seed: { type: 'string', default: '7' },
     'save-tuned': { type: 'string' },
     'save-count': { type: 'string', default: '48' },
+    /** Stop asking after this many seconds and print what was answered (a busy CPU decodes slowly). */
+    'time-limit': { type: 'string' },
   },
 });
 const defaults = R4ecConfigSchema.parse({}).llm.serveModel;
@@ -103,8 +105,9 @@ async function main() {
     let next = 0;
     let tokens = 0;
     const t0 = Date.now();
+    const limitMs = values['time-limit'] ? Number(values['time-limit']) * 1000 : Infinity;
     const worker = async () => {
-      while (next < jobs.length) {
+      while (next < jobs.length && Date.now() - t0 < limitMs) {
         const job = jobs[next++]!;
         const res = await fetch(`${server.url}/v1/chat/completions`, {
           method: 'POST',
@@ -136,7 +139,7 @@ async function main() {
     };
     await Promise.all(Array.from({ length: defaults.maxBatch }, worker));
     const seconds = (Date.now() - t0) / 1000;
-    process.stdout.write(`${jobs.length} answers, ${tokens} tokens in ${seconds.toFixed(0)} s (max_tokens ${maxTokens}); base ${baseName}; adapters ${Object.entries(tuned).map(([j, a]) => `${j}=${a.name}`).join(', ')}\n\n`);
+    process.stdout.write(`${next < jobs.length ? `time limit reached: ${next} of ` : ''}${jobs.length} answers, ${tokens} tokens in ${seconds.toFixed(0)} s (max_tokens ${maxTokens}); base ${baseName}; adapters ${Object.entries(tuned).map(([j, a]) => `${j}=${a.name}`).join(', ')}\n\n`);
     process.stdout.write(`${'model / prompts'.padEnd(40)}${'parsed'.padStart(8)}${'asked'.padStart(7)}${'share'.padStart(8)}   format errors\n`);
     for (const [key, t] of [...tallies].sort(([a], [b]) => a.localeCompare(b))) {
       const codes = [...t.codes].map(([c, n]) => `${c} ${n}`).join(', ');
