@@ -23,17 +23,20 @@ export interface IngestDatasetOutput {
   dir: string;
 }
 
-/** The directory with the raw files: `dataset.path`, or for synthetic `<stateDir>/data/synthetic` (generated when missing). */
+/** The directory with the raw files: `dataset.path`, or for synthetic `<stateDir>/data/synthetic[-UxI-seed]` (generated when missing). */
 export async function resolveDatasetDir(dataset: z.infer<typeof DatasetSchema>, stateDir: string): Promise<string> {
   if (dataset.path) return resolve(dataset.path);
   if (dataset.kind !== 'synthetic') {
     throw new DataError('dataset.path', 0, 'dataset.path', `the directory with the ${dataset.kind} files (required for kind ${dataset.kind})`, 'nothing');
   }
-  const dir = resolve(stateDir, 'data', 'synthetic');
+  const { users, items, seed } = dataset.synthetic;
+  const isDefault = users === SYNTH_DEFAULTS.users && items === SYNTH_DEFAULTS.items && seed === SYNTH_DEFAULTS.seed;
+  // Another size gets a directory of its own, so a state dir never reuses a set of the wrong size.
+  const dir = resolve(stateDir, 'data', isDefault ? 'synthetic' : `synthetic-${users}x${items}-${seed}`);
   try {
     await access(join(dir, SYNTH_MARKER));
   } catch {
-    await synthesizeDataset({ outDir: dir, ...SYNTH_DEFAULTS });
+    await synthesizeDataset({ outDir: dir, ...SYNTH_DEFAULTS, users, items, seed });
   }
   return dir;
 }

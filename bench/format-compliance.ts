@@ -4,6 +4,7 @@
 // made-up histories (test/helpers/made-up-prompts.ts) that no construct record contains.
 //
 //   npx tsx bench/format-compliance.ts --state-dir DIR [--finetune-key KEY] [--per-role 100] [--max-tokens 256] [--base .tools/smollm2]
+//     [--save-tuned FILE [--save-count 48]] [--time-limit SECONDS]   (the tuned adapters' first answers as a parser fixture, test/llm/model-answers.test.ts)
 //
 // DIR is a run's state dir with a local store (R4EC_STATE_DIR of `r4ec run`); its finetune output
 // (the only one, or --finetune-key) names the adapters: `<domain>-actor` answers that domain's
@@ -11,6 +12,7 @@
 // (llm.serveModel defaults: temperature 0.7, top_p 0.9). Prints `uptime` first; figures per role and
 // prompt kind, and the failure codes.
 import { execFileSync } from 'node:child_process';
+import { writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { R4ecConfigSchema } from '../config/schema';
@@ -32,6 +34,10 @@ const { values } = parseArgs({
     'max-tokens': { type: 'string', default: '256' },
     base: { type: 'string', default: join(REPO, '.tools', 'smollm2') },
     seed: { type: 'string', default: '7' },
+    'save-tuned': { type: 'string' },
+    'save-count': { type: 'string', default: '48' },
+    /** Stop asking after this many seconds and print what was answered (a busy CPU decodes slowly). */
+    'time-limit': { type: 'string' },
   },
 });
 const defaults = R4ecConfigSchema.parse({}).llm.serveModel;
@@ -95,11 +101,13 @@ async function main() {
       ];
     });
     const tallies = new Map<string, Tally>();
+    const saved: { kind: string; spec: PromptSpec; model: string; params: Record<string, unknown>; answer: string; finishReason: string }[] = [];
     let next = 0;
     let tokens = 0;
     const t0 = Date.now();
+    const limitMs = values['time-limit'] ? Number(values['time-limit']) * 1000 : Infinity;
     const worker = async () => {
-      while (next < jobs.length) {
+      while (next < jobs.length && Date.now() - t0 < limitMs) {
         const job = jobs[next++]!;
         const res = await fetch(`${server.url}/v1/chat/completions`, {
           method: 'POST',
@@ -107,10 +115,14 @@ async function main() {
           body: JSON.stringify({ model: job.model, messages: buildPrompt(job.spec), temperature: defaults.temperature, top_p: defaults.topP, max_tokens: maxTokens, seed: job.i }),
           signal: AbortSignal.timeout(30 * 60_000),
         });
-        const body = (await res.json()) as { choices: { message: { content: string } }[]; usage: { completion_tokens: number } };
+        const body = (await res.json()) as { choices: { message: { content: string }; finish_reason: string }[]; usage: { completion_tokens: number } };
         if (!res.ok) throw new Error(`${job.model}: ${res.status} ${JSON.stringify(body)}`);
         tokens += body.usage.completion_tokens;
         const kind = promptKindOf(job.spec);
+        if (job.label === 'tuned') {
+          const params = { temperature: defaults.temperature, top_p: defaults.topP, max_tokens: maxTokens, seed: job.i };
+          saved.push({ kind: kindLabel(kind), spec: job.spec, model: job.model, params, answer: body.choices[0]!.message.content, finishReason: body.choices[0]!.finish_reason });
+        }
         for (const key of [`${job.label} ${job.role}`, `${job.label} ${kindLabel(kind)}`]) {
           const t = tallies.get(key) ?? { asked: 0, parsed: 0, codes: new Map<string, number>() };
           tallies.set(key, t);
@@ -127,11 +139,22 @@ async function main() {
     };
     await Promise.all(Array.from({ length: defaults.maxBatch }, worker));
     const seconds = (Date.now() - t0) / 1000;
-    process.stdout.write(`${jobs.length} answers, ${tokens} tokens in ${seconds.toFixed(0)} s (max_tokens ${maxTokens}); base ${baseName}; adapters ${Object.entries(tuned).map(([j, a]) => `${j}=${a.name}`).join(', ')}\n\n`);
+    process.stdout.write(`${next < jobs.length ? `time limit reached: ${next} of ` : ''}${jobs.length} answers, ${tokens} tokens in ${seconds.toFixed(0)} s (max_tokens ${maxTokens}); base ${baseName}; adapters ${Object.entries(tuned).map(([j, a]) => `${j}=${a.name}`).join(', ')}\n\n`);
     process.stdout.write(`${'model / prompts'.padEnd(40)}${'parsed'.padStart(8)}${'asked'.padStart(7)}${'share'.padStart(8)}   format errors\n`);
     for (const [key, t] of [...tallies].sort(([a], [b]) => a.localeCompare(b))) {
       const codes = [...t.codes].map(([c, n]) => `${c} ${n}`).join(', ');
       process.stdout.write(`${key.padEnd(40)}${String(t.parsed).padStart(8)}${String(t.asked).padStart(7)}${`${((100 * t.parsed) / t.asked).toFixed(1)} %`.padStart(8)}   ${codes}\n`);
+    }
+    if (values['save-tuned']) {
+      // Every prompt kind asked, in turn, so a short fixture still covers them all.
+      const byKind = new Map<string, typeof saved>();
+      for (const a of saved) byKind.set(a.kind, [...(byKind.get(a.kind) ?? []), a]);
+      const picked: typeof saved = [];
+      for (let i = 0; picked.length < Number(values['save-count']) && i < saved.length; i++)
+        for (const list of byKind.values()) if (list[i] && picked.length < Number(values['save-count'])) picked.push(list[i]!);
+      const fixture = { model: `${baseName} + the finetune stage's adapters`, recordedWith: 'bench/format-compliance.ts', variants: ['inference'], maxTokens, answers: picked };
+      writeFileSync(values['save-tuned'], JSON.stringify(fixture) + '\n');
+      process.stdout.write(`\n${picked.length} tuned answers written to ${values['save-tuned']}\n`);
     }
   } finally {
     await server.close();

@@ -2,7 +2,7 @@
 // in one bench run: `r4ec run` on the same config in a fresh state dir each time, as one process
 // (its own dev server and workers). Prints seconds per run and per stage, and the S3 overhead.
 //
-//   npx tsx bench/store-pipeline.ts [--config examples/quickstart.yaml] [--rounds 1] [--baseline-cli DIR/bin/r4ec.js] [--json]
+//   npx tsx bench/store-pipeline.ts [--config examples/quickstart-sim.yaml] [--rounds 1] [--baseline-cli DIR/bin/r4ec.js] [--json]
 //
 // `--baseline-cli` adds a run of another checkout's CLI with the local store (e.g. the commit before a
 // change), so "does the quick start slow down" is answered in the same run. Runs alternate per round
@@ -41,7 +41,7 @@ async function runOnce(name: string, round: number, cli: string, config: string,
 async function main(): Promise<void> {
   const { values: a } = parseArgs({
     options: {
-      config: { type: 'string', default: 'examples/quickstart.yaml' },
+      config: { type: 'string', default: 'examples/quickstart-sim.yaml' },
       rounds: { type: 'string', default: '1' },
       'baseline-cli': { type: 'string' },
       json: { type: 'boolean', default: false },

@@ -96,6 +96,11 @@ export const DatasetSchema = z
     /** MovieLens: ratings file name inside `path` (plain or .gz); Amazon: the reviews file. */
     ratingsFile: z.string().min(1).optional(),
     historyLength: positiveInt.default(10),
+    /** `synthetic` without a `path`: the size of the generated set (a smaller one keeps a run on a real model short). */
+    synthetic: z
+      .object({ users: positiveInt.default(300), items: z.number().int().min(60).default(400), seed: z.number().int().default(1) })
+      .strict()
+      .prefault({}),
     trainFraction: z.number().gt(0).lt(1).default(0.8),
     /**
      * A line repeating an earlier line's (user, item, timestamp): `error` names both lines;
@@ -305,7 +310,7 @@ export const FinetuneSchema = z
         batchSize: positiveInt.default(16),
         cutoffLen: positiveInt.default(2048),
         checkpointEvery: positiveInt.default(50),
-        /** Examples per forward pass (gradient accumulation up to batchSize); absent = batchSize. Not part of the job key. */
+        /** Examples per forward pass (gradient accumulation up to batchSize); absent: the whole batch on a GPU, on the CPU as many as fit 1024 padded tokens (activations grow with the tokens of a pass). Not part of the job key. */
         microBatchSize: positiveInt.optional(),
         gradientCheckpointing: z.boolean().default(false),
         seed: z.number().int().default(0),

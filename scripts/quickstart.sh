@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# README command 1: the whole DAG on the embedded default — local Temporal dev server, workers and
-# the simulator LLM in one process, on the synthetic data set. Installs what is missing first.
+# README command 1: the whole DAG with a real model (examples/quickstart.yaml) — local Temporal dev
+# server, workers, the simulator teacher and a SmolLM2 model server in one process, on the synthetic
+# data set. Installs what is missing first.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/ensure-installed.sh

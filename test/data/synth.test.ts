@@ -113,3 +113,17 @@ function auc(labels: number[], scores: number[]): number {
   const sumPos = labels.reduce((a, l, i) => a + (l ? rank[i]! : 0), 0);
   return (sumPos - (P * (P + 1)) / 2) / (P * N);
 }
+
+test('dataset.synthetic sizes the generated set; another size gets a directory of its own', async () => {
+  const { resolveDatasetDir } = await import('../../activities/ingest');
+  const { DatasetSchema } = await import('../../config/schema');
+  const state = join(root, 'state');
+  const small = await resolveDatasetDir(DatasetSchema.parse({ synthetic: { users: 30, items: 60 } }), state);
+  assert.equal(small, join(state, 'data', 'synthetic-30x60-1'));
+  const users = readFileSync(join(small, 'users.dat'), 'latin1').trim().split('\n');
+  const movies = readFileSync(join(small, 'movies.dat'), 'latin1').trim().split('\n');
+  assert.deepEqual([users.length, movies.length], [30, 60]);
+  // The default size keeps the directory it always had.
+  assert.equal(await resolveDatasetDir(DatasetSchema.parse({}), state), join(state, 'data', 'synthetic'));
+  assert.throws(() => DatasetSchema.parse({ synthetic: { users: 30, items: 59 } }), /items/);
+});

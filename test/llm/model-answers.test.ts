@@ -16,6 +16,8 @@ const CODES = new Set(['empty', 'missing_knowledge', 'missing_verdict', 'ambiguo
 
 const Fixture = z.object({
   model: z.string(),
+  /** The prompt variants recorded (a tuned adapter answers inference prompts only). */
+  variants: z.array(z.enum(['construct', 'inference'])).default(['construct', 'inference']),
   answers: z.array(
     z.object({ kind: z.string(), spec: PromptSpecSchema, params: z.record(z.string(), z.unknown()), answer: z.string(), finishReason: z.enum(['stop', 'length']) }),
   ),
@@ -27,11 +29,11 @@ const none = files.length === 0 ? `no recorded answers in ${DIR} (record them: n
 
 test('recorded model answers exist for every prompt kind', { skip: none }, () => {
   for (const f of files) {
-    const { answers } = Fixture.parse(JSON.parse(readFileSync(join(DIR, f), 'utf8')));
+    const { answers, variants } = Fixture.parse(JSON.parse(readFileSync(join(DIR, f), 'utf8')));
     const kinds = new Set(answers.map((a) => a.kind));
     for (const domain of ['user', 'item'])
       for (const step of ['reason', 'reflect', 'refine'])
-        for (const variant of ['construct', 'inference']) assert.ok(kinds.has(`${domain}.${step}.${variant}.movie`), `${f}: no ${domain}.${step}.${variant} answers`);
+        for (const variant of variants) assert.ok(kinds.has(`${domain}.${step}.${variant}.movie`), `${f}: no ${domain}.${step}.${variant} answers`);
   }
 });
 

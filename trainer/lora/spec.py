@@ -93,7 +93,7 @@ def _train(f: Fields) -> TrainSpec:
         scheduler=f.str("scheduler", d.scheduler, choices=("cosine", "linear", "constant")),
         warmup_ratio=f.float("warmupRatio", d.warmup_ratio, lo=0, lt=1),
         batch_size=batch,
-        micro_batch_size=batch if micro is None else micro,
+        micro_batch_size=micro,
         cutoff_len=f.int("cutoffLen", d.cutoff_len, minimum=1),
         checkpoint_every=f.int("checkpointEvery", d.checkpoint_every, minimum=1),
         keep_checkpoints=f.int("keepCheckpoints", d.keep_checkpoints, minimum=1),

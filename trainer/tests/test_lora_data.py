@@ -116,7 +116,7 @@ def test_spec_defaults_are_the_paper_hyper_parameters():
     assert (spec.lora.r, spec.lora.alpha, spec.lora.dropout, spec.lora.target_modules) == (8, 16, 0.05, "all-linear")
     t = spec.train
     assert (t.epochs, t.learning_rate, t.scheduler, t.warmup_ratio, t.batch_size, t.cutoff_len) == (3, 1e-4, "cosine", 0.1, 16, 2048)
-    assert t.micro_batch_size == 16
+    assert t.micro_batch_size is None  # auto: the whole batch on a GPU, a token budget on the CPU
 
 
 @pytest.mark.parametrize(

@@ -195,3 +195,19 @@ def test_micro_batches_give_the_same_loss_as_one_batch(env, capsys, tmp_path):
     # LoRA B starts at zero, so dropout cannot act on step 1: the token-weighted losses must agree.
     assert loss(whole)[0] == pytest.approx(loss(split)[0], abs=1e-5)
 
+
+
+def test_cpu_token_budget_micro_batches_give_the_same_loss(env, capsys, tmp_path, monkeypatch):
+    """microBatchSize unset on the CPU: forward passes of at most MICRO_BATCH_TOKENS padded tokens
+    (forced to one example a pass here), with the loss of the whole batch in one pass."""
+    from trainer.lora import recipe
+
+    _, whole = run_in_process(make_spec(tmp_path, env["model"], env["data"], work="tb1", epochs=0.2, microBatchSize=4, device="cpu"), capsys)
+    passes: list[int] = []
+    orig = recipe.LoraRecipe._micro_batches
+    monkeypatch.setattr(recipe, "MICRO_BATCH_TOKENS", 1)
+    monkeypatch.setattr(recipe.LoraRecipe, "_micro_batches", lambda self, b: passes.append(len(orig(self, b))) or orig(self, b))
+    _, auto = run_in_process(make_spec(tmp_path, env["model"], env["data"], work="tb2", epochs=0.2, device="cpu"), capsys)
+    loss = lambda evs: [e["loss"] for e in evs if e["event"] == "step"]  # noqa: E731
+    assert passes and all(n == 4 for n in passes), f"one example per pass: {passes}"
+    assert loss(whole)[0] == pytest.approx(loss(auto)[0], abs=1e-5)
