@@ -4,7 +4,7 @@
 // made-up histories (test/helpers/made-up-prompts.ts) that no construct record contains.
 //
 //   npx tsx bench/format-compliance.ts --state-dir DIR [--finetune-key KEY] [--per-role 100] [--max-tokens 256] [--base .tools/smollm2]
-//     [--save-tuned FILE [--save-count 48]] [--time-limit SECONDS]   (the tuned adapters' first answers as a parser fixture, test/llm/model-answers.test.ts)
+//     [--roles actor,reflection] [--save-tuned FILE [--save-count 48]] [--time-limit SECONDS]   (the tuned adapters' first answers as a parser fixture, test/llm/model-answers.test.ts)
 //
 // DIR is a run's state dir with a local store (R4EC_STATE_DIR of `r4ec run`); its finetune output
 // (the only one, or --finetune-key) names the adapters: `<domain>-actor` answers that domain's
@@ -31,6 +31,8 @@ const { values } = parseArgs({
     'state-dir': { type: 'string' },
     'finetune-key': { type: 'string' },
     'per-role': { type: 'string', default: '100' },
+    /** The roles asked (a comma list of actor, reflection). */
+    roles: { type: 'string', default: 'actor,reflection' },
     'max-tokens': { type: 'string', default: '256' },
     base: { type: 'string', default: join(REPO, '.tools', 'smollm2') },
     seed: { type: 'string', default: '7' },
@@ -42,6 +44,8 @@ const { values } = parseArgs({
 });
 const defaults = R4ecConfigSchema.parse({}).llm.serveModel;
 const perRole = Number(values['per-role']);
+const roles = new Set(values.roles.split(',').map((r) => r.trim()));
+for (const r of roles) if (r !== 'actor' && r !== 'reflection') throw new Error(`--roles: "${r}" is not a role (expected actor and/or reflection)`);
 const maxTokens = Number(values['max-tokens']);
 if (!values['state-dir']) throw new Error('--state-dir DIR: the state dir of a run whose finetune stage trained the adapters');
 
@@ -91,6 +95,7 @@ async function main() {
     const r = rng(Number(values.seed));
     const prompts: { role: 'actor' | 'reflection'; spec: PromptSpec }[] = [];
     for (const [role, kinds] of [['actor', ACTOR_KINDS], ['reflection', REFLECTION_KINDS]] as const) {
+      if (!roles.has(role)) continue;
       for (let i = 0; i < perRole; i++) prompts.push({ role, spec: spec(kinds[i % kinds.length]!, r) });
     }
     const jobs = prompts.flatMap((p, i) => {
