@@ -262,10 +262,7 @@ const batchScope = (s: TeacherRoundScope) => ({ runId: s.runId, stage: 'construc
 /** The round's batches: found by their metadata (run, stage, domain, round, part, content) or created. */
 export async function submitTeacherRound(store: ArtifactStore, bc: BatchClient, scope: TeacherRoundScope): Promise<BatchInfo[]> {
   const items = await roundItems(store, scope);
-  if (items.length === 0) return [];
-  const out: BatchInfo[] = [];
-  for (const f of bc.plan(items.map((i) => i.item))) out.push((await bc.submit(batchScope(scope), f)).batch);
-  return out;
+  return items.length === 0 ? [] : bc.submitAll(batchScope(scope), items.map((i) => i.item));
 }
 
 /**

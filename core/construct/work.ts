@@ -7,7 +7,7 @@ import type { R4ecConfig } from '../../config/schema';
 import { buildItemRaterIndex, knowledgePrefix, loadDataset, type DatasetMeta, type ItemRaterIndex, type Sequences } from '../data';
 import { PromptSpecError, type PromptSpec } from '../prompts/builders';
 import { addUsage, isBatchExecution, type LlmUsage } from '../rules';
-import { StoreError, type ArtifactStore } from '../store';
+import { getIfPresent, type ArtifactStore } from '../store';
 import { itemSampleTarget, PlanEntrySchema, selectEntities, userSamplePos, type PlanEntry } from './plan';
 import { ConstructRecordError, InferenceRecordSchema, sftRecordsFor, type InferenceRecord, type InferenceSteps } from './records';
 import { buildSample, promptSpec, type ConstructSample } from './sample';
@@ -189,14 +189,8 @@ export interface RecordInferenceInput {
 }
 
 async function readInferenceRecord(store: ArtifactStore, key: string): Promise<InferenceRecord | undefined> {
-  // One GET, no HEAD first: while a stage runs the record is usually not there yet.
-  let bytes: Buffer;
-  try {
-    bytes = await store.get(key);
-  } catch (e) {
-    if (e instanceof StoreError && e.code === 'not_found') return undefined;
-    throw e;
-  }
+  const bytes = await getIfPresent(store, key);
+  if (!bytes) return undefined;
   try {
     const r = InferenceRecordSchema.safeParse(JSON.parse(bytes.toString('utf8')));
     return r.success ? r.data : undefined;

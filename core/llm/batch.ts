@@ -198,6 +198,13 @@ export class BatchClient {
     return out;
   }
 
+  /** The batches of a round's requests: each planned file found by its metadata or created, in order. */
+  async submitAll(scope: BatchScope, items: readonly BatchItem[]): Promise<BatchInfo[]> {
+    const out: BatchInfo[] = [];
+    for (const f of this.plan(items)) out.push((await this.submit(scope, f)).batch);
+    return out;
+  }
+
   /**
    * The batch for this file: an existing one (any status; a finished or cancelled one is read, not
    * redone) or a new one. `created` says whether this call created it.

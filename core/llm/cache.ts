@@ -4,7 +4,7 @@
 // behind a new port (the simulator) still hits. One object per answer, created with `putIfAbsent`:
 // of two workers that complete the same call, the first entry stands and nothing is half-written.
 import { z } from 'zod';
-import { StoreError, type ArtifactStore } from '../store';
+import { getIfPresent, type ArtifactStore } from '../store';
 import { storeTarget } from '../store/record-log';
 import { hashJson } from '../util/hash';
 import type { ChatMessage, SamplingParams, TokenUsage } from './types';
@@ -57,13 +57,8 @@ export class LlmCache {
 
   /** Reads an entry without counting it (the caller counts once the cached text still parses). */
   async peek(key: string): Promise<CacheEntry | undefined> {
-    let raw: Buffer;
-    try {
-      raw = await this.store.get(this.objectKey(key));
-    } catch (e) {
-      if (e instanceof StoreError && e.code === 'not_found') return undefined;
-      throw e;
-    }
+    const raw = await getIfPresent(this.store, this.objectKey(key));
+    if (!raw) return undefined;
     this.remember(key);
     try {
       const entry = EntrySchema.parse(JSON.parse(raw.toString('utf8')));

@@ -196,10 +196,7 @@ const batchScope = (s: KarRoundScope) => ({ runId: s.runId, stage: 'refine-kar',
 /** The round's batches: found by their metadata (run, stage, domain, round, part, content) or created. */
 export async function submitKarRound(store: ArtifactStore, bc: BatchClient, scope: KarRoundScope): Promise<BatchInfo[]> {
   const { items } = await readRound(store, scope);
-  if (items.length === 0) return [];
-  const out: BatchInfo[] = [];
-  for (const f of bc.plan(items)) out.push((await bc.submit(batchScope(scope), f)).batch);
-  return out;
+  return items.length === 0 ? [] : bc.submitAll(batchScope(scope), items);
 }
 
 /**

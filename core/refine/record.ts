@@ -4,7 +4,7 @@
 // are what the output's knowledge files are assembled from.
 import { z } from 'zod';
 import { DOMAINS, REFINE_OUTCOMES, type Domain, type KnowledgeSet, type RefineOutcome } from '../../config/names';
-import { StoreError, type ArtifactStore } from '../store';
+import { getIfPresent, type ArtifactStore } from '../store';
 import { RefineDataError } from './errors';
 import { LlmUsageSchema } from '../llm/usage';
 import { FAILED_OUTCOMES } from '../rules/refine';
@@ -62,14 +62,8 @@ export function recordKey(outputKey: string, index: number): string {
 
 export async function readRecord(store: ArtifactStore, outputKey: string, index: number): Promise<EntityRecord | undefined> {
   const key = recordKey(outputKey, index);
-  // One request: a missing record is the common case while a stage runs (no HEAD before the GET).
-  let bytes: Buffer;
-  try {
-    bytes = await store.get(key);
-  } catch (e) {
-    if (e instanceof StoreError && e.code === 'not_found') return undefined;
-    throw e;
-  }
+  const bytes = await getIfPresent(store, key);
+  if (!bytes) return undefined;
   let raw: unknown;
   try {
     raw = JSON.parse(bytes.toString('utf8'));

@@ -79,3 +79,16 @@ export class StoreError extends R4ecError {
     this.name = 'StoreError';
   }
 }
+
+/**
+ * An object's bytes, or undefined when there is none: one GET, no HEAD first, for keys that are
+ * usually missing while a stage runs (records, cache entries).
+ */
+export async function getIfPresent(store: ArtifactStore, key: string): Promise<Buffer | undefined> {
+  try {
+    return await store.get(key);
+  } catch (e) {
+    if (e instanceof StoreError && e.code === 'not_found') return undefined;
+    throw e;
+  }
+}
